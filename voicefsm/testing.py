@@ -1,0 +1,76 @@
+"""Helpers for testing lifecycles in isolation: no audio, no network, no event loop."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from voicefsm.lifecycle.effects import Utterance
+from voicefsm.lifecycle.states import EndReason
+
+
+class EffectCall(NamedTuple):
+    """One call the machine made on its effects."""
+
+    name: str
+    args: tuple[object, ...]
+
+
+class InjectedEffectError(RuntimeError):
+    """Raised by :class:`RecordingEffects` for the effects it was told to fail."""
+
+
+class RecordingEffects:
+    """An :class:`~voicefsm.lifecycle.Effects` that records every call in order.
+
+    ``fail`` names effects that raise :class:`InjectedEffectError` once recorded, to exercise the
+    machine's containment of broken effects.
+    """
+
+    def __init__(self, *, fail: frozenset[str] = frozenset()) -> None:
+        self.calls: list[EffectCall] = []
+        self.fail = fail
+
+    def names(self) -> list[str]:
+        return [call.name for call in self.calls]
+
+    def history(self) -> list[Utterance]:
+        return [call.args[0] for call in self.calls if call.name == "append_history"]  # type: ignore[misc]
+
+    def _call(self, name: str, *args: object) -> None:
+        self.calls.append(EffectCall(name, args))
+        if name in self.fail:
+            msg = f"{name} failed on purpose"
+            raise InjectedEffectError(msg)
+
+    def load_context(self) -> None:
+        self._call("load_context")
+
+    def start_greeting(self, turn: int) -> None:
+        self._call("start_greeting", turn)
+
+    def listen(self, turn: int) -> None:
+        self._call("listen", turn)
+
+    def start_reply(self, turn: int, user_text: str, attempt: int) -> None:
+        self._call("start_reply", turn, user_text, attempt)
+
+    def interrupt(self, turn: int) -> None:
+        self._call("interrupt", turn)
+
+    def apologise(self, turn: int) -> None:
+        self._call("apologise", turn)
+
+    def append_history(self, utterance: Utterance) -> None:
+        self._call("append_history", utterance)
+
+    def enqueue_write(self, utterance: Utterance) -> None:
+        self._call("enqueue_write", utterance)
+
+    def say_farewell(self) -> None:
+        self._call("say_farewell")
+
+    def flush(self, reason: EndReason) -> None:
+        self._call("flush", reason)
+
+    def shut_down(self, reason: EndReason) -> None:
+        self._call("shut_down", reason)
