@@ -1,0 +1,296 @@
+"""What a session does, told as conversations through the lifecycle with recording effects."""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+
+import pytest
+
+from tests.lifecycle.walk import reach
+from voicefsm.lifecycle import EndReason, Lifecycle, Outcome, State, Trigger, Utterance
+from voicefsm.testing import EffectCall, RecordingEffects
+
+
+def _started() -> tuple[Lifecycle, RecordingEffects]:
+    """A new conversation, greeted, now listening at turn 0."""
+    lifecycle, effects = reach(State.GREETING)
+    lifecycle.fire(Trigger.GREETED, turn=0, spoken="Hello Ada!")
+    return lifecycle, effects
+
+
+def test_a_whole_conversation_calls_effects_in_order() -> None:
+    """Greeting, one turn, hang-up: each effect once, in the order the lifecycle promises."""
+    effects = RecordingEffects()
+    lifecycle = Lifecycle(effects)
+    for trigger, data in [
+        (Trigger.JOINED, {}),
+        (Trigger.CONTEXT_LOADED, {}),
+        (Trigger.GREETED, {"turn": 0, "spoken": "Hello Ada!"}),
+        (Trigger.USER_TURN_COMPLETED, {"text": "Book a table"}),
+        (Trigger.REPLY_STARTED, {"turn": 1}),
+        (Trigger.REPLY_FINISHED, {"turn": 1, "spoken": "For how many?"}),
+        (Trigger.HANG_UP, {}),
+        (Trigger.PERSISTED, {}),
+    ]:
+        assert lifecycle.fire(trigger, **data) is Outcome.ACCEPTED, trigger
+
+    greeting = Utterance("assistant", "Hello Ada!", 0)
+    question = Utterance("user", "Book a table", 1)
+    answer = Utterance("assistant", "For how many?", 1)
+    assert effects.calls == [
+        EffectCall("load_context", ()),
+        EffectCall("start_greeting", (0,)),
+        EffectCall("append_history", (greeting,)),
+        EffectCall("enqueue_write", (greeting,)),
+        EffectCall("listen", (0,)),
+        EffectCall("append_history", (question,)),
+        EffectCall("enqueue_write", (question,)),
+        EffectCall("start_reply", (1, "Book a table", 1)),
+        EffectCall("append_history", (answer,)),
+        EffectCall("enqueue_write", (answer,)),
+        EffectCall("listen", (1,)),
+        EffectCall("say_farewell", ()),
+        EffectCall("flush", (EndReason.HANG_UP,)),
+        EffectCall("shut_down", (EndReason.HANG_UP,)),
+    ]
+    assert lifecycle.is_finished
+    assert lifecycle.end_reason is EndReason.HANG_UP
+
+
+def test_barge_in_stops_speech_and_keeps_only_what_was_spoken() -> None:
+    lifecycle, effects = _started()
+    lifecycle.fire(Trigger.USER_TURN_COMPLETED, text="Tell me a story")
+    lifecycle.fire(Trigger.REPLY_STARTED, turn=1)
+    mark = len(effects.calls)
+
+    assert lifecycle.fire(Trigger.INTERRUPTED, turn=1, spoken="Once upon") is Outcome.ACCEPTED
+
+    partial = Utterance("assistant", "Once upon", 1, interrupted=True)
+    assert effects.calls[mark:] == [
+        EffectCall("interrupt", (1,)),
+        EffectCall("append_history", (partial,)),
+        EffectCall("enqueue_write", (partial,)),
+        EffectCall("listen", (1,)),
+    ]
+    assert lifecycle.state is State.LISTENING
+
+
+def test_a_finished_reply_is_not_interrupted() -> None:
+    lifecycle, effects = _started()
+    lifecycle.fire(Trigger.USER_TURN_COMPLETED, text="Hi")
+    lifecycle.fire(Trigger.REPLY_STARTED, turn=1)
+    lifecycle.fire(Trigger.REPLY_FINISHED, turn=1, spoken="Hello.")
+    assert "interrupt" not in effects.names()
+    assert effects.history()[-1] == Utterance("assistant", "Hello.", 1, interrupted=False)
+
+
+def test_a_late_completion_of_an_old_turn_is_refused() -> None:
+    """The user spoke over reply 1; its late 'finished' must not end reply 2."""
+    lifecycle, effects = _started()
+    lifecycle.fire(Trigger.USER_TURN_COMPLETED, text="First question")
+    lifecycle.fire(Trigger.REPLY_STARTED, turn=1)
+    lifecycle.fire(Trigger.USER_TURN_COMPLETED, text="Actually, second question")
+    lifecycle.fire(Trigger.REPLY_STARTED, turn=2)
+
+    assert lifecycle.fire(Trigger.REPLY_FINISHED, turn=1, spoken="old") is Outcome.STALE
+    assert lifecycle.state is State.SPEAKING
+    assert lifecycle.turn == 2
+    assert ("interrupt", (1,)) in effects.calls  # reply 1 was stopped when turn 2 began
+
+
+def test_speaking_over_the_reply_starts_a_new_turn() -> None:
+    lifecycle, effects = _started()
+    lifecycle.fire(Trigger.USER_TURN_COMPLETED, text="one")
+    lifecycle.fire(Trigger.REPLY_STARTED, turn=1)
+    mark = len(effects.calls)
+
+    lifecycle.fire(Trigger.USER_TURN_COMPLETED, text="two", spoken="Sure, one is")
+
+    assert effects.names()[mark:] == [
+        "interrupt",
+        "append_history",
+        "enqueue_write",
+        "append_history",
+        "enqueue_write",
+        "start_reply",
+    ]
+    assert effects.history()[-2:] == [
+        Utterance("assistant", "Sure, one is", 1, interrupted=True),
+        Utterance("user", "two", 2),
+    ]
+    assert (lifecycle.state, lifecycle.turn) == (State.THINKING, 2)
+
+
+def test_a_failed_reply_is_retried_then_apologised_for() -> None:
+    lifecycle, effects = _started()
+    lifecycle.fire(Trigger.USER_TURN_COMPLETED, text="Hi")
+
+    assert lifecycle.fire(Trigger.REPLY_FAILED, turn=1) is Outcome.ACCEPTED
+    assert lifecycle.state is State.THINKING
+    assert effects.calls[-1] == EffectCall("start_reply", (1, "Hi", 2))
+
+    assert lifecycle.fire(Trigger.REPLY_FAILED, turn=1) is Outcome.ACCEPTED
+    assert lifecycle.state is State.LISTENING
+    assert effects.names()[-2:] == ["listen", "apologise"]
+    assert lifecycle.fire(Trigger.USER_TURN_COMPLETED, text="Again") is Outcome.ACCEPTED
+
+
+def test_a_resumed_conversation_skips_the_greeting() -> None:
+    effects = RecordingEffects()
+    lifecycle = Lifecycle(effects)
+    lifecycle.fire(Trigger.JOINED)
+    lifecycle.fire(Trigger.RESUMED)
+    assert lifecycle.state is State.LISTENING
+    assert "start_greeting" not in effects.names()
+
+
+@pytest.mark.parametrize("text", ["", "   ", None, 42])
+def test_a_blank_user_turn_is_guarded(text: object) -> None:
+    lifecycle, effects = _started()
+    calls = len(effects.calls)
+    assert lifecycle.fire(Trigger.USER_TURN_COMPLETED, text=text) is Outcome.GUARDED
+    assert (lifecycle.state, len(effects.calls)) == (State.LISTENING, calls)
+
+
+def test_a_bool_is_not_a_turn_token() -> None:
+    """``True == 1`` in Python; a token must be the int itself."""
+    lifecycle, _ = _started()
+    lifecycle.fire(Trigger.USER_TURN_COMPLETED, text="Hi")
+    assert lifecycle.fire(Trigger.REPLY_STARTED, turn=True) is Outcome.STALE
+
+
+@pytest.mark.parametrize(
+    ("trigger", "farewell"),
+    [
+        (Trigger.HANG_UP, True),
+        (Trigger.PARTICIPANT_LEFT, False),
+        (Trigger.FATAL_ERROR, False),
+    ],
+)
+def test_farewell_only_when_the_user_is_still_there(trigger: Trigger, farewell: bool) -> None:
+    lifecycle, effects = _started()
+    lifecycle.fire(trigger)
+    assert ("say_farewell" in effects.names()) is farewell
+    assert effects.calls[-1] == EffectCall("flush", (EndReason(trigger.value),))
+
+
+def test_silence_ends_the_session_with_a_farewell() -> None:
+    lifecycle, effects = _started()
+    assert lifecycle.fire(Trigger.SILENCE_TIMEOUT, turn=0) is Outcome.ACCEPTED
+    assert lifecycle.end_reason is EndReason.SILENCE_TIMEOUT
+    assert effects.names()[-2:] == ["say_farewell", "flush"]
+
+
+def test_the_first_end_reason_wins() -> None:
+    lifecycle, _ = _started()
+    lifecycle.fire(Trigger.PARTICIPANT_LEFT)
+    lifecycle.fire(Trigger.FATAL_ERROR)  # e.g. the flush could not start
+    assert lifecycle.is_finished
+    assert lifecycle.end_reason is EndReason.PARTICIPANT_LEFT
+
+
+def test_a_failing_effect_ends_a_live_session_cleanly() -> None:
+    effects = RecordingEffects(fail=frozenset({"start_reply"}))
+    lifecycle = Lifecycle(effects)
+    lifecycle.fire(Trigger.JOINED)
+    lifecycle.fire(Trigger.RESUMED)
+
+    assert lifecycle.fire(Trigger.USER_TURN_COMPLETED, text="Hi") is Outcome.ACCEPTED
+
+    assert lifecycle.state is State.PERSISTING
+    assert lifecycle.end_reason is EndReason.FATAL_ERROR
+    assert lifecycle.effect_failures == {"start_reply": 1}
+    assert effects.names()[-1] == "flush"
+
+
+def test_a_failing_flush_still_lets_the_session_exit() -> None:
+    effects = RecordingEffects(fail=frozenset({"flush"}))
+    lifecycle, _ = reach(State.LISTENING)
+    lifecycle._model.effects = effects
+    lifecycle.fire(Trigger.PARTICIPANT_LEFT)
+    assert lifecycle.is_finished
+    assert effects.names() == ["flush", "shut_down"]
+
+
+def test_a_failing_shut_down_is_recorded_and_the_session_stays_exited() -> None:
+    lifecycle, _ = reach(State.PERSISTING)
+    effects = RecordingEffects(fail=frozenset({"shut_down"}))
+    lifecycle._model.effects = effects
+    assert lifecycle.fire(Trigger.PERSISTED) is Outcome.ACCEPTED
+    assert lifecycle.is_finished
+    assert lifecycle.effect_failures == {"shut_down": 1}
+
+
+def test_effect_errors_are_logged_without_their_message(caplog: pytest.LogCaptureFixture) -> None:
+    """An exception's text may hold secrets; only its type is logged."""
+    effects = RecordingEffects(fail=frozenset({"load_context"}))
+    lifecycle = Lifecycle(effects)
+    with caplog.at_level(logging.DEBUG, logger="voicefsm.lifecycle"):
+        lifecycle.fire(Trigger.JOINED)
+    failed = [r for r in caplog.records if r.getMessage() == "lifecycle effect failed"]
+    assert [(r.effect, r.error_type) for r in failed] == [("load_context", "InjectedEffectError")]  # type: ignore[attr-defined]
+    assert not any("on purpose" in r.getMessage() or r.exc_info for r in caplog.records)
+
+
+def test_a_trigger_fired_inside_a_callback_runs_after_it() -> None:
+    """An effect that completes synchronously re-enters the machine; the trigger is queued."""
+
+    class InstantContext(RecordingEffects):
+        outcome: Outcome | None = None
+
+        def load_context(self) -> None:
+            super().load_context()
+            self.outcome = lifecycle.fire(Trigger.CONTEXT_LOADED)
+
+    effects = InstantContext()
+    lifecycle = Lifecycle(effects)
+    assert lifecycle.fire(Trigger.JOINED) is Outcome.ACCEPTED
+    assert effects.outcome is Outcome.QUEUED
+    assert lifecycle.state is State.GREETING
+    assert [e.trigger for e in lifecycle.timeline] == [Trigger.JOINED, Trigger.CONTEXT_LOADED]
+
+
+def test_refusals_are_counted_and_logged_with_static_messages(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    lifecycle, _ = _started()
+    with caplog.at_level(logging.INFO, logger="voicefsm.lifecycle"):
+        assert lifecycle.fire("no_such_trigger") is Outcome.UNKNOWN
+        assert lifecycle.fire(Trigger.PERSISTED) is Outcome.ILLEGAL
+    assert sum(lifecycle.refusals.values()) == 2
+    assert {r.getMessage() for r in caplog.records} == {"lifecycle trigger refused"}
+    assert [r.outcome for r in caplog.records] == ["unknown", "illegal"]  # type: ignore[attr-defined]
+
+
+def test_timeline_exports_json_lines_from_an_injected_clock() -> None:
+    ticks = iter(range(100))
+    lifecycle = Lifecycle(RecordingEffects(), clock=lambda: float(next(ticks)))
+    lifecycle.fire(Trigger.JOINED)
+    lifecycle.fire(Trigger.RESUMED)
+    lines = [json.loads(line) for line in lifecycle.timeline.to_jsonl().splitlines()]
+    assert lines == [
+        {"t": 1.0, "from": "joining", "to": "loading_context", "trigger": "joined", "turn": 0},
+        {"t": 2.0, "from": "loading_context", "to": "listening", "trigger": "resumed", "turn": 0},
+    ]
+
+
+def test_max_reply_attempts_must_allow_one_attempt() -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        Lifecycle(RecordingEffects(), max_reply_attempts=0)
+
+
+def test_available_triggers_follow_the_table() -> None:
+    lifecycle, _ = reach(State.PERSISTING)
+    assert set(lifecycle.available_triggers()) == {Trigger.PERSISTED, Trigger.FATAL_ERROR}
+
+
+def test_the_lifecycle_imports_neither_livekit_nor_httpx() -> None:
+    code = (
+        "import sys, voicefsm.lifecycle, voicefsm.testing;"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'livekit', 'httpx'}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
