@@ -1,0 +1,7 @@
+"""``python -m voicefsm`` runs the command line."""
+
+import sys
+
+from voicefsm.cli import main
+
+sys.exit(main())
