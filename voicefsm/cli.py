@@ -8,12 +8,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from voicefsm import diagrams
+from voicefsm.errors import DiagramError
 
 
 def _diagrams(args: argparse.Namespace) -> int:
     try:
         files = diagrams.render_all()
-    except diagrams.DiagramError as exc:
+    except DiagramError as exc:
         print(f"voicefsm diagrams: {exc}", file=sys.stderr)
         return 2
     if args.check:

@@ -20,6 +20,7 @@ from typing import Any, Literal, Protocol, cast
 from transitions import State as TransitionsState
 from transitions.extensions import GraphMachine
 
+from voicefsm.errors import DiagramError
 from voicefsm.lifecycle.machine import machine_states, machine_transitions
 from voicefsm.lifecycle.states import FINAL_STATE, INITIAL_STATE
 from voicefsm.lifecycle.table import ACTION_EFFECTS, STATES, TRANSITIONS, Action, StateSpec
@@ -27,10 +28,6 @@ from voicefsm.lifecycle.table import ACTION_EFFECTS, STATES, TRANSITIONS, Action
 TITLE = "Voice session lifecycle"
 SVG_RENDERER = "graphviz-pure"
 Engine = Literal["mermaid", "graphviz"]
-
-
-class DiagramError(RuntimeError):
-    """The diagrams could not be rendered (e.g. the pinned SVG renderer is missing)."""
 
 
 class _HasSource(Protocol):

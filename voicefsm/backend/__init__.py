@@ -1,0 +1,1 @@
+"""The backend: its wire contract (v1), the client voicefsm uses, and a reference server."""

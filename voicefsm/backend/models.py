@@ -1,0 +1,198 @@
+"""The backend contract v1: the wire models both the client and the reference server use.
+
+Requests forbid unknown fields (a typo is a 422, not silently lost data); responses ignore them,
+so an older client keeps working against a newer server. Every event carries an
+``idempotency_key``; the server applies each key once and answers 422 when a key comes back with
+a different payload.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue
+
+from voicefsm.lifecycle.states import EndReason
+
+API_PREFIX = "/api/v1"
+MAX_BATCH = 500
+MAX_TEXT = 20_000
+
+Key = Annotated[str, Field(min_length=1, max_length=255)]
+Id = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:\-]+$")]
+Text = Annotated[str, Field(max_length=MAX_TEXT)]
+Short = Annotated[str, Field(max_length=256)]
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Response(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class Role(StrEnum):
+    USER = "user"
+    ASSISTANT = "assistant"
+
+
+# -- rooms -------------------------------------------------------------------------------------
+
+
+class CreateRoomRequest(_Request):
+    name: Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.\-]+$")]
+    #: Agent settings for the room (see voicefsm.context.AgentSettings); stored as given.
+    metadata: dict[Short, JsonValue] = {}
+
+
+class CreateRoomResponse(_Response):
+    room_name: str
+    conversation_id: str
+    #: The JSON string to set as ``room.metadata`` (it is what the worker reads).
+    room_metadata: str
+    created: bool
+    livekit_room_created: bool
+
+
+# -- events ------------------------------------------------------------------------------------
+
+
+class _Event(_Request):
+    idempotency_key: Key
+    session_id: Id
+    at: AwareDatetime
+
+
+class MessageEvent(_Event):
+    """A conversation message as it was actually said (``interrupted``: cut off, text partial)."""
+
+    kind: Literal["message"] = "message"
+    role: Role
+    text: Text
+    turn: Annotated[int, Field(ge=0)]
+    interrupted: bool = False
+
+
+class TranscriptionEvent(_Event):
+    kind: Literal["transcription"] = "transcription"
+    text: Text
+    final: bool
+    language: Short | None = None
+
+
+class SpeechEvent(_Event):
+    """TTS metadata: a speech the agent created (greeting, reply, farewell ...)."""
+
+    kind: Literal["speech"] = "speech"
+    speech_id: Short
+    source: Short
+    user_initiated: bool = False
+
+
+class ErrorEvent(_Event):
+    kind: Literal["error"] = "error"
+    source: Short
+    error_type: Short
+    recoverable: bool
+
+
+Event = Annotated[
+    MessageEvent | TranscriptionEvent | SpeechEvent | ErrorEvent, Field(discriminator="kind")
+]
+
+
+class EventBatch(_Request):
+    events: Annotated[list[Event], Field(min_length=1, max_length=MAX_BATCH)]
+
+
+class EventBatchResult(_Response):
+    accepted: int
+    duplicates: int
+
+
+def payload_hash(model: BaseModel) -> str:
+    """Canonical hash of a request model: what "the same payload" means for idempotency."""
+    canonical = json.dumps(model.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+# -- messages and context ----------------------------------------------------------------------
+
+
+class Message(_Response):
+    id: str
+    session_id: str
+    role: Role
+    text: str
+    turn: int
+    interrupted: bool
+    at: datetime
+
+
+class MessagesResponse(_Response):
+    conversation_id: str
+    messages: list[Message]
+
+
+class ContextRequest(_Request):
+    text: Annotated[str, Field(min_length=1, max_length=MAX_TEXT)]
+    session_id: Id | None = None
+
+
+class ContextResponse(_Response):
+    snippets: list[str]
+
+
+# -- sessions ----------------------------------------------------------------------------------
+
+
+class ParticipantSummary(_Request):
+    identity: Short
+    user_id: Id | None = None
+    display_name: Short | None = None
+    joined_at: AwareDatetime
+    left_at: AwareDatetime | None = None
+
+
+class MessageSummary(_Request):
+    role: Role
+    text: Text
+    turn: Annotated[int, Field(ge=0)]
+    interrupted: bool = False
+
+
+class TimelineRecord(_Request):
+    t: Annotated[float, Field(ge=0)]
+    from_state: Annotated[str, Field(alias="from", max_length=32)]
+    to: Annotated[str, Field(max_length=32)]
+    trigger: Annotated[str, Field(max_length=32)]
+    turn: Annotated[int, Field(ge=0)]
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class SessionSummary(_Request):
+    session_id: Id
+    conversation_id: Id
+    started_at: AwareDatetime
+    ended_at: AwareDatetime
+    duration_s: Annotated[float, Field(ge=0)]
+    end_reason: EndReason
+    participants: Annotated[list[ParticipantSummary], Field(max_length=64)] = []
+    messages: Annotated[list[MessageSummary], Field(max_length=10_000)] = []
+    timeline: Annotated[list[TimelineRecord], Field(max_length=100_000)] = []
+
+
+class SessionStored(_Response):
+    session_id: str
+    created: bool
+
+
+class Health(_Response):
+    status: Literal["ok"]
+    version: str

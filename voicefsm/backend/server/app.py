@@ -1,0 +1,162 @@
+"""The reference backend: a real service implementing contract v1 (``voicefsm backend``)."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, Response, status
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import SecretStr
+
+import voicefsm
+from voicefsm.backend.models import (
+    API_PREFIX,
+    ContextRequest,
+    ContextResponse,
+    CreateRoomRequest,
+    CreateRoomResponse,
+    EventBatch,
+    EventBatchResult,
+    Health,
+    Id,
+    MessagesResponse,
+    SessionStored,
+    SessionSummary,
+)
+from voicefsm.backend.server.db import build_engine, create_schema
+from voicefsm.backend.server.livekit_rooms import RoomCreator
+from voicefsm.backend.server.store import KeyConflict, MetadataTooLarge, Store
+
+_LOG = logging.getLogger("voicefsm.backend")
+MAX_BODY_BYTES = 2 * 1024 * 1024
+_bearer = HTTPBearer(auto_error=False, description="Required when VOICEFSM_BACKEND_TOKEN is set")
+
+
+def _authorisation(token: SecretStr | None) -> Callable[..., Awaitable[None]]:
+    async def authorised(
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    ) -> None:
+        if token is None:
+            return
+        given = credentials.credentials.encode() if credentials else b""
+        if not secrets.compare_digest(given, token.get_secret_value().encode()):
+            raise HTTPException(
+                status.HTTP_401_UNAUTHORIZED,
+                "missing or wrong bearer token",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+
+    return authorised
+
+
+def _api(store: Store, rooms: RoomCreator | None, token: SecretStr | None) -> APIRouter:
+    api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(_authorisation(token))])
+
+    @api.post("/rooms", status_code=201, responses={200: {"model": CreateRoomResponse}})
+    async def create_room(body: CreateRoomRequest, response: Response) -> CreateRoomResponse:
+        """Create the conversation for a room (once), and the LiveKit room when configured."""
+        try:
+            room = await store.create_room(body.name, dict(body.metadata))
+        except MetadataTooLarge:
+            raise HTTPException(422, "room metadata would exceed the worker's limit") from None
+        if not room.created:
+            response.status_code = 200
+        if rooms is not None:
+            try:
+                await rooms.create_room(room.name, room.metadata)
+            except Exception as exc:
+                _LOG.warning("livekit room not created", extra={"error_type": type(exc).__name__})
+                raise HTTPException(502, "LiveKit did not create the room; retry") from None
+        return CreateRoomResponse(
+            room_name=room.name,
+            conversation_id=room.conversation_id,
+            room_metadata=room.metadata,
+            created=room.created,
+            livekit_room_created=rooms is not None,
+        )
+
+    @api.get("/conversations/{conversation_id}/messages")
+    async def recent_messages(
+        conversation_id: Id, limit: Annotated[int, Query(ge=1, le=200)] = 20
+    ) -> MessagesResponse:
+        """The conversation's most recent messages, oldest first."""
+        messages = await store.recent_messages(conversation_id, limit)
+        return MessagesResponse(conversation_id=conversation_id, messages=messages)
+
+    @api.post("/conversations/{conversation_id}/events")
+    async def append_events(conversation_id: Id, body: EventBatch) -> EventBatchResult:
+        """Apply each event once by its idempotency key; a replay changes nothing."""
+        accepted, duplicates = await store.append_events(conversation_id, body.events)
+        return EventBatchResult(accepted=accepted, duplicates=duplicates)
+
+    @api.post("/conversations/{conversation_id}/context")
+    async def context(conversation_id: Id, body: ContextRequest) -> ContextResponse:
+        """Context to enrich a user message with."""
+        return ContextResponse(snippets=await store.context_for(conversation_id, body.text))
+
+    @api.put("/sessions/{session_id}")
+    async def put_session(
+        session_id: Id, body: SessionSummary, response: Response
+    ) -> SessionStored:
+        """Store the final summary of a session (replaces an earlier one)."""
+        if body.session_id != session_id:
+            raise HTTPException(422, "session_id in the path and the body differ")
+        created = await store.put_session(body)
+        response.status_code = 201 if created else 200
+        return SessionStored(session_id=session_id, created=created)
+
+    return api
+
+
+def create_app(
+    database_url: str, *, token: SecretStr | None = None, rooms: RoomCreator | None = None
+) -> FastAPI:
+    """The ASGI app. The schema is created on start; ``rooms`` creates LiveKit rooms if given."""
+    engine = build_engine(database_url)
+    store = Store(engine)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await create_schema(engine)
+        try:
+            yield
+        finally:
+            if rooms is not None:
+                await rooms.aclose()
+            await engine.dispose()
+
+    app = FastAPI(
+        title="voicefsm backend",
+        version="1",
+        summary="Reference implementation of the voicefsm backend contract v1.",
+        lifespan=lifespan,
+    )
+
+    @app.middleware("http")
+    async def limit_body(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        length = request.headers.get("content-length", "0")
+        if not length.isdigit() or int(length) > MAX_BODY_BYTES:
+            return JSONResponse({"detail": "request body too large"}, status_code=413)
+        return await call_next(request)
+
+    @app.exception_handler(KeyConflict)
+    async def key_conflict(_: Request, exc: KeyConflict) -> JSONResponse:
+        return JSONResponse(
+            {"detail": "idempotency key reused with a different payload", "keys": exc.keys},
+            status_code=422,
+        )
+
+    @app.get("/healthz")
+    async def healthz() -> Health:
+        return Health(status="ok", version=voicefsm.__version__)
+
+    app.include_router(_api(store, rooms, token))
+    app.state.store = store
+    return app

@@ -1,0 +1,86 @@
+"""The reference backend's schema (SQLAlchemy 2) and engine: SQLite by default, or PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import ClassVar
+
+from sqlalchemy import JSON, DateTime, Index, Integer, String, Text, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar = {datetime: DateTime(timezone=True)}
+
+
+class ConversationRow(Base):
+    __tablename__ = "conversations"
+
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    room_name: Mapped[str | None] = mapped_column(String(128), unique=True)
+    room_metadata: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
+class EventRow(Base):
+    __tablename__ = "events"
+    __table_args__ = (
+        Index("ix_events_conversation_kind_at", "conversation_id", "kind", "at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    idempotency_key: Mapped[str] = mapped_column(String(255), unique=True)
+    payload_hash: Mapped[str] = mapped_column(String(64))
+    conversation_id: Mapped[str] = mapped_column(String(128))
+    session_id: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime]
+    payload: Mapped[dict[str, object]] = mapped_column(JSON)
+    # Messages are the hot read (recent history), so their fields are columns, not JSON.
+    role: Mapped[str | None] = mapped_column(String(16))
+    text: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime]
+
+
+class SessionRow(Base):
+    __tablename__ = "sessions"
+
+    session_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(String(128), index=True)
+    summary: Mapped[dict[str, object]] = mapped_column(JSON)
+    updated_at: Mapped[datetime]
+
+
+def async_url(database_url: str) -> URL:
+    """Accept plain ``sqlite:///…`` / ``postgresql://…`` and pick the async driver for it."""
+    url = make_url(database_url)
+    driver = ASYNC_DRIVERS.get(url.get_backend_name())
+    if driver is None:
+        msg = f"unsupported database {url.get_backend_name()!r}: use sqlite or postgresql"
+        raise ValueError(msg)
+    return url.set(drivername=driver) if "+" not in url.drivername else url
+
+
+def build_engine(database_url: str) -> AsyncEngine:
+    url = async_url(database_url)
+    engine = create_async_engine(url, pool_pre_ping=url.get_backend_name() == "postgresql")
+    if url.get_backend_name() == "sqlite":
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(connection: object, _record: object) -> None:
+    cursor = connection.cursor()  # type: ignore[attr-defined]
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+async def create_schema(engine: AsyncEngine) -> None:
+    async with engine.begin() as connection:
+        await connection.run_sync(Base.metadata.create_all)

@@ -1,0 +1,68 @@
+"""Serving the reference backend: in the foreground (the CLI), or in a background thread (the
+embedded backend of ``voicefsm simulate`` and the tests), always on a real socket."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import uvicorn
+from pydantic import SecretStr
+
+from voicefsm.backend.server.app import create_app
+from voicefsm.backend.server.livekit_rooms import RoomCreator
+
+
+def _config(
+    database_url: str, token: SecretStr | None, rooms: RoomCreator | None, log_level: str
+) -> uvicorn.Config:
+    app = create_app(database_url, token=token, rooms=rooms)
+    # access_log off: request lines would carry conversation ids into shared logs.
+    return uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="on")
+
+
+def serve(
+    host: str,
+    port: int,
+    database_url: str,
+    *,
+    token: SecretStr | None = None,
+    rooms: RoomCreator | None = None,
+) -> None:
+    """Run until interrupted (SIGINT/SIGTERM shut it down gracefully)."""
+    config = _config(database_url, token, rooms, "info")
+    config.host, config.port = host, port
+    uvicorn.Server(config).run()
+
+
+@contextmanager
+def running_backend(
+    database_url: str,
+    *,
+    token: SecretStr | None = None,
+    rooms: RoomCreator | None = None,
+    host: str = "127.0.0.1",
+) -> Iterator[str]:
+    """Serve on an ephemeral port in a background thread; yields the base URL."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, 0))
+    server = uvicorn.Server(_config(database_url, token, rooms, "warning"))
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name="voicefsm-backend", daemon=True
+    )
+    thread.start()
+    try:
+        while not server.started:
+            if not thread.is_alive():
+                msg = "the embedded backend failed to start"
+                raise RuntimeError(msg)
+            threading.Event().wait(0.01)
+        yield f"http://{host}:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()

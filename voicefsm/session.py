@@ -1,0 +1,163 @@
+"""A session's live state, in memory: history, participants, metrics, and keys for its writes.
+
+Everything here is an O(1) append or counter update with no I/O: it sits on the voice path.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from voicefsm.backend.models import (
+    Message,
+    MessageEvent,
+    MessageSummary,
+    ParticipantSummary,
+    Role,
+    SessionSummary,
+    TimelineRecord,
+)
+from voicefsm.context import ParticipantMetadata
+from voicefsm.lifecycle.effects import Utterance
+from voicefsm.lifecycle.states import EndReason
+from voicefsm.lifecycle.timeline import Timeline
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryItem:
+    """One message of the conversation. ``id`` is also its write's idempotency key."""
+
+    id: str
+    role: Role
+    text: str
+    turn: int
+    interrupted: bool
+    at: datetime
+
+
+@dataclass(slots=True)
+class ParticipantState:
+    identity: str
+    metadata: ParticipantMetadata
+    joined_at: datetime
+    left_at: datetime | None = None
+
+
+@dataclass(slots=True)
+class SessionMetrics:
+    """Counters the session keeps; exported by observability, never blocking anything."""
+
+    user_turns: int = 0
+    replies: int = 0
+    interruptions: int = 0
+    writes: int = 0
+    writes_refused: int = 0
+    errors: Counter[str] = field(default_factory=Counter)
+
+
+def _utc(timestamp: float) -> datetime:
+    return datetime.fromtimestamp(timestamp, UTC)
+
+
+class SessionState:
+    """The in-memory state of one session.
+
+    ``prior`` holds the messages of earlier sessions of the same conversation (loaded on resume);
+    ``history`` holds this session's own, in the order they were said.
+    """
+
+    def __init__(
+        self, session_id: str, conversation_id: str, *, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.session_id = session_id
+        self.conversation_id = conversation_id
+        self._clock = clock
+        self.started_at = _utc(clock())
+        self.history: list[HistoryItem] = []
+        self.prior: list[HistoryItem] = []
+        self.participants: dict[str, ParticipantState] = {}
+        self.metrics = SessionMetrics()
+        self._seq = 0
+
+    def next_key(self) -> str:
+        """A deterministic idempotency key for this session's next write."""
+        self._seq += 1
+        return f"{self.session_id}:{self._seq:06d}"
+
+    def now(self) -> datetime:
+        return _utc(self._clock())
+
+    def record(self, utterance: Utterance) -> HistoryItem:
+        """Append what was said; O(1), no I/O."""
+        item = HistoryItem(
+            id=self.next_key(),
+            role=Role(utterance.role),
+            text=utterance.text,
+            turn=utterance.turn,
+            interrupted=utterance.interrupted,
+            at=self.now(),
+        )
+        self.history.append(item)
+        if item.role is Role.USER:
+            self.metrics.user_turns += 1
+        elif item.interrupted:
+            self.metrics.interruptions += 1
+        else:
+            self.metrics.replies += 1
+        return item
+
+    def message_event(self, item: HistoryItem) -> MessageEvent:
+        """The backend event for a history item, keyed by the item's id."""
+        return MessageEvent(
+            idempotency_key=item.id,
+            session_id=self.session_id,
+            at=item.at,
+            role=item.role,
+            text=item.text,
+            turn=item.turn,
+            interrupted=item.interrupted,
+        )
+
+    def preload(self, messages: Iterable[Message]) -> None:
+        """Earlier messages of this conversation, oldest first, as the backend returned them."""
+        self.prior.extend(
+            HistoryItem(m.id, m.role, m.text, m.turn, m.interrupted, m.at) for m in messages
+        )
+
+    def participant_joined(self, identity: str, metadata: ParticipantMetadata) -> None:
+        self.participants[identity] = ParticipantState(identity, metadata, self.now())
+
+    def participant_left(self, identity: str) -> None:
+        participant = self.participants.get(identity)
+        if participant is not None and participant.left_at is None:
+            participant.left_at = self.now()
+
+    def summary(self, end_reason: EndReason, timeline: Timeline | None = None) -> SessionSummary:
+        """The final record of the session for ``PUT /api/v1/sessions/{session_id}``."""
+        ended_at = self.now()
+        return SessionSummary(
+            session_id=self.session_id,
+            conversation_id=self.conversation_id,
+            started_at=self.started_at,
+            ended_at=ended_at,
+            duration_s=max(0.0, (ended_at - self.started_at).total_seconds()),
+            end_reason=end_reason,
+            participants=[
+                ParticipantSummary(
+                    identity=p.identity[:256],
+                    user_id=p.metadata.user_id,
+                    display_name=p.metadata.display_name,
+                    joined_at=p.joined_at,
+                    left_at=p.left_at,
+                )
+                for p in self.participants.values()
+            ],
+            messages=[
+                MessageSummary(role=m.role, text=m.text, turn=m.turn, interrupted=m.interrupted)
+                for m in self.history
+            ],
+            timeline=[TimelineRecord.model_validate(entry.as_json()) for entry in timeline or ()],
+        )
