@@ -8,7 +8,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from voicefsm import diagrams
-from voicefsm.errors import DiagramError
+from voicefsm.errors import ConfigurationError, DiagramError
+from voicefsm.settings import Settings, default_data_dir, load_settings
 
 
 def _diagrams(args: argparse.Namespace) -> int:
@@ -37,6 +38,32 @@ def _diagrams(args: argparse.Namespace) -> int:
     return 0
 
 
+def _backend(args: argparse.Namespace) -> int:
+    from voicefsm.backend.openapi import openapi_document  # noqa: PLC0415 (heavy imports)
+    from voicefsm.backend.server.livekit_rooms import LiveKitRooms  # noqa: PLC0415
+    from voicefsm.backend.server.runner import serve  # noqa: PLC0415
+
+    if args.openapi:
+        sys.stdout.write(openapi_document())
+        return 0
+    settings = _settings()
+    credentials = settings.livekit_credentials()
+    rooms = LiveKitRooms(*credentials) if credentials else None
+    database_url = args.database_url or f"sqlite:///{default_data_dir() / 'backend.sqlite3'}"
+    if database_url.startswith("sqlite:///"):
+        Path(database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    serve(args.host, args.port, database_url, token=settings.backend_token, rooms=rooms)
+    return 0
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ConfigurationError as exc:
+        print(f"voicefsm: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="voicefsm",
@@ -59,6 +86,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     draw.add_argument("-q", "--quiet", action="store_true", help="do not print the lifecycle")
     draw.set_defaults(handler=_diagrams)
+
+    backend = commands.add_parser(
+        "backend",
+        help="run the reference backend (SQLite by default, PostgreSQL by URL)",
+        description="Serve the backend contract v1. Bearer auth when VOICEFSM_BACKEND_TOKEN is "
+        "set; creates LiveKit rooms when LIVEKIT_URL/LIVEKIT_API_KEY/LIVEKIT_API_SECRET are set.",
+    )
+    backend.add_argument("--host", default="127.0.0.1")
+    backend.add_argument("--port", type=int, default=8787)
+    backend.add_argument(
+        "--database-url",
+        help="sqlite:///path or postgresql://user:pass@host/db "
+        "(default: a SQLite file in the voicefsm data directory)",
+    )
+    backend.add_argument(
+        "--openapi", action="store_true", help="print the OpenAPI document and exit"
+    )
+    backend.set_defaults(handler=_backend)
     return parser
 
 

@@ -48,9 +48,11 @@ class Settings(BaseSettings):
         None, validation_alias=AliasChoices("LIVEKIT_API_SECRET", "VOICEFSM_LIVEKIT_API_SECRET")
     )
 
-    @property
-    def livekit_configured(self) -> bool:
-        return bool(self.livekit_url and self.livekit_api_key and self.livekit_api_secret)
+    def livekit_credentials(self) -> tuple[str, SecretStr, SecretStr] | None:
+        """URL, key and secret of the LiveKit server API, when all three are set."""
+        if self.livekit_url and self.livekit_api_key and self.livekit_api_secret:
+            return str(self.livekit_url), self.livekit_api_key, self.livekit_api_secret
+        return None
 
 
 _ENV_NAMES = {

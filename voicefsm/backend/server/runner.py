@@ -50,7 +50,7 @@ def running_backend(
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, 0))
     server = uvicorn.Server(_config(database_url, token, rooms, "warning"))
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    # uvicorn only installs signal handlers on the main thread, so ours stay untouched.
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [sock]}, name="voicefsm-backend", daemon=True
     )
