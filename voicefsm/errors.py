@@ -46,7 +46,16 @@ class BackendError(VoiceFsmError):
 
 
 class BackendUnavailable(BackendError):  # noqa: N818 (reads as a state, like httpx's errors)
-    """The backend could not be reached or answered 5xx/429/408; try again later."""
+    """The backend could not be reached or answered 5xx/429/408; try again later.
+
+    ``retry_after`` is the backend's own ``Retry-After``, in seconds, when it gave one.
+    """
+
+    def __init__(
+        self, message: str, *, status: int | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message, status=status)
+        self.retry_after = retry_after
 
 
 class BackendRejected(BackendError):  # noqa: N818

@@ -1,0 +1,206 @@
+"""The client voicefsm uses to talk to the user's backend (contract v1), over an injected
+``httpx.AsyncClient``.
+
+Reads sit on the way into a turn, so they run under a hard deadline (httpx's read timeout is per
+chunk, so a slow-drip answer needs an overall one) and degrade: ``None`` or ``[]``, logged, never
+raised. Writes are for the outbox relay and raise :class:`~voicefsm.errors.BackendUnavailable`
+(retry later) or :class:`~voicefsm.errors.BackendRejected` (retrying will not help).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Generator, Sequence
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import TypeVar
+
+import httpx
+from pydantic import SecretStr, ValidationError
+
+from voicefsm.backend.models import (
+    API_PREFIX,
+    ContextRequest,
+    ContextResponse,
+    CreateRoomRequest,
+    CreateRoomResponse,
+    EventBatchResult,
+    Message,
+    MessagesResponse,
+    SessionStored,
+)
+from voicefsm.errors import BackendError, BackendRejected, BackendUnavailable
+
+_LOG = logging.getLogger("voicefsm.backend.client")
+MAX_RETRY_AFTER_S = 60.0
+#: Statuses worth retrying. 401/403 are among them: the request is fine, the deployment's token
+#: is not (yet); dead-lettering every write over a rotated token would lose the conversation.
+RETRYABLE = frozenset({401, 403, 408, 425, 429, 500, 502, 503, 504})
+
+
+class BearerToken(httpx.Auth):
+    """Adds ``Authorization: Bearer …``; its repr never shows the token."""
+
+    def __init__(self, token: SecretStr) -> None:
+        self._token = token
+
+    def __repr__(self) -> str:
+        return "BearerToken('**********')"
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers["Authorization"] = f"Bearer {self._token.get_secret_value()}"
+        yield request
+
+
+def retry_after_seconds(response: httpx.Response) -> float | None:
+    """``Retry-After`` as seconds (delta or HTTP date), capped; None when absent or unreadable."""
+    value = response.headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            seconds = (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds()
+        except (TypeError, ValueError):
+            return None
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER_S)
+
+
+def raise_for_status(response: httpx.Response) -> None:
+    if response.is_success:
+        return
+    status = response.status_code
+    if status in RETRYABLE:
+        raise BackendUnavailable(
+            f"backend answered {status}", status=status, retry_after=retry_after_seconds(response)
+        )
+    raise BackendRejected(f"backend refused the request ({status})", status=status)
+
+
+class BackendClient:
+    """Typed calls to the backend. ``http`` carries the base URL and transport; we add auth."""
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        *,
+        token: SecretStr | None = None,
+        read_deadline_s: float = 0.5,
+        write_timeout_s: float = 5.0,
+    ) -> None:
+        self._http = http
+        self._auth = BearerToken(token) if token is not None else None
+        self._read_deadline = read_deadline_s
+        self._write_timeout = httpx.Timeout(write_timeout_s)
+
+    def __repr__(self) -> str:
+        return f"BackendClient(base_url={str(self._http.base_url)!r})"
+
+    async def _send(
+        self, method: str, path: str, *, timeout: httpx.Timeout, **kwargs: object
+    ) -> httpx.Response:
+        try:
+            response = await self._http.request(
+                method,
+                API_PREFIX + path,
+                auth=self._auth or httpx.USE_CLIENT_DEFAULT,
+                timeout=timeout,
+                **kwargs,  # type: ignore[arg-type]
+            )
+        except httpx.HTTPError as exc:
+            raise BackendUnavailable(f"backend unreachable ({type(exc).__name__})") from exc
+        raise_for_status(response)
+        return response
+
+    # -- reads: under a deadline, degrading -------------------------------------------------
+
+    async def recent_messages(self, conversation_id: str, limit: int = 20) -> list[Message] | None:
+        """The conversation's last messages, oldest first; ``None`` if the backend failed us."""
+        try:
+            async with asyncio.timeout(self._read_deadline):
+                response = await self._send(
+                    "GET",
+                    f"/conversations/{conversation_id}/messages",
+                    params={"limit": limit},
+                    timeout=httpx.Timeout(self._read_deadline),
+                )
+                return MessagesResponse.model_validate_json(response.content).messages
+        except (TimeoutError, BackendError, ValidationError) as exc:
+            _degraded("recent_messages", exc)
+            return None
+
+    async def context_for(
+        self, conversation_id: str, text: str, *, session_id: str | None = None
+    ) -> list[str]:
+        """Snippets to enrich a user turn with; ``[]`` if the backend failed us in time."""
+        try:
+            body = ContextRequest(text=text[:20_000] or " ", session_id=session_id)
+            async with asyncio.timeout(self._read_deadline):
+                response = await self._send(
+                    "POST",
+                    f"/conversations/{conversation_id}/context",
+                    content=body.model_dump_json(),
+                    headers={"content-type": "application/json"},
+                    timeout=httpx.Timeout(self._read_deadline),
+                )
+                return ContextResponse.model_validate_json(response.content).snippets
+        except (TimeoutError, BackendError, ValidationError) as exc:
+            _degraded("context_for", exc)
+            return []
+
+    # -- writes: raising, for the relay ------------------------------------------------------
+
+    async def post_event_batch(
+        self, conversation_id: str, events_json: Sequence[str]
+    ) -> EventBatchResult:
+        """POST already-serialised events (each a JSON object) as one batch."""
+        body = '{"events":[' + ",".join(events_json) + "]}"
+        response = await self._send(
+            "POST",
+            f"/conversations/{conversation_id}/events",
+            content=body.encode(),
+            headers={"content-type": "application/json"},
+            timeout=self._write_timeout,
+        )
+        return _parse(EventBatchResult, response)
+
+    async def put_session_json(self, session_id: str, summary_json: str) -> SessionStored:
+        response = await self._send(
+            "PUT",
+            f"/sessions/{session_id}",
+            content=summary_json.encode(),
+            headers={"content-type": "application/json"},
+            timeout=self._write_timeout,
+        )
+        return _parse(SessionStored, response)
+
+    async def create_room(
+        self, name: str, agent: dict[str, object] | None = None
+    ) -> CreateRoomResponse:
+        body = CreateRoomRequest(name=name, metadata=agent or {})  # type: ignore[arg-type]
+        response = await self._send(
+            "POST",
+            "/rooms",
+            content=body.model_dump_json(),
+            headers={"content-type": "application/json"},
+            timeout=self._write_timeout,
+        )
+        return _parse(CreateRoomResponse, response)
+
+
+Reply = TypeVar("Reply", EventBatchResult, SessionStored, CreateRoomResponse)
+
+
+def _parse(model: type[Reply], response: httpx.Response) -> Reply:
+    try:
+        return model.model_validate_json(response.content)
+    except ValidationError as exc:
+        # A 2xx we cannot read: the write may have been applied; retrying is safe (idempotent).
+        msg = f"backend answered {response.status_code} with an unreadable body"
+        raise BackendUnavailable(msg, status=response.status_code) from exc
+
+
+def _degraded(call: str, exc: BaseException) -> None:
+    _LOG.warning("backend read degraded", extra={"call": call, "error_type": type(exc).__name__})

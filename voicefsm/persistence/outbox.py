@@ -1,0 +1,253 @@
+"""The outbox: the only way writes leave a session, and the only part of persistence the voice
+path touches.
+
+``submit`` is a non-blocking hand-off (a queue put; no serialisation, no I/O). A writer thread
+serialises and commits batches to the spool; a write is *acknowledged* once committed there. The
+relay then delivers it to the backend, at least once; idempotency keys make that exactly once in
+effect. ``flush(deadline)`` delivers what it can in time and leaves the rest spooled for the next
+process to open the spool (which resumes delivery at once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from voicefsm.backend.client import BackendClient
+from voicefsm.backend.models import Event, SessionSummary
+from voicefsm.errors import OutboxError, SpoolFullError
+from voicefsm.persistence.relay import Relay, RelayPolicy
+from voicefsm.persistence.spool import Spool, SpoolStatus
+
+_LOG = logging.getLogger("voicefsm.outbox")
+_WRITER_BATCH = 1024
+
+Body = BaseModel | str
+CommitListener = Callable[[Sequence[str]], None]
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxStats:
+    """This process's view: submitted here, committed (acknowledged), delivered, dead-lettered,
+    refused because the spool was full; ``pending`` and ``oldest_age_s`` are the spool's."""
+
+    submitted: int
+    spooled: int
+    delivered: int
+    dead: int
+    refused: int
+    pending: int
+    oldest_age_s: float | None
+
+
+class _Writer(threading.Thread):
+    """Commits submitted writes in batches: off the event loop, in order, nothing dropped."""
+
+    def __init__(self, path: Path, on_commit: CommitListener) -> None:
+        super().__init__(name="voicefsm-spool-writer", daemon=True)
+        # None asks the writer to stop once everything before it is committed.
+        self.queue: queue.SimpleQueue[tuple[str, str, Body] | None] = queue.SimpleQueue()
+        self.committed = 0
+        self.failure: BaseException | None = None
+        self._path = path
+        self._on_commit = on_commit
+        self.ready = threading.Event()
+
+    def run(self) -> None:
+        try:
+            spool = Spool(self._path)
+        except BaseException as exc:  # an unusable spool must surface at open(), not be lost
+            self.failure = exc
+            self.ready.set()
+            return
+        self.ready.set()
+        try:
+            stopping = False
+            while not stopping:
+                batch: list[tuple[str, str, str]] = []
+                item = self.queue.get()
+                while True:
+                    if item is None:
+                        stopping = True
+                        break
+                    key, target, body = item
+                    text = body if isinstance(body, str) else body.model_dump_json(by_alias=True)
+                    batch.append((key, target, text))
+                    if len(batch) >= _WRITER_BATCH:
+                        break
+                    try:
+                        item = self.queue.get_nowait()
+                    except queue.Empty:
+                        break
+                if batch:
+                    self._commit(spool, batch)
+        finally:
+            spool.close()
+
+    def _commit(self, spool: Spool, batch: list[tuple[str, str, str]]) -> None:
+        delay = 0.05
+        while True:
+            try:
+                spool.insert(batch)
+            except Exception as exc:  # e.g. disk full: keep the batch and try again
+                _LOG.error(
+                    "outbox spool write failed; retrying",
+                    extra={"rows": len(batch), "error_type": type(exc).__name__},
+                )
+                time.sleep(delay)
+                delay = min(delay * 2, 2.0)
+                continue
+            self.committed += len(batch)
+            self._on_commit([key for key, _, _ in batch])
+            return
+
+
+class Outbox:
+    """Durable, non-blocking writes from a session to the backend.
+
+    With ``client=None`` writes are only spooled (deliver them later with
+    ``voicefsm outbox drain``). ``max_pending`` bounds the spool as seen by this process.
+    """
+
+    def __init__(
+        self,
+        spool_path: Path | str,
+        client: BackendClient | None,
+        *,
+        max_pending: int = 100_000,
+        policy: RelayPolicy | None = None,
+        on_commit: CommitListener | None = None,
+    ) -> None:
+        self.spool_path = Path(spool_path)
+        self._client = client
+        self._max_pending = max_pending
+        self._policy = policy
+        self._external_on_commit = on_commit
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._writer: _Writer | None = None
+        self._relay: Relay | None = None
+        self._relay_task: asyncio.Task[None] | None = None
+        self._submitted = 0
+        self._removed = 0
+        self._pending_at_open = 0
+        self._refused = 0
+
+    def __repr__(self) -> str:
+        return f"Outbox(spool_path={str(self.spool_path)!r}, delivering={self._client is not None})"
+
+    async def start(self) -> None:
+        """Open the spool (resuming delivery of whatever it already holds) and start the relay."""
+        self._loop = asyncio.get_running_loop()
+        writer = _Writer(self.spool_path, self._committed)
+        writer.start()
+        await asyncio.to_thread(writer.ready.wait)
+        if writer.failure is not None:
+            msg = f"cannot open the outbox spool at {self.spool_path}"
+            raise OutboxError(msg) from writer.failure
+        self._writer = writer
+        status = await asyncio.to_thread(_spool_status, self.spool_path)
+        self._pending_at_open = status.pending
+        if self._client is not None:
+            self._relay = Relay(self.spool_path, self._client, self._policy)
+            self._relay.on_removed = self._count_removed
+            self._relay_task = asyncio.create_task(self._relay.run(), name="voicefsm-relay")
+
+    # -- the voice path --------------------------------------------------------------------------
+
+    def submit_event(self, conversation_id: str, event: Event) -> None:
+        """Hand an event over for durable delivery. Never blocks; raises SpoolFullError."""
+        self._submit(event.idempotency_key, f"events:{conversation_id}", event)
+
+    def submit_session(self, summary: SessionSummary) -> None:
+        """Hand over a session's final summary (keyed by its session id)."""
+        self._submit(f"session:{summary.session_id}", f"session:{summary.session_id}", summary)
+
+    def _submit(self, key: str, target: str, body: Body) -> None:
+        writer = self._writer
+        if writer is None:
+            msg = "the outbox is not started"
+            raise OutboxError(msg)
+        if self._pending_at_open + self._submitted - self._removed >= self._max_pending:
+            self._refused += 1
+            msg = f"the outbox spool holds its maximum of {self._max_pending} undelivered writes"
+            raise SpoolFullError(msg)
+        self._submitted += 1
+        writer.queue.put((key, target, body))
+
+    # -- completion, flush, close ----------------------------------------------------------------
+
+    def _committed(self, keys: Sequence[str]) -> None:  # on the writer thread
+        if self._external_on_commit is not None:
+            self._external_on_commit(keys)
+        if self._relay is not None and self._loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop is closing: nothing to wake
+                self._loop.call_soon_threadsafe(self._relay.wake)
+
+    def _count_removed(self, count: int) -> None:
+        self._removed += count
+
+    async def flush(self, deadline_s: float) -> int:
+        """Commit everything submitted, then deliver until the spool is empty or the deadline
+        passes. Returns how many writes are still pending (they stay spooled)."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + deadline_s
+        while loop.time() < end:
+            committed = self._writer is not None and self._writer.committed >= self._submitted
+            if committed:
+                status = await self.status()
+                if status.pending == 0 or self._relay is None:
+                    return status.pending
+                self._relay.wake()
+            await asyncio.sleep(0.02)
+        return (await self.status()).pending
+
+    async def status(self) -> SpoolStatus:
+        if self._relay is not None:
+            return await self._relay.status()
+        return await asyncio.to_thread(_spool_status, self.spool_path)
+
+    async def stats(self) -> OutboxStats:
+        status = await self.status()
+        relay = self._relay
+        return OutboxStats(
+            submitted=self._submitted,
+            spooled=self._writer.committed if self._writer else 0,
+            delivered=relay.delivered if relay else 0,
+            dead=relay.dead if relay else 0,
+            refused=self._refused,
+            pending=status.pending,
+            oldest_age_s=status.oldest_age_s,
+        )
+
+    async def aclose(self, *, flush_deadline_s: float = 0.0) -> int:
+        """Flush (optionally), stop the relay, commit what is queued; returns pending writes."""
+        pending = await self.flush(flush_deadline_s) if flush_deadline_s > 0 else 0
+        if self._relay_task is not None:
+            self._relay_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._relay_task
+            self._relay_task = None
+        if self._writer is not None:
+            self._writer.queue.put(None)
+            await asyncio.to_thread(self._writer.join)
+            self._writer = None
+        if not flush_deadline_s:
+            pending = (await asyncio.to_thread(_spool_status, self.spool_path)).pending
+        return pending
+
+
+def _spool_status(path: Path) -> SpoolStatus:
+    spool = Spool(path)
+    try:
+        return spool.status()
+    finally:
+        spool.close()

@@ -1,0 +1,184 @@
+"""Delivering spooled writes to the backend: batched, retried with backoff, and held back by a
+circuit breaker while the backend keeps failing.
+
+Retries are stamina's (capped exponential backoff with jitter); a ``Retry-After`` from the backend
+replaces the computed wait. The breaker (purgatory) opens after a run of failures, so a dead
+backend is probed once per breaker period instead of hammered. When a batch is refused (4xx),
+it is split to find the row at fault; only that row is dead-lettered. Nothing is ever dropped:
+rows stay spooled until delivered or refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import TypeVar
+
+import stamina
+from purgatory import AsyncCircuitBreakerFactory
+from purgatory.domain.model import OpenedState
+
+from voicefsm.backend.client import BackendClient
+from voicefsm.errors import BackendRejected, BackendUnavailable
+from voicefsm.persistence.spool import Spool, SpoolRow, SpoolStatus
+
+_LOG = logging.getLogger("voicefsm.outbox")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class RelayPolicy:
+    batch_size: int = 100
+    lease_s: float = 120.0
+    retry_attempts: int = 4
+    retry_timeout_s: float = 20.0
+    wait_initial_s: float = 0.1
+    wait_max_s: float = 2.0
+    wait_jitter_s: float = 0.2
+    breaker_threshold: int = 5
+    breaker_ttl_s: float = 2.0
+    pause_after_failure_s: float = 0.5
+    idle_poll_s: float = 1.0
+
+
+class Relay:
+    """Runs in the event loop; its spool calls run on one thread of its own."""
+
+    def __init__(
+        self, spool_path: Path, client: BackendClient, policy: RelayPolicy | None = None
+    ) -> None:
+        self._path = spool_path
+        self._client = client
+        self._policy = policy or RelayPolicy()
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="voicefsm-relay")
+        self._spool: Spool | None = None
+        self._wake = asyncio.Event()
+        self._breakers = AsyncCircuitBreakerFactory(
+            default_threshold=self._policy.breaker_threshold,
+            default_ttl=self._policy.breaker_ttl_s,
+            exclude=[BackendRejected],
+        )
+        self.delivered = 0
+        self.dead = 0
+        self.failed_attempts = 0
+        self.on_removed: Callable[[int], None] = lambda count: None
+
+    async def _db(self, call: Callable[[Spool], T]) -> T:
+        def run() -> T:
+            if self._spool is None:
+                self._spool = Spool(self._path)
+            return call(self._spool)
+
+        return await asyncio.get_running_loop().run_in_executor(self._executor, run)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def status(self) -> SpoolStatus:
+        return await self._db(Spool.status)
+
+    async def run(self) -> None:
+        """Deliver until cancelled."""
+        try:
+            while True:
+                self._wake.clear()
+                if not await self.deliver_round():
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), self._policy.idle_poll_s)
+        finally:
+            await self._db(Spool.close)
+            self._spool = None
+            self._executor.shutdown(wait=False)
+
+    async def deliver_round(self) -> bool:
+        """Lease one batch and deliver it; False when there was nothing to do (or no way to)."""
+        policy = self._policy
+        rows = await self._db(partial(Spool.lease, limit=policy.batch_size, lease_s=policy.lease_s))
+        if not rows:
+            return False
+        groups: dict[str, list[SpoolRow]] = {}
+        for row in rows:
+            groups.setdefault(row.target, []).append(row)
+        pending = list(groups.values())
+        while pending:
+            group = pending.pop(0)
+            try:
+                await self._deliver(group)
+            except (BackendUnavailable, OpenedState) as exc:
+                # Still failing after retries: give every leased row back, pause, try later.
+                left = [row.seq for rows_ in (group, *pending) for row in rows_]
+                retry_in = (
+                    policy.breaker_ttl_s
+                    if isinstance(exc, OpenedState)
+                    else policy.pause_after_failure_s
+                )
+                error = type(exc).__name__
+                await self._db(partial(Spool.release, seqs=left, error=error, retry_in_s=retry_in))
+                _LOG.warning(
+                    "outbox delivery postponed",
+                    extra={"rows": len(left), "error_type": type(exc).__name__},
+                )
+                return False
+        return True
+
+    async def _deliver(self, rows: Sequence[SpoolRow]) -> None:
+        try:
+            await self._with_retries(lambda: self._send(rows))
+        except BackendRejected as exc:
+            if len(rows) > 1:  # find the row at fault; deliver the others
+                for row in rows:
+                    await self._deliver([row])
+                return
+            await self._db(partial(Spool.bury, seqs=[rows[0].seq], error=f"{exc.status}"))
+            self.dead += 1
+            self.on_removed(1)
+            _LOG.error(
+                "outbox write refused by the backend",
+                extra={"idempotency_key": rows[0].key, "status": exc.status},
+            )
+            return
+        await self._db(partial(Spool.delete, seqs=[row.seq for row in rows]))
+        self.delivered += len(rows)
+        self.on_removed(len(rows))
+
+    async def _send(self, rows: Sequence[SpoolRow]) -> None:
+        kind, _, ident = rows[0].target.partition(":")
+        if kind == "events":
+            await self._client.post_event_batch(ident, [row.body for row in rows])
+        elif kind == "session":
+            for row in rows:
+                await self._client.put_session_json(ident, row.body)
+        else:
+            msg = f"unknown spool target kind {kind!r}"
+            raise BackendRejected(msg)
+
+    async def _with_retries(self, call: Callable[[], Awaitable[None]]) -> None:
+        policy = self._policy
+        async for attempt in stamina.retry_context(
+            on=self._backoff,
+            attempts=policy.retry_attempts,
+            timeout=policy.retry_timeout_s,
+            wait_initial=policy.wait_initial_s,
+            wait_max=policy.wait_max_s,
+            wait_jitter=policy.wait_jitter_s,
+        ):
+            with attempt:
+                breaker = await self._breakers.get_breaker("backend")
+                async with breaker:
+                    await call()
+
+    def _backoff(self, exc: Exception) -> bool | float:
+        """stamina's hook: retry unavailability (after Retry-After when given), nothing else."""
+        if isinstance(exc, OpenedState):
+            self.failed_attempts += 1
+            return self._policy.breaker_ttl_s
+        if isinstance(exc, BackendUnavailable):
+            self.failed_attempts += 1
+            return exc.retry_after if exc.retry_after is not None else True
+        return False

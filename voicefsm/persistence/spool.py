@@ -1,0 +1,181 @@
+"""The outbox's durable spool: a local SQLite file (WAL) holding every write not yet delivered.
+
+A write is *acknowledged* once its insert has committed here. The voice path never touches this
+module: the outbox's writer thread and relay do (blocking calls, off the event loop).
+
+Rows are leased to the process delivering them, so that several processes sharing one spool do
+not all send the same rows; a lease whose owner process has died is free at once, so a new process
+resumes a crashed one's deliveries without waiting. Delivered rows are deleted; rows the backend
+refuses for good are kept, marked dead, for an operator to inspect.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS outbox (
+    seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+    idempotency_key TEXT    NOT NULL UNIQUE,
+    target          TEXT    NOT NULL,   -- 'events:<conversation_id>' or 'session:<session_id>'
+    body            TEXT    NOT NULL,   -- the JSON to send
+    created_at      REAL    NOT NULL,   -- unix time, for the oldest-pending age
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    not_before      REAL    NOT NULL DEFAULT 0,
+    lease_owner     INTEGER,            -- pid of the leasing process (for liveness)
+    lease_token     TEXT,               -- which spool connection in that process
+    lease_until     REAL    NOT NULL DEFAULT 0,
+    dead            INTEGER NOT NULL DEFAULT 0,
+    last_error      TEXT
+);
+CREATE INDEX IF NOT EXISTS outbox_ready ON outbox (dead, seq);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class SpoolRow:
+    seq: int
+    key: str
+    target: str
+    body: str
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class SpoolStatus:
+    pending: int
+    dead: int
+    oldest_age_s: float | None
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by someone else
+        return True
+    return True
+
+
+def _private_file(path: Path) -> None:
+    """Create the spool 0600 in a 0700 directory: it holds transcripts (PII) at rest."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    os.close(fd)
+    os.chmod(path, 0o600)  # tighten a file that existed with a looser mode
+
+
+class Spool:
+    """One connection to the spool file. Not thread-safe: give each thread its own."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        _private_file(self.path)
+        self._db = sqlite3.connect(self.path, isolation_level=None, timeout=10.0)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        # Durable across process crashes (the failure we see); FULL would add power-loss
+        # durability at 5-15x the cost per commit.
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+        self._pid = os.getpid()
+        self._token = uuid.uuid4().hex
+
+    def close(self) -> None:
+        self._db.close()
+
+    def insert(self, rows: Iterable[tuple[str, str, str]]) -> int:
+        """Commit ``(idempotency_key, target, body)`` rows in one transaction.
+
+        A key already spooled is kept as it is (the same write, handed over twice).
+        Returns how many rows were new.
+        """
+        now = time.time()
+        with self._transaction():
+            before = self._db.total_changes
+            self._db.executemany(
+                "INSERT OR IGNORE INTO outbox (idempotency_key, target, body, created_at) "
+                "VALUES (?, ?, ?, ?)",
+                ((key, target, body, now) for key, target, body in rows),
+            )
+            return self._db.total_changes - before
+
+    def lease(self, limit: int, lease_s: float) -> list[SpoolRow]:
+        """Take up to ``limit`` deliverable rows, oldest first, for ``lease_s`` seconds."""
+        now = time.time()
+        with self._transaction():
+            candidates = self._db.execute(
+                "SELECT seq, idempotency_key, target, body, attempts, lease_owner, lease_token, "
+                "lease_until FROM outbox WHERE dead = 0 AND not_before <= ? ORDER BY seq LIMIT ?",
+                (now, limit * 4),
+            ).fetchall()
+            free = [
+                SpoolRow(seq, key, target, body, attempts)
+                for seq, key, target, body, attempts, owner, token, until in candidates
+                if until <= now
+                or owner is None
+                or token == self._token
+                or (owner != self._pid and not _process_alive(owner))
+            ][:limit]
+            self._db.executemany(
+                "UPDATE outbox SET lease_owner = ?, lease_token = ?, lease_until = ? WHERE seq = ?",
+                ((self._pid, self._token, now + lease_s, row.seq) for row in free),
+            )
+        return free
+
+    def delete(self, seqs: Sequence[int]) -> None:
+        """Forget delivered rows."""
+        with self._transaction():
+            self._db.executemany("DELETE FROM outbox WHERE seq = ?", ((s,) for s in seqs))
+
+    def release(self, seqs: Sequence[int], *, error: str, retry_in_s: float) -> None:
+        """Give rows back after a failed attempt; they are retried after ``retry_in_s``."""
+        not_before = time.time() + retry_in_s
+        with self._transaction():
+            self._db.executemany(
+                "UPDATE outbox SET attempts = attempts + 1, last_error = ?, not_before = ?, "
+                "lease_owner = NULL, lease_token = NULL, lease_until = 0 WHERE seq = ?",
+                ((error, not_before, s) for s in seqs),
+            )
+
+    def bury(self, seqs: Sequence[int], *, error: str) -> None:
+        """Mark rows the backend refused for good: kept for inspection, never sent again."""
+        with self._transaction():
+            self._db.executemany(
+                "UPDATE outbox SET dead = 1, attempts = attempts + 1, last_error = ?, "
+                "lease_owner = NULL, lease_token = NULL, lease_until = 0 WHERE seq = ?",
+                ((error, s) for s in seqs),
+            )
+
+    def status(self) -> SpoolStatus:
+        pending, oldest = self._db.execute(
+            "SELECT COUNT(*), MIN(created_at) FROM outbox WHERE dead = 0"
+        ).fetchone()
+        (dead,) = self._db.execute("SELECT COUNT(*) FROM outbox WHERE dead = 1").fetchone()
+        age = None if oldest is None else max(0.0, time.time() - oldest)
+        return SpoolStatus(pending=pending, dead=dead, oldest_age_s=age)
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self._db)
+
+
+class _Transaction:
+    """``BEGIN IMMEDIATE`` … ``COMMIT`` (or ``ROLLBACK``): take the write lock up front so two
+    processes never both read rows to lease before either writes."""
+
+    __slots__ = ("_db",)
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def __enter__(self) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: object, exc: object, traceback: object) -> None:
+        self._db.execute("ROLLBACK" if exc_type is not None else "COMMIT")
