@@ -6,8 +6,6 @@ and grants ``roomCreate``. It records the rooms it was asked to create.
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -15,6 +13,8 @@ from dataclasses import dataclass, field
 from aiohttp import web
 from livekit import api
 from livekit.protocol import models, room
+
+from tests.stubs.threaded import serve_app
 
 API_KEY = "APIstubkey"
 API_SECRET = "stub-secret-that-is-long-enough-for-hs256-0123456789"
@@ -49,21 +49,8 @@ class RoomServiceStub:
 @contextmanager
 def room_service_stub() -> Iterator[RoomServiceStub]:
     stub = RoomServiceStub()
-    loop = asyncio.new_event_loop()
     app = web.Application()
     app.router.add_post(PATH, stub.create_room)
-    runner = web.AppRunner(app)
-    loop.run_until_complete(runner.setup())
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    loop.run_until_complete(site.start())
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    stub.url = f"http://127.0.0.1:{port}"
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    try:
+    with serve_app(app) as url:
+        stub.url = url
         yield stub
-    finally:
-        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(timeout=5)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=5)
-        loop.close()

@@ -173,7 +173,10 @@ class TimelineRecord(_Request):
     trigger: Annotated[str, Field(max_length=32)]
     turn: Annotated[int, Field(ge=0)]
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    # "from" is a keyword in Python: the field has another name, the wire always says "from".
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, validate_by_name=True, serialize_by_alias=True
+    )
 
 
 class SessionSummary(_Request):
