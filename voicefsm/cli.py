@@ -56,6 +56,38 @@ def _backend(args: argparse.Namespace) -> int:
     return 0
 
 
+def _outbox(args: argparse.Namespace) -> int:
+    from voicefsm.persistence import commands  # noqa: PLC0415 (heavy imports)
+
+    settings = _settings()
+    spool: Path = args.spool or settings.spool_path
+    if not spool.exists():
+        print(f"voicefsm outbox: no spool at {spool}", file=sys.stderr)
+        return 2
+    if args.action == "status":
+        status = commands.read_status(spool)
+        print(commands.format_status(spool, status, as_json=args.json))
+        return 0
+    backend_url = args.backend_url or (str(settings.backend_url) if settings.backend_url else None)
+    if backend_url is None:
+        print(
+            "voicefsm outbox drain: no backend: pass --backend-url or set VOICEFSM_BACKEND_URL",
+            file=sys.stderr,
+        )
+        return 2
+    delivered, pending, dead = commands.run_drain(
+        spool, backend_url, settings.backend_token, args.timeout
+    )
+    print(f"{spool}: delivered {delivered}; {pending} pending, {dead} dead")
+    if dead:
+        print(
+            "voicefsm outbox drain: the backend refused some writes for good (dead rows stay "
+            "in the spool for inspection)",
+            file=sys.stderr,
+        )
+    return 0 if pending == 0 and dead == 0 else 1
+
+
 def _settings() -> Settings:
     try:
         return load_settings()
@@ -104,6 +136,25 @@ def build_parser() -> argparse.ArgumentParser:
         "--openapi", action="store_true", help="print the OpenAPI document and exit"
     )
     backend.set_defaults(handler=_backend)
+
+    outbox = commands.add_parser(
+        "outbox",
+        help="inspect or drain a spool of undelivered writes",
+        description="The outbox spool holds every write not yet acknowledged by the backend.",
+    )
+    actions = outbox.add_subparsers(dest="action", required=True, metavar="ACTION")
+    status = actions.add_parser("status", help="pending count and oldest age")
+    status.add_argument("--json", action="store_true", help="one JSON object")
+    drain = actions.add_parser(
+        "drain", help="deliver what is pending; exit 0 only when nothing is left"
+    )
+    drain.add_argument("--backend-url", help="default: VOICEFSM_BACKEND_URL")
+    drain.add_argument(
+        "--timeout", type=float, default=60.0, help="give up after this many seconds"
+    )
+    for action in (status, drain):
+        action.add_argument("--spool", type=Path, help="spool file (default: VOICEFSM_SPOOL_PATH)")
+    outbox.set_defaults(handler=_outbox)
     return parser
 
 
