@@ -83,7 +83,9 @@ class RoomMetadata(_Contract):
 
 class ParticipantMetadata(_Contract):
     user_id: Identifier | None = None
-    display_name: Annotated[str, Field(max_length=200)] | None = None
+    # Not length-checked before cleaning: a long name is shortened, not thrown away (the 4 KiB
+    # cap on the whole metadata already bounds it).
+    display_name: str | None = None
     language: Language | None = None
     preferences: dict[Annotated[str, Field(min_length=1, max_length=64)], PreferenceValue] = {}
 

@@ -1,0 +1,56 @@
+"""Settings: from the environment and .env, secrets hidden, errors that name the variable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from voicefsm.errors import ConfigurationError
+from voicefsm.settings import load_settings
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in (
+        "VOICEFSM_BACKEND_URL",
+        "VOICEFSM_BACKEND_TOKEN",
+        "VOICEFSM_SPOOL_PATH",
+        "LIVEKIT_URL",
+        "LIVEKIT_API_KEY",
+        "LIVEKIT_API_SECRET",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)  # no stray .env
+
+
+def test_secrets_never_show_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VOICEFSM_BACKEND_TOKEN", "tok-very-secret")
+    monkeypatch.setenv("LIVEKIT_API_SECRET", "lk-very-secret")
+    settings = load_settings()
+    assert settings.backend_token is not None
+    assert settings.backend_token.get_secret_value() == "tok-very-secret"
+    assert "very-secret" not in repr(settings)
+    assert "very-secret" not in str(settings)
+
+
+def test_a_bad_value_names_its_variable_without_echoing_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VOICEFSM_BACKEND_URL", "not a url with secret-123")
+    with pytest.raises(ConfigurationError, match="VOICEFSM_BACKEND_URL") as error:
+        load_settings()
+    assert "secret-123" not in str(error.value)
+
+
+def test_settings_come_from_a_dotenv_file(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text(f"VOICEFSM_SPOOL_PATH={tmp_path / 'x.sqlite3'}\n")
+    assert load_settings().spool_path == tmp_path / "x.sqlite3"
+
+
+def test_livekit_credentials_need_all_three(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LIVEKIT_URL", "http://127.0.0.1:7880")
+    monkeypatch.setenv("LIVEKIT_API_KEY", "key")
+    assert load_settings().livekit_credentials() is None
+    monkeypatch.setenv("LIVEKIT_API_SECRET", "secret")
+    credentials = load_settings().livekit_credentials()
+    assert credentials is not None
+    assert credentials[0] == "http://127.0.0.1:7880/"
