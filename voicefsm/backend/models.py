@@ -115,9 +115,9 @@ class EventBatchResult(_Response):
     duplicates: int
 
 
-def payload_hash(model: BaseModel) -> str:
-    """Canonical hash of a request model: what "the same payload" means for idempotency."""
-    canonical = json.dumps(model.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+def payload_digest(payload: dict[str, object]) -> str:
+    """Canonical hash of a request's JSON form: what "the same payload" means for idempotency."""
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 

@@ -34,7 +34,7 @@ T = TypeVar("T")
 
 @dataclass(frozen=True, slots=True)
 class RelayPolicy:
-    batch_size: int = 100
+    batch_size: int = 250  # the relay is latency-bound: one batch in flight at a time
     lease_s: float = 120.0
     retry_attempts: int = 4
     retry_timeout_s: float = 20.0

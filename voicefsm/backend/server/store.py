@@ -20,7 +20,7 @@ from voicefsm.backend.models import (
     MessageEvent,
     Role,
     SessionSummary,
-    payload_hash,
+    payload_digest,
 )
 from voicefsm.backend.server.db import ConversationRow, EventRow, SessionRow
 from voicefsm.context import MAX_METADATA_BYTES
@@ -92,29 +92,28 @@ class Store:
         wanted: dict[str, str] = {}
         rows = []
         for item in events:
-            digest = payload_hash(item)
+            payload = item.model_dump(mode="json")
+            digest = payload_digest(payload)
             key = item.idempotency_key
             if key in wanted:  # repeated within the batch: fine only if identical
                 if wanted[key] != digest:
                     raise KeyConflict([key])
                 continue
             wanted[key] = digest
-            rows.append(_event_row(conversation_id, item, digest))
+            rows.append(_event_row(conversation_id, item, payload, digest))
         async with self._sessions.begin() as db:
             await self._ensure_conversation(db, conversation_id)
-            existing = await self._stored(db, list(wanted))
             stmt = self._insert_ignoring(EventRow, on="idempotency_key")
-            await db.execute(stmt, rows)
-            stored = await self._stored(db, list(wanted))
-            conflicts = [
-                key
-                for key, digest in wanted.items()
-                if stored.get(key) != (digest, conversation_id)
-            ]
-            if conflicts:
-                raise KeyConflict(conflicts)  # rolls the whole batch back
-        accepted = len(wanted) - len(existing)
-        return accepted, len(events) - accepted
+            result = await db.execute(stmt.returning(EventRow.idempotency_key), rows)
+            inserted = set(result.scalars())
+            # Only keys that already existed need a look: same payload and conversation, or 422.
+            others = [key for key in wanted if key not in inserted]
+            if others:
+                stored = await self._stored(db, others)
+                conflicts = [k for k in others if stored.get(k) != (wanted[k], conversation_id)]
+                if conflicts:
+                    raise KeyConflict(conflicts)  # rolls the whole batch back
+        return len(inserted), len(events) - len(inserted)
 
     async def _stored(self, db: AsyncSession, keys: list[str]) -> dict[str, tuple[str, str]]:
         query = select(
@@ -180,7 +179,9 @@ class Store:
             return None if row is None else row.summary
 
 
-def _event_row(conversation_id: str, item: Event, digest: str) -> dict[str, object]:
+def _event_row(
+    conversation_id: str, item: Event, payload: dict[str, Any], digest: str
+) -> dict[str, object]:
     message = item if isinstance(item, MessageEvent) else None
     return {
         "idempotency_key": item.idempotency_key,
@@ -189,7 +190,7 @@ def _event_row(conversation_id: str, item: Event, digest: str) -> dict[str, obje
         "session_id": item.session_id,
         "kind": item.kind,
         "at": item.at,
-        "payload": item.model_dump(mode="json"),
+        "payload": payload,
         "role": message.role.value if message else None,
         "text": item.text if hasattr(item, "text") else None,
         "received_at": _now(),
