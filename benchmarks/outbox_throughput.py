@@ -16,7 +16,6 @@ import json
 import os
 import queue
 import socket
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -24,8 +23,11 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+import asyncpg
 import httpx
+from sqlalchemy.engine import make_url
 
 from voicefsm.backend.client import BackendClient
 from voicefsm.backend.models import MessageEvent, Role
@@ -160,9 +162,6 @@ async def paced_commit_latency(directory: Path, count: int, interval_s: float) -
 
 async def fresh_postgres_database(admin_url: str, name: str, *, drop: bool = False) -> str:
     """Create (or drop) a database of our own: the server URL's default one is not ours."""
-    import asyncpg
-    from sqlalchemy.engine import make_url
-
     url = make_url(admin_url)
     connection = await asyncpg.connect(
         user=url.username,
@@ -193,7 +192,7 @@ class BackendProcess:
     def __init__(self, database_url: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self._process = subprocess.Popen(
+        self._process = subprocess.Popen(  # noqa: S603 (our own CLI)
             [
                 sys.executable,
                 "-m",
@@ -245,17 +244,58 @@ async def delivery(
     return count / elapsed
 
 
+def report(results: dict[str, Any], databases: list[str], burst: int) -> None:
+    print("Voice-path hand-off (per call)              median µs    p99 µs")
+    for name, row in results["handoff"].items():
+        print(f"  {name:<40}{row['median_us']:>10.2f}{row['p99_us']:>10.2f}")
+    spool, paced = results["spool"], results["paced_commit"]
+    print(
+        f"Spool commits: {spool['outbox_writes_per_s']:,.0f} writes/s batched "
+        f"vs {spool['one_commit_per_write_per_s']:,.0f}/s one commit per write"
+    )
+    print(
+        f"Submit -> durable commit, one write every {paced['interval_ms']:.0f} ms: "
+        f"median {paced['median_ms']:.2f} ms, p99 {paced['p99_ms']:.2f} ms"
+    )
+    print(
+        f"  (during the {burst:,}-write burst above, backlog makes it median "
+        f"{spool['burst_submit_to_commit_median_ms']:.0f} ms, "
+        f"p99 {spool['burst_submit_to_commit_p99_ms']:.0f} ms)"
+    )
+    for name in databases:
+        row = results[f"delivery_{name}"]
+        print(
+            f"Delivery to the reference backend ({name}): "
+            f"{row['batched_events_per_s']:,.0f} events/s batched ({RelayPolicy().batch_size}) "
+            f"vs {row['unbatched_events_per_s']:,.0f}/s one per request"
+        )
+
+    def verdict(ok: bool) -> str:
+        return "met" if ok else "MISSED"
+
+    handoff = results["handoff"]["Outbox.submit_event"]
+    delivered = ", ".join(
+        f"{name} {verdict(results[f'delivery_{name}']['batched_events_per_s'] >= 2000)}"
+        for name in databases
+    )
+    print(
+        f"targets: hand-off median <= 5 µs: {verdict(handoff['median_us'] <= 5)}; "
+        f"spool >= 5,000 writes/s: {verdict(spool['outbox_writes_per_s'] >= 5000)}; "
+        f"delivery >= 2,000 events/s: {delivered}"
+    )
+
+
 async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes, for CI")
     parser.add_argument("--postgres-url", default=os.environ.get("VOICEFSM_BENCH_POSTGRES_URL"))
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    n_handoff, n_spool, n_deliver, n_single = (
-        (2_000, 2_000, 1_000, 200) if args.quick else (50_000, 50_000, 20_000, 2_000)
-    )
+    sizes = (2_000, 2_000, 1_000, 200) if args.quick else (50_000, 50_000, 20_000, 2_000)
+    n_handoff, n_spool, n_deliver, n_single = sizes
 
-    results: dict[str, object] = {}
+    results: dict[str, Any] = {}
+    databases: dict[str, str] = {}
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
         results["handoff"] = await handoff(directory, n_handoff)
@@ -263,16 +303,17 @@ async def main() -> int:
         results["paced_commit"] = await paced_commit_latency(
             directory, 100 if args.quick else 1000, 0.005
         )
-        databases = {"sqlite": f"sqlite:///{directory / 'backend.sqlite3'}"}
+        databases["sqlite"] = f"sqlite:///{directory / 'backend.sqlite3'}"
         bench_db = f"voicefsm_bench_{os.getpid()}"
         if args.postgres_url:
             databases["postgresql"] = await fresh_postgres_database(args.postgres_url, bench_db)
+        batch = RelayPolicy().batch_size
         for name, url in databases.items():
             backend = BackendProcess(url)
             try:
                 results[f"delivery_{name}"] = {
                     "batched_events_per_s": await delivery(
-                        directory, backend.url, n_deliver, RelayPolicy().batch_size, f"{name}b"
+                        directory, backend.url, n_deliver, batch, f"{name}b"
                     ),
                     "unbatched_events_per_s": await delivery(
                         directory, backend.url, n_single, 1, f"{name}u"
@@ -283,40 +324,7 @@ async def main() -> int:
         if args.postgres_url:
             await fresh_postgres_database(args.postgres_url, bench_db, drop=True)
 
-    handoff_rows = results["handoff"]
-    print("Voice-path hand-off (per call)              median µs    p99 µs")
-    for name, row in handoff_rows.items():  # type: ignore[union-attr]
-        print(f"  {name:<40}{row['median_us']:>10.2f}{row['p99_us']:>10.2f}")
-    spool = results["spool"]
-    print(
-        f"Spool commits: {spool['outbox_writes_per_s']:,.0f} writes/s batched "  # type: ignore[index]
-        f"vs {spool['one_commit_per_write_per_s']:,.0f}/s one commit per write"
-    )  # type: ignore[index]
-    paced = results["paced_commit"]
-    print(
-        f"Submit -> durable commit, one write every {paced['interval_ms']:.0f} ms: "  # type: ignore[index]
-        f"median {paced['median_ms']:.2f} ms, p99 {paced['p99_ms']:.2f} ms"
-    )  # type: ignore[index]
-    print(
-        f"  (during the {n_spool:,}-write burst above, backlog makes it median "
-        f"{spool['burst_submit_to_commit_median_ms']:.0f} ms, p99 {spool['burst_submit_to_commit_p99_ms']:.0f} ms)"
-    )  # type: ignore[index]
-    for name in databases:
-        row = results[f"delivery_{name}"]
-        print(
-            f"Delivery to the reference backend ({name}): {row['batched_events_per_s']:,.0f} events/s "  # type: ignore[index]
-            f"batched ({RelayPolicy().batch_size}) vs {row['unbatched_events_per_s']:,.0f}/s one per request"
-        )  # type: ignore[index]
-    ours = handoff_rows["Outbox.submit_event"]  # type: ignore[index]
-    print(
-        f"targets: hand-off median <= 5 µs: {'met' if ours['median_us'] <= 5 else 'MISSED'}; "
-        f"spool >= 5,000 writes/s: {'met' if spool['outbox_writes_per_s'] >= 5000 else 'MISSED'}; "  # type: ignore[index]
-        f"delivery >= 2,000 events/s: "
-        + ", ".join(
-            f"{name} {'met' if results[f'delivery_{name}']['batched_events_per_s'] >= 2000 else 'MISSED'}"
-            for name in databases
-        )
-    )  # type: ignore[index]
+    report(results, list(databases), n_spool)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
     return 0
