@@ -74,6 +74,20 @@ async def test_a_backend_that_is_down_loses_nothing_and_gets_everything_once_up(
     assert sorted(backend.stored_keys()) == [event(i).idempotency_key for i in range(50)]
 
 
+async def test_a_relay_stopped_mid_delivery_gives_its_rows_back(
+    backend: Backend, spool_path: Path
+) -> None:
+    """Stopping during retries must not leave rows leased to this still-living process."""
+    slow = RelayPolicy(wait_initial_s=0.2, wait_max_s=0.2, retry_attempts=50, retry_timeout_s=60)
+    async with outbox_to(f"http://127.0.0.1:{free_port()}", spool_path, policy=slow) as first:
+        for i in range(5):
+            first.submit_event("c1", event(i))
+        assert await first.flush(0.5) == 5  # still retrying when we stop it
+    async with outbox_to(backend.url, spool_path) as second:
+        assert await second.flush(5) == 0
+    assert len(backend.stored_keys()) == 5
+
+
 async def test_retry_after_replaces_the_computed_backoff(
     backend: Backend, spool_path: Path
 ) -> None:

@@ -92,6 +92,9 @@ class Relay:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), self._policy.idle_poll_s)
         finally:
+            # Cancelled mid-delivery, rows would stay leased to this (living) process until the
+            # lease expires; give them back so the next relay, even in this process, takes them.
+            await self._db(Spool.unlease)
             await self._db(Spool.close)
             self._spool = None
             self._executor.shutdown(wait=False)

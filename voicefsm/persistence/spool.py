@@ -153,6 +153,15 @@ class Spool:
                 ((error, s) for s in seqs),
             )
 
+    def unlease(self) -> None:
+        """Give back every lease this connection holds (its relay is stopping)."""
+        with self._transaction():
+            self._db.execute(
+                "UPDATE outbox SET lease_owner = NULL, lease_token = NULL, lease_until = 0 "
+                "WHERE lease_token = ?",
+                (self._token,),
+            )
+
     def status(self) -> SpoolStatus:
         pending, oldest = self._db.execute(
             "SELECT COUNT(*), MIN(created_at) FROM outbox WHERE dead = 0"
