@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     backend_read_timeout_s: float = Field(0.5, gt=0)
     backend_write_timeout_s: float = Field(5.0, gt=0)
     flush_deadline_s: float = Field(8.0, gt=0)
+    # The user and the agent both silent this long ends the session (livekit's "away").
+    silence_timeout_s: float = Field(30.0, gt=0)
 
     livekit_url: AnyHttpUrl | None = Field(
         None, validation_alias=AliasChoices("LIVEKIT_URL", "VOICEFSM_LIVEKIT_URL")

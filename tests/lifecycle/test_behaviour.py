@@ -277,6 +277,21 @@ def test_timeline_exports_json_lines_from_an_injected_clock() -> None:
     ]
 
 
+def test_listeners_see_each_transition_and_a_broken_one_is_dropped() -> None:
+    lifecycle = Lifecycle(RecordingEffects())
+    seen: list[str] = []
+    lifecycle.subscribe(lambda entry: seen.append(entry.dest.value))
+
+    def broken(entry: object) -> None:
+        raise RuntimeError
+
+    lifecycle.subscribe(broken)
+    lifecycle.fire(Trigger.JOINED)
+    lifecycle.fire(Trigger.RESUMED)
+    assert seen == ["loading_context", "listening"]
+    assert lifecycle.state is State.LISTENING
+
+
 def test_max_reply_attempts_must_allow_one_attempt() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         Lifecycle(RecordingEffects(), max_reply_attempts=0)

@@ -36,7 +36,7 @@ from voicefsm.lifecycle.states import (
     Trigger,
 )
 from voicefsm.lifecycle.table import STATES, TRANSITIONS, Guard
-from voicefsm.lifecycle.timeline import Timeline
+from voicefsm.lifecycle.timeline import Timeline, TimelineEntry
 
 _LOG = logging.getLogger("voicefsm.lifecycle")
 
@@ -126,6 +126,7 @@ class Lifecycle:
         self.refusals: Counter[Refusal] = Counter()
         self._queue: deque[tuple[str, dict[str, object]]] = deque()
         self._processing = False
+        self._listeners: list[Callable[[TimelineEntry], None]] = []
         self._machine = Machine(
             model=self._model,
             states=machine_states(),
@@ -174,6 +175,13 @@ class Lifecycle:
             self._processing = False
         return outcome
 
+    def subscribe(self, listener: Callable[[TimelineEntry], None]) -> None:
+        """Call ``listener`` with each accepted transition, after it is on the timeline.
+
+        Listeners must be quick and must not raise; one that raises is logged and dropped.
+        """
+        self._listeners.append(listener)
+
     def available_triggers(self) -> list[Trigger]:
         """Triggers with a transition from the current state (guards not evaluated)."""
         return [Trigger(name) for name in self._machine.get_triggers(self._model.state)]
@@ -200,6 +208,12 @@ class Lifecycle:
             )
             return self._refuse(Outcome.STALE if stale else Outcome.GUARDED, state, str(trigger))
         self.timeline.record(at, state, self.state, Trigger(trigger), self._model.turn)
+        for listener in tuple(self._listeners):
+            try:
+                listener(self.timeline[-1])
+            except Exception:
+                self._log.exception("lifecycle listener failed; removed")
+                self._listeners.remove(listener)
         return Outcome.ACCEPTED
 
     def _refuse(self, outcome: Outcome, state: State, trigger: str) -> Outcome:

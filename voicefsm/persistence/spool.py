@@ -72,6 +72,10 @@ def _private_file(path: Path) -> None:
     os.chmod(path, 0o600)  # tighten a file that existed with a looser mode
 
 
+def _like_prefix(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 class Spool:
     """One connection to the spool file. Not thread-safe: give each thread its own."""
 
@@ -161,6 +165,15 @@ class Spool:
                 "WHERE lease_token = ?",
                 (self._token,),
             )
+
+    def count_pending(self, session_id: str) -> int:
+        """Undelivered writes of one session (its events and its summary)."""
+        (count,) = self._db.execute(
+            "SELECT COUNT(*) FROM outbox WHERE dead = 0 AND "
+            "(idempotency_key LIKE ? ESCAPE '\\' OR idempotency_key = ?)",
+            (_like_prefix(session_id) + ":%", f"session:{session_id}"),
+        ).fetchone()
+        return int(count)
 
     def status(self) -> SpoolStatus:
         pending, oldest = self._db.execute(

@@ -1,0 +1,1 @@
+"""The livekit glue: the lifecycle driving a real ``AgentSession``, and the worker around it."""

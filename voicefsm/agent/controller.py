@@ -1,0 +1,415 @@
+"""One voice session: the lifecycle machine driving a livekit ``AgentSession``.
+
+``VoiceSession`` is the lifecycle's :class:`~voicefsm.lifecycle.Effects`: each effect starts
+work on the session (a speech, a reply, an interrupt), on the in-memory state (history) or on
+the outbox (a write), and returns at once. Completions come back from livekit (speech handles
+finishing, agent state changes, session close) and are fired into the lifecycle with the turn
+they belong to, so a late one is refused. Every history item and session event goes to the
+outbox; nothing on the voice path waits on the backend except the bounded context reads the
+design allows (recent messages at start, enrichment per turn, each under its own deadline).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+from livekit.agents import AgentSession, llm
+from livekit.agents.voice import events as lk_events
+from livekit.agents.voice.speech_handle import SpeechHandle
+
+from voicefsm.agent.prompts import APOLOGY, FAREWELL, context_block
+from voicefsm.backend.client import BackendClient
+from voicefsm.backend.models import ErrorEvent, SpeechEvent, TranscriptionEvent
+from voicefsm.context import ParticipantMetadata, RoomMetadata, greeting_for
+from voicefsm.errors import SpoolFullError
+from voicefsm.lifecycle import EndReason, Lifecycle, State, Trigger, Utterance
+from voicefsm.lifecycle.states import LIVE_STATES
+from voicefsm.persistence.outbox import Outbox
+from voicefsm.session import HistoryItem, SessionState
+
+_LOG = logging.getLogger("voicefsm.agent")
+
+
+@dataclass(frozen=True, slots=True)
+class SessionOptions:
+    """Deadlines and limits of one session (defaults suit production; tests shorten them)."""
+
+    history_deadline_s: float = 1.0  # recent messages at session start
+    context_deadline_s: float = 0.15  # enrichment of a user turn
+    flush_deadline_s: float = 8.0  # outbox flush while persisting
+    farewell_deadline_s: float = 4.0
+    recent_messages: int = 20
+    max_reply_attempts: int = 2
+
+
+@dataclass
+class TurnLatency:
+    """livekit's per-turn figures for one reply (from ``ChatMessage.metrics``)."""
+
+    turn: int
+    e2e_latency_s: float | None = None
+    llm_ttft_s: float | None = None
+    tts_ttfb_s: float | None = None
+    end_of_turn_delay_s: float | None = None
+
+
+@dataclass
+class _TurnInput:
+    message: llm.ChatMessage
+    snippets: list[str] = field(default_factory=list)
+
+
+Finished = Callable[[EndReason], Awaitable[None] | None]
+
+
+class VoiceSession:
+    """Effects of the lifecycle, implemented over a livekit ``AgentSession``."""
+
+    def __init__(
+        self,
+        session: AgentSession[Any],
+        *,
+        session_id: str,
+        room: RoomMetadata,
+        participant: ParticipantMetadata,
+        outbox: Outbox | None,
+        client: BackendClient | None,
+        options: SessionOptions | None = None,
+        on_finished: Finished | None = None,
+    ) -> None:
+        self.session = session
+        self.room = room
+        self.participant = participant
+        self.options = options or SessionOptions()
+        self.conversation_id = room.conversation_id or f"c_{uuid.uuid4().hex}"
+        self.state = SessionState(session_id, self.conversation_id)
+        self.outbox = outbox
+        self.client = client
+        self._log = logging.LoggerAdapter(_LOG, {"session_id": session_id})
+        self.lifecycle = Lifecycle(
+            self, max_reply_attempts=self.options.max_reply_attempts, log=self._log
+        )
+        self.latencies: dict[int, TurnLatency] = {}
+        self.finished = asyncio.Event()
+        self._on_finished = on_finished
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._turn_input: dict[int, _TurnInput] = {}
+        self._pending_input: _TurnInput | None = None
+        self._reply_turns: dict[str, int] = {}
+        self._listening_turn = 0
+        self._recorded: tuple[Utterance, HistoryItem] | None = None
+        self._farewell: SpeechHandle | None = None
+        self._session_closed = False
+        self._context_degraded_until = 0.0
+        self._wire_events()
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            self._log.error(
+                "session task failed",
+                extra={"task": task.get_name(), "error_type": type(task.exception()).__name__},
+            )
+
+    def _submit(self, event: Any) -> None:  # noqa: ANN401 (any contract event)
+        if self.outbox is None:
+            return
+        try:
+            self.outbox.submit_event(self.conversation_id, event)
+            self.state.metrics.writes += 1
+        except SpoolFullError:
+            # The call goes on; the write cannot be kept. Loud, counted, never silent.
+            self.state.metrics.writes_refused += 1
+            self._log.error("outbox full: write refused", extra={"kind": event.kind})
+
+    # -- inputs from the agent -------------------------------------------------------------------
+
+    async def user_turn(self, message: llm.ChatMessage) -> None:
+        """A completed user turn, spoken or typed: enrich it (bounded), then hand it over."""
+        text = (message.text_content or "").strip()
+        if not text:
+            return
+        snippets = await self._enrichment(text)
+        self._pending_input = _TurnInput(message, snippets)
+        self.lifecycle.fire(Trigger.USER_TURN_COMPLETED, text=text)
+        self._pending_input = None
+
+    async def typed_text(self, text: str) -> None:
+        """Typed chat from the room (``lk.chat``) takes the same path as speech."""
+        await self.user_turn(llm.ChatMessage(role="user", content=[text]))
+
+    async def _enrichment(self, text: str) -> list[str]:
+        loop = asyncio.get_running_loop()
+        if self.client is None or loop.time() < self._context_degraded_until:
+            return []
+        try:
+            async with asyncio.timeout(self.options.context_deadline_s):
+                return await self.client.context_for(
+                    self.conversation_id, text, session_id=self.state.session_id
+                )
+        except TimeoutError:
+            # A slow backend must not tax every turn: skip enrichment for a while.
+            self._context_degraded_until = loop.time() + 30.0
+            self._log.warning("context enrichment skipped: backend too slow")
+            return []
+
+    def session_closing(self) -> None:
+        self._session_closed = True
+
+    def end(self, reason: EndReason = EndReason.HANG_UP) -> None:
+        """End the conversation from outside (agent decision, job shutdown, the simulator)."""
+        self.lifecycle.fire(Trigger(reason.value))
+
+    # -- Effects ------------------------------------------------------------------------------
+
+    def load_context(self) -> None:
+        self._spawn(self._load_context(), "voicefsm-load-context")
+
+    async def _load_context(self) -> None:
+        messages = None
+        if self.client is not None and self.room.conversation_id:
+            if self.outbox is not None:  # a crashed predecessor's last writes go first
+                await self.outbox.flush(min(0.3, self.options.history_deadline_s))
+            try:
+                async with asyncio.timeout(self.options.history_deadline_s):
+                    messages = await self.client.recent_messages(
+                        self.conversation_id, self.options.recent_messages
+                    )
+            except TimeoutError:
+                messages = None
+        if messages:
+            self.state.preload(messages)
+            agent = self.session.current_agent
+            context = agent.chat_ctx.copy()
+            for message in messages:
+                context.add_message(role=message.role.value, content=message.text)
+            await agent.update_chat_ctx(context)
+            self.lifecycle.fire(Trigger.RESUMED)
+        else:
+            self.lifecycle.fire(Trigger.CONTEXT_LOADED)
+
+    def start_greeting(self, turn: int) -> None:
+        handle = self.session.say(greeting_for(self.room, self.participant))
+        handle.add_done_callback(lambda h: self._speech_done(h, turn, greeting=True))
+
+    def listen(self, turn: int) -> None:
+        self._listening_turn = turn
+
+    def start_reply(self, turn: int, user_text: str, attempt: int) -> None:
+        if self._pending_input is not None:
+            self._turn_input[turn] = self._pending_input
+        turn_input = self._turn_input.get(turn)
+        kwargs: dict[str, Any] = {}
+        if turn_input is not None:
+            in_history = any(
+                item.id == turn_input.message.id for item in self.session.history.items
+            )
+            if not in_history:
+                kwargs["user_input"] = turn_input.message
+            if turn_input.snippets:
+                kwargs["instructions"] = context_block(turn_input.snippets)
+        else:
+            kwargs["user_input"] = user_text
+        handle = self.session.generate_reply(**kwargs)
+        self._reply_turns[handle.id] = turn
+        handle.add_done_callback(lambda h: self._speech_done(h, turn, greeting=False))
+
+    def interrupt(self, turn: int) -> None:
+        if not self._session_closed:
+            self.session.interrupt()
+
+    def apologise(self, turn: int) -> None:
+        if not self._session_closed:
+            self.session.say(APOLOGY, add_to_chat_ctx=False)
+
+    def append_history(self, utterance: Utterance) -> None:
+        self._recorded = (utterance, self.state.record(utterance))
+
+    def enqueue_write(self, utterance: Utterance) -> None:
+        recorded = self._recorded
+        item = (
+            recorded[1] if recorded and recorded[0] is utterance else self.state.record(utterance)
+        )
+        self._submit(self.state.message_event(item))
+
+    def say_farewell(self) -> None:
+        if not self._session_closed:
+            try:
+                self._farewell = self.session.say(FAREWELL, allow_interruptions=False)
+            except RuntimeError:  # the session began closing under us: nobody to hear it
+                self._farewell = None
+
+    def flush(self, reason: EndReason) -> None:
+        self._spawn(self._persist(reason), "voicefsm-persist")
+
+    async def _persist(self, reason: EndReason) -> None:
+        if self._farewell is not None and not self._session_closed:
+            try:
+                async with asyncio.timeout(self.options.farewell_deadline_s):
+                    await self._farewell
+            except TimeoutError:
+                pass
+            self._record_farewell()
+        pending = 0
+        if self.outbox is not None:
+            self.outbox.submit_session(self.state.summary(reason, self.lifecycle.timeline))
+            pending = await self.outbox.flush(self.options.flush_deadline_s)
+        self.lifecycle.fire(Trigger.PERSISTED, pending=pending)
+
+    def _record_farewell(self) -> None:
+        handle = self._farewell
+        if handle is None:
+            return
+        spoken = _spoken_text(handle)
+        if spoken:
+            utterance = Utterance("assistant", spoken, self.lifecycle.turn, handle.interrupted)
+            self.append_history(utterance)
+            self.enqueue_write(utterance)
+
+    def shut_down(self, reason: EndReason) -> None:
+        self._spawn(self._shut_down(reason), "voicefsm-shut-down")
+
+    async def _shut_down(self, reason: EndReason) -> None:
+        try:
+            if not self._session_closed:
+                await self.session.aclose()
+            if self._on_finished is not None:
+                result = self._on_finished(reason)
+                if result is not None:
+                    await result
+        finally:
+            self.finished.set()
+
+    # -- completions from livekit --------------------------------------------------------------
+
+    def _speech_done(self, handle: SpeechHandle, turn: int, *, greeting: bool) -> None:
+        spoken = _spoken_text(handle)
+        failed = handle.exception() is not None or (
+            not greeting and not spoken and not handle.interrupted
+        )
+        if failed:
+            error = handle.exception()
+            self._submit(
+                ErrorEvent(
+                    idempotency_key=self.state.next_key(),
+                    session_id=self.state.session_id,
+                    at=self.state.now(),
+                    source="llm" if not greeting else "tts",
+                    error_type=type(error).__name__ if error else "EmptyReply",
+                    recoverable=True,
+                )
+            )
+            self.lifecycle.fire(Trigger.REPLY_FAILED, turn=turn)
+        elif handle.interrupted:
+            self.lifecycle.fire(Trigger.INTERRUPTED, turn=turn, spoken=spoken)
+        elif greeting:
+            self.lifecycle.fire(Trigger.GREETED, turn=turn, spoken=spoken)
+        else:
+            if self.lifecycle.state is State.THINKING:  # finished before audio was reported
+                self.lifecycle.fire(Trigger.REPLY_STARTED, turn=turn)
+            self.lifecycle.fire(Trigger.REPLY_FINISHED, turn=turn, spoken=spoken)
+
+    def _wire_events(self) -> None:
+        on = self.session.on
+        on("agent_state_changed", self._on_agent_state)
+        on("user_state_changed", self._on_user_state)
+        on("user_input_transcribed", self._on_transcribed)
+        on("speech_created", self._on_speech_created)
+        on("conversation_item_added", self._on_item_added)
+        on("error", self._on_error)
+        on("close", self._on_close)
+
+    def _on_agent_state(self, event: lk_events.AgentStateChangedEvent) -> None:
+        if event.new_state != "speaking" or self.lifecycle.state is not State.THINKING:
+            return
+        speech = self.session.current_speech
+        turn = self._reply_turns.get(speech.id) if speech is not None else None
+        if turn is not None:
+            self.lifecycle.fire(Trigger.REPLY_STARTED, turn=turn)
+
+    def _on_user_state(self, event: lk_events.UserStateChangedEvent) -> None:
+        if event.new_state == "away":
+            self.lifecycle.fire(Trigger.SILENCE_TIMEOUT, turn=self._listening_turn)
+
+    def _on_transcribed(self, event: lk_events.UserInputTranscribedEvent) -> None:
+        if event.is_final and event.transcript:
+            self._submit(
+                TranscriptionEvent(
+                    idempotency_key=self.state.next_key(),
+                    session_id=self.state.session_id,
+                    at=self.state.now(),
+                    text=event.transcript[:20_000],
+                    final=True,
+                    language=str(event.language)[:256] if event.language else None,
+                )
+            )
+
+    def _on_speech_created(self, event: lk_events.SpeechCreatedEvent) -> None:
+        self._submit(
+            SpeechEvent(
+                idempotency_key=self.state.next_key(),
+                session_id=self.state.session_id,
+                at=self.state.now(),
+                speech_id=event.speech_handle.id,
+                source=event.source,
+                user_initiated=event.user_initiated,
+            )
+        )
+
+    def _on_item_added(self, event: lk_events.ConversationItemAddedEvent) -> None:
+        item = event.item
+        if item.type != "message" or item.role != "assistant":
+            return
+        turn = self.lifecycle.turn
+        metrics = item.metrics or {}
+        if turn == 0 or not metrics:
+            return
+        latency = self.latencies.setdefault(turn, TurnLatency(turn))
+        latency.e2e_latency_s = metrics.get("e2e_latency", latency.e2e_latency_s)
+        latency.llm_ttft_s = metrics.get("llm_node_ttft", latency.llm_ttft_s)
+        latency.tts_ttfb_s = metrics.get("tts_node_ttfb", latency.tts_ttfb_s)
+
+    def _on_error(self, event: lk_events.ErrorEvent) -> None:
+        error = event.error
+        source = type(event.source).__name__ if event.source is not None else "session"
+        self.state.metrics.errors[source] += 1
+        self._submit(
+            ErrorEvent(
+                idempotency_key=self.state.next_key(),
+                session_id=self.state.session_id,
+                at=self.state.now(),
+                source=source[:256],
+                error_type=type(getattr(error, "error", error)).__name__[:256],
+                recoverable=bool(getattr(error, "recoverable", False)),
+            )
+        )
+
+    def _on_close(self, event: lk_events.CloseEvent) -> None:
+        self._session_closed = True
+        if self.lifecycle.state not in LIVE_STATES:
+            return  # we closed it ourselves while ending, or it was already ending
+        reason = {
+            "participant_disconnected": Trigger.PARTICIPANT_LEFT,
+            "error": Trigger.FATAL_ERROR,
+        }.get(str(getattr(event.reason, "value", event.reason)), Trigger.HANG_UP)
+        self.lifecycle.fire(reason)
+
+
+def _spoken_text(handle: SpeechHandle) -> str:
+    """What the agent actually said for this speech (livekit truncates it on interruption)."""
+    for item in reversed(handle.chat_items):
+        if item.type == "message" and item.role == "assistant":
+            return item.text_content or ""
+    return ""

@@ -1,0 +1,1 @@
+"""Speech and language providers: the real plugins (from settings) and offline scripted ones."""

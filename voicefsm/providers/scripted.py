@@ -1,0 +1,362 @@
+"""Offline providers: real implementations of livekit's ``stt.STT``, ``llm.LLM`` and ``tts.TTS``
+that behave like network providers (streaming, first-byte delays, real PCM audio of realistic
+length, errors on demand), driven by a script instead of a model, so sessions run with no keys
+and no network. They are what ``voicefsm simulate`` and the session tests run on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from livekit import rtc
+from livekit.agents import (
+    DEFAULT_API_CONNECT_OPTIONS,
+    APIConnectionError,
+    APIConnectOptions,
+    APIStatusError,
+    llm,
+    stt,
+    tts,
+    utils,
+)
+from livekit.agents.language import LanguageCode
+from livekit.agents.types import NOT_GIVEN, NotGivenOr
+from livekit.agents.utils import AudioBuffer
+
+TTS_SAMPLE_RATE = 24_000
+CHARS_PER_SECOND = 15.0  # about 150 words a minute
+
+
+def default_reply(user_text: str) -> str:
+    """A deterministic assistant: acknowledges the user's words, at a realistic length."""
+    words = " ".join(user_text.split()[:12])
+    return (
+        f"Thanks, I heard: {words}. Let me think about that for you. Here is what I can tell you."
+    )
+
+
+def tone(
+    duration_s: float, sample_rate: int, *, frequency: float = 220.0, level: float = 0.2
+) -> bytes:
+    """``duration_s`` of a sine tone as 16-bit mono PCM: audio with energy, like speech."""
+    samples = max(1, int(duration_s * sample_rate))
+    t = np.arange(samples, dtype=np.float64) / sample_rate
+    wave = (np.sin(2 * math.pi * frequency * t) * level * 32767).astype("<i2")
+    return wave.tobytes()
+
+
+# -- LLM -----------------------------------------------------------------------------------------
+
+
+class ScriptedLLM(llm.LLM[None]):
+    """Streams ``reply(user_text)`` word by word after ``ttft_s``.
+
+    ``fail(user_text, n)`` makes the next ``n`` replies to that text fail like a provider outage
+    (a non-retryable ``APIStatusError`` 503); ``empty`` texts get no content at all.
+    """
+
+    def __init__(
+        self,
+        *,
+        reply: Callable[[str], str] = default_reply,
+        ttft_s: float = 0.15,
+        words_per_s: float = 40.0,
+    ) -> None:
+        super().__init__()
+        self._reply = reply
+        self.ttft_s = ttft_s
+        self.words_per_s = words_per_s
+        self._failures: dict[str, int] = {}
+        self.empty: set[str] = set()
+        self.calls = 0
+
+    @property
+    def model(self) -> str:
+        return "scripted-llm"
+
+    @property
+    def provider(self) -> str:
+        return "voicefsm-scripted"
+
+    def fail(self, user_text: str, times: int = 1) -> None:
+        self._failures[user_text] = self._failures.get(user_text, 0) + times
+
+    def take_failure(self, user_text: str) -> bool:
+        left = self._failures.get(user_text, 0)
+        if left:
+            self._failures[user_text] = left - 1
+        return bool(left)
+
+    def reply_for(self, user_text: str) -> str:
+        return "" if user_text in self.empty else self._reply(user_text)
+
+    def chat(
+        self,
+        *,
+        chat_ctx: llm.ChatContext,
+        tools: list[llm.Tool] | None = None,
+        conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS,
+        parallel_tool_calls: NotGivenOr[bool] = NOT_GIVEN,
+        tool_choice: NotGivenOr[llm.ToolChoice] = NOT_GIVEN,
+        extra_kwargs: NotGivenOr[dict[str, object]] = NOT_GIVEN,
+    ) -> llm.LLMStream:
+        self.calls += 1
+        return _ScriptedLLMStream(
+            self, chat_ctx=chat_ctx, tools=tools or [], conn_options=conn_options
+        )
+
+
+def _last_user_text(chat_ctx: llm.ChatContext) -> str:
+    for item in reversed(chat_ctx.items):
+        if item.type == "message" and item.role == "user":
+            return item.text_content or ""
+    return ""
+
+
+class _ScriptedLLMStream(llm.LLMStream):
+    async def _run(self) -> None:
+        scripted: ScriptedLLM = self._llm  # type: ignore[assignment]
+        user_text = _last_user_text(self._chat_ctx)
+        request_id = utils.shortuuid("scripted-")
+        await asyncio.sleep(scripted.ttft_s)
+        if scripted.take_failure(user_text):
+            raise APIStatusError("scripted LLM outage", status_code=503, retryable=False)
+        words = scripted.reply_for(user_text).split()
+        for index, word in enumerate(words):
+            content = word if index == 0 else " " + word
+            delta = llm.ChoiceDelta(role="assistant", content=content)
+            self._event_ch.send_nowait(llm.ChatChunk(id=request_id, delta=delta))
+            await asyncio.sleep(1 / scripted.words_per_s)
+        usage = llm.CompletionUsage(
+            completion_tokens=len(words),
+            prompt_tokens=len(self._chat_ctx.items) * 8,
+            total_tokens=len(words) + len(self._chat_ctx.items) * 8,
+        )
+        self._event_ch.send_nowait(llm.ChatChunk(id=request_id, usage=usage))
+
+
+# -- TTS -----------------------------------------------------------------------------------------
+
+
+class ScriptedTTS(tts.TTS[None]):
+    """Speaks text as a tone of ``len(text) / chars_per_s`` seconds after ``ttfb_s``, streaming.
+
+    ``fail_next`` counts syntheses that fail like a provider error.
+    """
+
+    def __init__(self, *, ttfb_s: float = 0.08, chars_per_s: float = CHARS_PER_SECOND) -> None:
+        super().__init__(
+            capabilities=tts.TTSCapabilities(streaming=True),
+            sample_rate=TTS_SAMPLE_RATE,
+            num_channels=1,
+        )
+        self.ttfb_s = ttfb_s
+        self.chars_per_s = chars_per_s
+        self.fail_next = 0
+
+    @property
+    def model(self) -> str:
+        return "scripted-tts"
+
+    @property
+    def provider(self) -> str:
+        return "voicefsm-scripted"
+
+    def audio_for(self, text: str) -> bytes:
+        return tone(len(text) / self.chars_per_s, TTS_SAMPLE_RATE)
+
+    def take_failure(self) -> bool:
+        if self.fail_next:
+            self.fail_next -= 1
+            return True
+        return False
+
+    def synthesize(
+        self, text: str, *, conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS
+    ) -> tts.ChunkedStream:
+        return _ScriptedChunkedStream(tts=self, input_text=text, conn_options=conn_options)
+
+    def stream(
+        self, *, conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS
+    ) -> tts.SynthesizeStream:
+        return _ScriptedSynthesizeStream(tts=self, conn_options=conn_options)
+
+
+class _ScriptedChunkedStream(tts.ChunkedStream):
+    async def _run(self, output_emitter: tts.AudioEmitter) -> None:
+        scripted: ScriptedTTS = self._tts  # type: ignore[assignment]
+        await asyncio.sleep(scripted.ttfb_s)
+        if scripted.take_failure():
+            raise APIConnectionError("scripted TTS failure", retryable=False)
+        output_emitter.initialize(
+            request_id=utils.shortuuid("tts-"),
+            sample_rate=TTS_SAMPLE_RATE,
+            num_channels=1,
+            mime_type="audio/pcm",
+        )
+        output_emitter.push(scripted.audio_for(self._input_text))
+        output_emitter.flush()
+
+
+class _ScriptedSynthesizeStream(tts.SynthesizeStream):
+    """Streams like a real TTS: audio for each piece of text as soon as it arrives (after the
+    first-byte delay), one segment per stream."""
+
+    async def _run(self, output_emitter: tts.AudioEmitter) -> None:
+        scripted: ScriptedTTS = self._tts  # type: ignore[assignment]
+        output_emitter.initialize(
+            request_id=utils.shortuuid("tts-"),
+            sample_rate=TTS_SAMPLE_RATE,
+            num_channels=1,
+            mime_type="audio/pcm",
+            stream=True,
+        )
+        started = False
+        async for item in self._input_ch:
+            if not isinstance(item, str):
+                if started:
+                    output_emitter.flush()
+                continue
+            if not started:
+                started = True
+                output_emitter.start_segment(segment_id=utils.shortuuid("seg-"))
+                self._mark_started()
+                await asyncio.sleep(scripted.ttfb_s)
+                if scripted.take_failure():
+                    raise APIConnectionError("scripted TTS failure", retryable=False)
+            if item:
+                output_emitter.push(scripted.audio_for(item))
+        if started:
+            output_emitter.end_segment()
+
+
+# -- STT -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Utterance:
+    text: str
+    language: str
+
+
+class ScriptedSTT(stt.STT[None]):
+    """Hears speech as energy in the audio and transcribes it with the next scripted utterance.
+
+    Whoever plays the user's audio calls :meth:`expect` with what the user says first. Speech
+    starts at the first loud frame; interim transcripts grow with the speech; the final
+    transcript and end of speech follow ``end_silence_s`` of quiet.
+    """
+
+    def __init__(
+        self, *, end_silence_s: float = 0.25, threshold: float = 500.0, language: str = "en"
+    ) -> None:
+        super().__init__(capabilities=stt.STTCapabilities(streaming=True, interim_results=True))
+        self.end_silence_s = end_silence_s
+        self.threshold = threshold
+        self.language = language
+        self._queue: deque[_Utterance] = deque()
+        self.drop_next_stream_after_s: float | None = None
+
+    @property
+    def model(self) -> str:
+        return "scripted-stt"
+
+    @property
+    def provider(self) -> str:
+        return "voicefsm-scripted"
+
+    def expect(self, text: str) -> None:
+        self._queue.append(_Utterance(text, self.language))
+
+    def next_utterance(self) -> _Utterance:
+        return self._queue.popleft() if self._queue else _Utterance("", self.language)
+
+    async def _recognize_impl(
+        self,
+        buffer: AudioBuffer,
+        *,
+        language: NotGivenOr[str] = NOT_GIVEN,
+        conn_options: APIConnectOptions,
+    ) -> stt.SpeechEvent:
+        utterance = self.next_utterance()
+        return _event(stt.SpeechEventType.FINAL_TRANSCRIPT, utterance.text, utterance.language)
+
+    def stream(
+        self,
+        *,
+        language: NotGivenOr[str] = NOT_GIVEN,
+        conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS,
+    ) -> stt.RecognizeStream:
+        return _ScriptedRecognizeStream(stt=self, conn_options=conn_options)
+
+
+def _event(kind: stt.SpeechEventType, text: str = "", language: str = "en") -> stt.SpeechEvent:
+    if kind in (stt.SpeechEventType.START_OF_SPEECH, stt.SpeechEventType.END_OF_SPEECH):
+        return stt.SpeechEvent(type=kind)
+    data = stt.SpeechData(language=LanguageCode(language), text=text, confidence=0.95)
+    return stt.SpeechEvent(type=kind, alternatives=[data])
+
+
+def frame_energy(frame: rtc.AudioFrame) -> float:
+    samples = np.frombuffer(frame.data, dtype=np.int16)
+    return float(np.sqrt(np.mean(samples.astype(np.float64) ** 2))) if samples.size else 0.0
+
+
+class _ScriptedRecognizeStream(stt.RecognizeStream):
+    async def _run(self) -> None:
+        scripted: ScriptedSTT = self._stt  # type: ignore[assignment]
+        speaking = False
+        utterance = _Utterance("", scripted.language)
+        spoken_s = quiet_s = heard_s = 0.0
+        interim_words = 0
+        async for item in self._input_ch:
+            if not isinstance(item, rtc.AudioFrame):
+                continue  # a flush: nothing is buffered here
+            duration = item.samples_per_channel / item.sample_rate
+            heard_s += duration
+            drop_after = scripted.drop_next_stream_after_s
+            if speaking and drop_after is not None and spoken_s >= drop_after:
+                scripted.drop_next_stream_after_s = None
+                raise APIConnectionError("scripted STT connection dropped", retryable=True)
+            loud = frame_energy(item) >= scripted.threshold
+            if loud and not speaking:
+                speaking, spoken_s, quiet_s, interim_words = True, 0.0, 0.0, 0
+                utterance = scripted.next_utterance()
+                self._event_ch.send_nowait(_event(stt.SpeechEventType.START_OF_SPEECH))
+            if not speaking:
+                continue
+            if loud:
+                spoken_s += duration
+                quiet_s = 0.0
+                words = utterance.text.split()
+                # About three words a second, shown as they would be recognised.
+                heard = min(len(words), int(spoken_s * 3) + 1)
+                if heard > interim_words and words:
+                    interim_words = heard
+                    self._event_ch.send_nowait(
+                        _event(
+                            stt.SpeechEventType.INTERIM_TRANSCRIPT,
+                            " ".join(words[:heard]),
+                            utterance.language,
+                        )
+                    )
+                continue
+            quiet_s += duration
+            if quiet_s >= scripted.end_silence_s:
+                speaking = False
+                self._event_ch.send_nowait(
+                    _event(stt.SpeechEventType.FINAL_TRANSCRIPT, utterance.text, utterance.language)
+                )
+                self._event_ch.send_nowait(_event(stt.SpeechEventType.END_OF_SPEECH))
+                self._event_ch.send_nowait(
+                    stt.SpeechEvent(
+                        type=stt.SpeechEventType.RECOGNITION_USAGE,
+                        recognition_usage=stt.RecognitionUsage(audio_duration=heard_s),
+                    )
+                )
+                heard_s = 0.0

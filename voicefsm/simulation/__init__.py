@@ -1,0 +1,1 @@
+"""Offline simulation of whole sessions through the production worker path."""

@@ -1,0 +1,184 @@
+"""``voicefsm simulate``: whole sessions through the production worker path, offline.
+
+An unregistered ``AgentServer`` (thread executor) runs the production entrypoint for each
+session via ``simulate_job(fake_job=True)``; LiveKit's mock room stands in for the room. Room
+metadata travels as the job's room info, exactly as the worker reads it; participant metadata
+sits on the mock room's participant. Without a backend URL the reference backend runs embedded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from livekit.agents import AgentServer, JobContext, JobExecutorType
+from livekit.agents.ipc.mock_room import create_mock_room
+from livekit.protocol import models
+
+from voicefsm.agent.controller import VoiceSession
+from voicefsm.agent.entrypoint import JobDeps, run_job
+from voicefsm.backend.client import BackendClient
+from voicefsm.backend.server.runner import running_backend
+from voicefsm.errors import BackendError
+from voicefsm.lifecycle import TimelineEntry
+from voicefsm.persistence.spool import Spool
+from voicefsm.settings import Settings, default_data_dir
+from voicefsm.simulation.harness import SessionRun, SimulationPlumbing
+from voicefsm.simulation.scenario import Scenario
+
+SESSION_TIMEOUT_S = 600.0
+Line = Callable[[str, TimelineEntry], None]
+
+
+@dataclass(frozen=True)
+class SimulationResult:
+    backend_url: str | None
+    sessions: list[dict[str, Any]]
+
+    @property
+    def ok(self) -> bool:
+        return all(s["final_state"] == "exiting" and not s["stuck"] for s in self.sessions)
+
+
+@contextmanager
+def _backend(settings: Settings) -> Iterator[str | None]:
+    if settings.backend_url is not None:
+        yield str(settings.backend_url)
+        return
+    directory = default_data_dir() / "simulate"
+    directory.mkdir(parents=True, exist_ok=True)
+    with running_backend(
+        f"sqlite:///{directory / 'backend.sqlite3'}", token=settings.backend_token
+    ) as url:
+        yield url
+
+
+async def _room_metadata(scenario: Scenario, url: str | None, name: str, settings: Settings) -> str:
+    """What ``POST /api/v1/rooms`` would have put on the room; the scenario's own when it names
+    a conversation (or is a raw string), or when the backend cannot be reached."""
+    raw = scenario.room_metadata
+    if isinstance(raw, str) or "conversation_id" in raw or url is None:
+        return scenario.room_metadata_text()
+    agent = raw.get("agent", {})
+    async with httpx.AsyncClient(base_url=url) as http:
+        client = BackendClient(http, token=settings.backend_token, write_timeout_s=2.0)
+        try:
+            settings_for_agent: dict[str, object] = dict(agent) if isinstance(agent, dict) else {}
+            room = await client.create_room(name, settings_for_agent)
+        except BackendError:
+            return scenario.room_metadata_text()
+    return room.room_metadata
+
+
+def _pending(spool_path: Path, session_id: str) -> int:
+    spool = Spool(spool_path)
+    try:
+        return spool.count_pending(session_id)
+    finally:
+        spool.close()
+
+
+def _report(run: SessionRun, settings: Settings) -> dict[str, Any]:
+    controller = run.controller
+    if controller is None:
+        return {"room": run.room, "final_state": "not started", "stuck": True}
+    session_id = controller.state.session_id
+    stats = run.outbox
+    pending = _pending(settings.spool_path, session_id)
+    submitted = stats.submitted if stats else 0
+    return {
+        "session_id": session_id,
+        "conversation_id": controller.conversation_id,
+        "final_state": controller.lifecycle.state.value,
+        "end_reason": controller.lifecycle.end_reason.value
+        if controller.lifecycle.end_reason
+        else None,
+        "stuck": run.user_stuck,
+        "timeline": [entry.as_json() for entry in controller.lifecycle.timeline],
+        "history": [
+            {"role": item.role.value, "text": item.text, "interrupted": item.interrupted}
+            for item in controller.state.history
+        ],
+        "outbox": {
+            "spooled": stats.spooled if stats else 0,
+            "delivered": max(0, (stats.spooled if stats else 0) - pending),
+            "pending": pending,
+            "refused": stats.refused if stats else 0,
+        },
+        "writes_submitted": submitted,
+        "latencies": [
+            {
+                "turn": latency.turn,
+                "e2e_latency_s": latency.e2e_latency_s,
+                "llm_ttft_s": latency.llm_ttft_s,
+                "tts_ttfb_s": latency.tts_ttfb_s,
+            }
+            for latency in sorted(controller.latencies.values(), key=lambda item: item.turn)
+        ],
+        "refused_triggers": sum(controller.lifecycle.refusals.values()),
+    }
+
+
+async def simulate(
+    scenario: Scenario, settings: Settings, *, sessions: int = 1, on_line: Line | None = None
+) -> SimulationResult:
+    """Run ``sessions`` copies of ``scenario`` concurrently; returns each session's report."""
+    logging.getLogger("livekit").setLevel(logging.WARNING)
+    with _backend(settings) as url:
+        settings = settings.model_copy(update={"backend_url": url})
+        plumbing = SimulationPlumbing(scenario)
+
+        def on_session(ctx: JobContext, controller: VoiceSession) -> None:
+            if on_line is not None:
+                room = ctx.job.room.name
+                controller.lifecycle.subscribe(lambda entry: on_line(room, entry))
+
+        deps = JobDeps(
+            settings=settings,
+            plumbing=plumbing,
+            on_session=on_session,
+            on_finished=plumbing.finished,
+        )
+        server = AgentServer(
+            job_executor_type=JobExecutorType.THREAD,
+            num_idle_processes=0,
+            port=0,
+            shutdown_process_timeout=settings.flush_deadline_s + 5,
+        )
+
+        async def entrypoint(ctx: JobContext) -> None:
+            await run_job(ctx, deps)
+
+        server.rtc_session(entrypoint)
+        participant = next(iter(create_mock_room().remote_participants.values()))
+        participant.metadata = scenario.participant_metadata_text()
+
+        started = asyncio.Event()
+        server.once("worker_started", lambda *_: started.set())
+        worker = asyncio.create_task(server.run(devmode=True, unregistered=True))
+        try:
+            await asyncio.wait_for(started.wait(), 30)
+            prefix = f"sim-{int(time.time() * 1000) % 10**8}"
+            runs = []
+            for index in range(sessions):
+                name = f"{prefix}-{index}"
+                runs.append(plumbing.expect(name))
+                metadata = await _room_metadata(scenario, url, name, settings)
+                room = models.Room(sid=f"RM_{name}", name=name, metadata=metadata)
+                await server.simulate_job(name, fake_job=True, room_info=room)
+            for run in runs:
+                await asyncio.to_thread(run.done.wait, SESSION_TIMEOUT_S)
+        finally:
+            await server.aclose()
+            worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await worker
+        return SimulationResult(url, [_report(run, settings) for run in runs])

@@ -1,0 +1,107 @@
+"""Scenario files for ``voicefsm simulate`` (JSON or YAML)::
+
+    {
+      "room_metadata": {"agent": {"greeting": "Hi, this is Acme."}},   # or a raw string
+      "participant_metadata": {"user_id": "u_1", "display_name": "Ada"}, # or a raw string
+      "turns": [
+        {"user": "What time do you open?"},
+        {"user": "And on Sundays?", "pause_ms": 800},
+        {"user": "Sorry, one more thing", "interrupt_after_ms": 600},   # barge in 600 ms into
+        {"user": "Thanks", "llm_fail": 1}                                # the reply; fail once
+      ],
+      "end": "hang_up"                                                   # or "participant_left"
+    }
+
+Metadata given as a string is passed through untouched, so malformed input can be simulated.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib.resources import files
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
+
+from voicefsm.errors import VoiceFsmError
+
+MAX_SCENARIO_BYTES = 1024 * 1024
+
+
+class ScenarioError(VoiceFsmError):
+    """The scenario file cannot be used; the message says why and where."""
+
+
+class Turn(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    user: Annotated[str, Field(min_length=1, max_length=2000)]
+    pause_ms: Annotated[int, Field(ge=0, le=60_000)] = 300
+    interrupt_after_ms: Annotated[int, Field(ge=0, le=60_000)] | None = None
+    llm_fail: Annotated[int, Field(ge=0, le=5)] = 0
+
+
+class Scenario(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    room_metadata: dict[str, JsonValue] | str = {}
+    participant_metadata: dict[str, JsonValue] | str = {}
+    turns: Annotated[list[Turn], Field(min_length=1, max_length=200)]
+    end: Literal["hang_up", "participant_left"] = "hang_up"
+
+    def room_metadata_text(self) -> str:
+        raw = self.room_metadata
+        return raw if isinstance(raw, str) else json.dumps(raw)
+
+    def participant_metadata_text(self) -> str:
+        raw = self.participant_metadata
+        return raw if isinstance(raw, str) else json.dumps(raw)
+
+
+def parse_scenario(text: str, *, source: str = "scenario") -> Scenario:
+    """Parse JSON or YAML (JSON is YAML); raise ScenarioError with a readable reason."""
+    if len(text.encode()) > MAX_SCENARIO_BYTES:
+        msg = f"{source}: larger than {MAX_SCENARIO_BYTES} bytes"
+        raise ScenarioError(msg)
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        msg = f"{source}: not valid JSON or YAML{where}"
+        raise ScenarioError(msg) from None
+    except RecursionError:
+        msg = f"{source}: nested too deeply"
+        raise ScenarioError(msg) from None
+    if not isinstance(data, dict):
+        msg = f"{source}: expected an object with 'turns', got {type(data).__name__}"
+        raise ScenarioError(msg)
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc']) or '(top)'}: {error['msg']}"
+            for error in exc.errors(include_input=False, include_url=False)[:5]
+        )
+        msg = f"{source}: {problems}"
+        raise ScenarioError(msg) from None
+
+
+def load_scenario(path: Path | None) -> Scenario:
+    """The scenario at ``path``, or the packaged example when ``path`` is None."""
+    if path is None:
+        resource = files("voicefsm.simulation").joinpath("example.json")
+        return parse_scenario(resource.read_text(encoding="utf-8"), source="example scenario")
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        msg = f"{path}: cannot read ({exc.strerror})"
+        raise ScenarioError(msg) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        msg = f"{path}: not UTF-8 text"
+        raise ScenarioError(msg) from None
+    return parse_scenario(text, source=str(path))
