@@ -7,6 +7,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from pydantic import AnyHttpUrl, TypeAdapter, ValidationError
+
 from voicefsm import diagrams
 from voicefsm.errors import ConfigurationError, DiagramError
 from voicefsm.settings import Settings, default_data_dir, load_settings
@@ -88,12 +90,58 @@ def _outbox(args: argparse.Namespace) -> int:
     return 0 if pending == 0 and dead == 0 else 1
 
 
+def _simulate(args: argparse.Namespace) -> int:
+    import asyncio  # noqa: PLC0415 (heavy imports only for this command)
+    import json  # noqa: PLC0415
+
+    from voicefsm.simulation import report  # noqa: PLC0415
+    from voicefsm.simulation.runner import simulate  # noqa: PLC0415
+    from voicefsm.simulation.scenario import ScenarioError, load_scenario  # noqa: PLC0415
+
+    try:
+        scenario = load_scenario(args.scenario)
+    except ScenarioError as exc:
+        print(f"voicefsm simulate: {exc}", file=sys.stderr)
+        return 2
+    settings = _settings()
+    if args.backend_url:
+        try:
+            url = TypeAdapter(AnyHttpUrl).validate_python(args.backend_url)
+        except ValidationError:
+            print("voicefsm simulate: --backend-url is not an http(s) URL", file=sys.stderr)
+            return 2
+        settings = settings.model_copy(update={"backend_url": url})
+
+    def live(room: str, entry: object) -> None:
+        print(report.transition_line(room, entry), flush=True)  # type: ignore[arg-type]
+
+    result = asyncio.run(
+        simulate(scenario, settings, sessions=args.sessions, on_line=None if args.json else live)
+    )
+    if args.json:
+        print(json.dumps({"backend_url": result.backend_url, "sessions": result.sessions}))
+    else:
+        print(report.summary(result.sessions, result.backend_url))
+    return 0 if result.ok else 1
+
+
 def _settings() -> Settings:
     try:
         return load_settings()
     except ConfigurationError as exc:
         print(f"voicefsm: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 1000:
+        msg = "expected a whole number from 1 to 1000"
+        raise argparse.ArgumentTypeError(msg)
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -155,6 +203,21 @@ def build_parser() -> argparse.ArgumentParser:
     for action in (status, drain):
         action.add_argument("--spool", type=Path, help="spool file (default: VOICEFSM_SPOOL_PATH)")
     outbox.set_defaults(handler=_outbox)
+
+    sim = commands.add_parser(
+        "simulate",
+        help="run whole sessions offline (scripted providers, embedded backend)",
+        description="Run a scenario through the production worker path with scripted STT, LLM "
+        "and TTS and simulated audio. Without --backend-url the reference backend runs embedded "
+        "(a SQLite file in the voicefsm data directory).",
+    )
+    sim.add_argument("--scenario", type=Path, help="JSON or YAML scenario (default: the example)")
+    sim.add_argument(
+        "--sessions", type=_positive, default=1, help="concurrent sessions (default 1)"
+    )
+    sim.add_argument("--backend-url", help="deliver to this backend instead")
+    sim.add_argument("--json", action="store_true", help="print one JSON document")
+    sim.set_defaults(handler=_simulate)
     return parser
 
 

@@ -35,9 +35,7 @@ CHARS_PER_SECOND = 15.0  # about 150 words a minute
 def default_reply(user_text: str) -> str:
     """A deterministic assistant: acknowledges the user's words, at a realistic length."""
     words = " ".join(user_text.split()[:12])
-    return (
-        f"Thanks, I heard: {words}. Let me think about that for you. Here is what I can tell you."
-    )
+    return f"Thanks, I heard: {words}. Happy to help with that."
 
 
 def tone(
