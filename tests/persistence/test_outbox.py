@@ -12,8 +12,8 @@ import httpx
 import pytest
 import stamina.instrumentation
 
-from tests.persistence.conftest import Backend, event, free_port
 from tests.stubs.fault_proxy import Fault, fault_proxy
+from tests.support import Backend, event, free_port
 from voicefsm.backend.client import BackendClient
 from voicefsm.errors import SpoolFullError
 from voicefsm.lifecycle import EndReason

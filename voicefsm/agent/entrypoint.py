@@ -17,7 +17,7 @@ import httpx
 from livekit.agents import AgentSession, JobContext, TurnHandlingOptions
 
 from voicefsm.agent.controller import SessionOptions, VoiceSession
-from voicefsm.agent.plumbing import Plumbing
+from voicefsm.agent.plumbing import Plumbing, Providers
 from voicefsm.agent.prompts import DEFAULT_INSTRUCTIONS
 from voicefsm.agent.voice_agent import VoiceFsmAgent
 from voicefsm.backend.client import BackendClient
@@ -50,8 +50,8 @@ def _metadata(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def build_agent_session(deps: JobDeps, ctx: JobContext) -> AgentSession[Any]:
-    providers = deps.plumbing.providers(ctx)
+def build_agent_session(providers: Providers, settings: Settings) -> AgentSession[Any]:
+    """The livekit session, configured for the lifecycle to decide when to reply."""
     return AgentSession(
         stt=providers.stt,
         llm=providers.llm,
@@ -61,12 +61,13 @@ def build_agent_session(deps: JobDeps, ctx: JobContext) -> AgentSession[Any]:
             "TurnHandlingOptions",
             {
                 "turn_detection": providers.turn_detection,
+                "endpointing": {"min_delay": providers.min_endpointing_delay_s},
                 # The lifecycle decides when to reply (StopResponse + generate_reply); a
                 # preemptive reply would be an LLM call thrown away on every turn.
                 "preemptive_generation": {"enabled": False},
             },
         ),
-        user_away_timeout=deps.settings.silence_timeout_s,
+        user_away_timeout=settings.silence_timeout_s,
         session_close_transcript_timeout=0.5,
     )
 
@@ -92,7 +93,7 @@ async def run_job(ctx: JobContext, deps: JobDeps) -> None:
     outbox = Outbox(settings.spool_path, client, max_pending=settings.spool_max_rows)
     await outbox.start()
 
-    session = build_agent_session(deps, ctx)
+    session = build_agent_session(deps.plumbing.providers(ctx), settings)
 
     async def finished(reason: EndReason) -> None:
         ctx.shutdown(reason=reason.value)

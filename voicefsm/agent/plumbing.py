@@ -21,6 +21,8 @@ class Providers:
     tts: tts.TTS[Any]
     vad: vad.VAD | None
     turn_detection: TurnDetection
+    #: Silence after speech before a turn counts as complete (livekit's endpointing delay).
+    min_endpointing_delay_s: float = 0.5
 
 
 class Plumbing(Protocol):

@@ -1,18 +1,14 @@
-"""Fixtures: the real reference backend (SQLite) and helpers reading its database directly."""
+"""Helpers shared by the test folders: the real backend and ways to look inside it."""
 
 from __future__ import annotations
 
 import socket
 import sqlite3
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest
-
 from voicefsm.backend.models import MessageEvent, Role
-from voicefsm.backend.server.runner import running_backend
 
 
 @dataclass(frozen=True)
@@ -29,18 +25,6 @@ class Backend:
         with sqlite3.connect(self.database) as db:
             row = db.execute("SELECT text FROM events WHERE idempotency_key = ?", (key,)).fetchone()
         return None if row is None else row[0]
-
-
-@pytest.fixture
-def backend(tmp_path: Path) -> Iterator[Backend]:
-    database = tmp_path / "backend.sqlite3"
-    with running_backend(f"sqlite:///{database}") as url:
-        yield Backend(url, database)
-
-
-@pytest.fixture
-def spool_path(tmp_path: Path) -> Path:
-    return tmp_path / "spool" / "outbox.sqlite3"
 
 
 def event(index: int, session: str = "s1", text: str | None = None) -> MessageEvent:
