@@ -1,0 +1,136 @@
+"""The production worker path (unregistered AgentServer, simulate_job, mock room) end to end,
+and a restarted agent resuming the same conversation."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.support import Backend
+from voicefsm.settings import load_settings
+from voicefsm.simulation.runner import simulate
+from voicefsm.simulation.scenario import Scenario, Turn, parse_scenario
+
+TWO_TURNS = [
+    Turn(user="Do you deliver on weekends", pause_ms=100),
+    Turn(user="Great thanks", pause_ms=100),
+]
+
+
+def stored(backend: Backend, conversation_id: str) -> list[tuple[str, str]]:
+    with sqlite3.connect(backend.database) as db:
+        return list(
+            db.execute(
+                "SELECT role, text FROM events WHERE conversation_id = ? AND kind = 'message' ORDER BY at, id",
+                (conversation_id,),
+            )
+        )
+
+
+async def test_a_simulated_job_runs_the_whole_lifecycle_and_persists_every_turn(
+    tmp_path: Path, backend: Backend
+) -> None:
+    settings = load_settings(spool_path=tmp_path / "spool.sqlite3", backend_url=backend.url)
+    scenario = Scenario(
+        participant_metadata={"user_id": "u_7", "display_name": "Grace"}, turns=TWO_TURNS
+    )
+    result = await simulate(scenario, settings, sessions=2)
+
+    assert result.ok
+    for session in result.sessions:
+        assert session["final_state"] == "exiting"
+        assert session["timeline"][0]["from"] == "joining"
+        assert session["history"][0]["text"] == "Hello Grace! How can I help you today?"
+        # The conversation was created through POST /api/v1/rooms, as in production.
+        assert session["conversation_id"].startswith("c_")
+        assert stored(backend, session["conversation_id"]) == [
+            (m["role"], m["text"]) for m in session["history"]
+        ]
+        assert session["outbox"]["pending"] == 0
+        assert session["outbox"]["delivered"] == session["outbox"]["spooled"] > 0
+        assert [t["turn"] for t in session["latencies"]] == [1, 2]
+    assert result.sessions[0]["conversation_id"] != result.sessions[1]["conversation_id"]
+
+
+async def test_a_restarted_agent_resumes_the_conversation_without_greeting_again(
+    tmp_path: Path, backend: Backend
+) -> None:
+    settings = load_settings(spool_path=tmp_path / "spool.sqlite3", backend_url=backend.url)
+    first = await simulate(Scenario(turns=TWO_TURNS, end="participant_left"), settings)
+    conversation = first.sessions[0]["conversation_id"]
+
+    # A new agent (new server, new session) joins a room carrying the same conversation id.
+    again = Scenario(
+        room_metadata={"conversation_id": conversation}, turns=[Turn(user="Where was I")]
+    )
+    second = (await simulate(again, settings)).sessions[0]
+
+    triggers = [entry["trigger"] for entry in second["timeline"]]
+    assert triggers[:2] == ["joined", "resumed"]
+    assert "greeted" not in triggers
+    assert second["conversation_id"] == conversation
+    assert [m["text"] for m in second["history"]][0] == "Where was I"
+    # The backend holds both sessions' messages, in order, in one conversation.
+    first_texts = [m["text"] for m in first.sessions[0]["history"]]
+    assert [text for _, text in stored(backend, conversation)][: len(first_texts)] == first_texts
+
+
+def test_the_simulate_command_prints_json_and_honours_the_settings(
+    tmp_path: Path, backend: Backend
+) -> None:
+    scenario = tmp_path / "scenario.yaml"
+    scenario.write_text("turns:\n  - user: Hello there\n    pause_ms: 50\nend: participant_left\n")
+    parse_scenario(scenario.read_text())  # the file is valid
+    spool = tmp_path / "spool.sqlite3"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "voicefsm",
+            "simulate",
+            "--scenario",
+            str(scenario),
+            "--json",
+            "--backend-url",
+            backend.url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PATH": "/usr/bin:/bin", "VOICEFSM_SPOOL_PATH": str(spool), "HOME": str(tmp_path)},
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    document = json.loads(result.stdout)
+    [session] = document["sessions"]
+    assert set(session) >= {
+        "session_id",
+        "conversation_id",
+        "final_state",
+        "timeline",
+        "history",
+        "outbox",
+        "latencies",
+    }
+    assert session["final_state"] == "exiting"
+    assert session["end_reason"] == "participant_left"
+    assert {"t", "from", "to", "trigger"} <= set(session["timeline"][0])
+    assert {"role", "text", "interrupted"} == set(session["history"][0])
+    assert spool.exists()  # VOICEFSM_SPOOL_PATH was used
+
+
+def test_a_bad_scenario_is_refused_with_a_clear_message(tmp_path: Path) -> None:
+    scenario = tmp_path / "bad.json"
+    scenario.write_text('{"turns": [{"user": ""}]}')
+    result = subprocess.run(
+        [sys.executable, "-m", "voicefsm", "simulate", "--scenario", str(scenario)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "turns.0.user" in result.stderr
