@@ -125,6 +125,17 @@ def _simulate(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+def _worker(args: argparse.Namespace) -> int:
+    from voicefsm.agent.worker import run_worker  # noqa: PLC0415 (heavy imports)
+
+    settings = _settings()
+    try:
+        return run_worker(settings, dev=args.command == "dev", log_level=args.log_level)
+    except ConfigurationError as exc:
+        print(f"voicefsm {args.command}: {exc}", file=sys.stderr)
+        return 2
+
+
 def _settings() -> Settings:
     try:
         return load_settings()
@@ -218,6 +229,19 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--backend-url", help="deliver to this backend instead")
     sim.add_argument("--json", action="store_true", help="print one JSON document")
     sim.set_defaults(handler=_simulate)
+
+    for name, about in (
+        ("start", "run the LiveKit worker (production: JSON logs, drains on SIGTERM)"),
+        ("dev", "run the LiveKit worker in development mode (colored logs, no drain)"),
+    ):
+        worker = commands.add_parser(
+            name,
+            help=about,
+            description=f"{about}. Needs LIVEKIT_URL, LIVEKIT_API_KEY, LIVEKIT_API_SECRET, "
+            "DEEPGRAM_API_KEY, ELEVEN_API_KEY and an LLM (see the README).",
+        )
+        worker.add_argument("--log-level", default="INFO" if name == "start" else "DEBUG")
+        worker.set_defaults(handler=_worker)
     return parser
 
 

@@ -40,6 +40,12 @@ class Settings(BaseSettings):
     # The user and the agent both silent this long ends the session (livekit's "away").
     silence_timeout_s: float = Field(30.0, gt=0)
 
+    # Worker: how long a draining worker waits for live calls (keep it under the orchestrator's
+    # grace period minus the flush deadline), and how often it retries connecting to LiveKit.
+    drain_timeout_s: float = Field(1800.0, gt=0)
+    livekit_max_retry: int = Field(16, ge=0)
+    agent_name: str = ""
+
     livekit_url: AnyHttpUrl | None = Field(
         None, validation_alias=AliasChoices("LIVEKIT_URL", "VOICEFSM_LIVEKIT_URL")
     )

@@ -72,7 +72,7 @@ async def test_a_restarted_agent_resumes_the_conversation_without_greeting_again
     assert triggers[:2] == ["joined", "resumed"]
     assert "greeted" not in triggers
     assert second["conversation_id"] == conversation
-    assert [m["text"] for m in second["history"]][0] == "Where was I"
+    assert second["history"][0]["text"] == "Where was I"
     # The backend holds both sessions' messages, in order, in one conversation.
     first_texts = [m["text"] for m in first.sessions[0]["history"]]
     assert [text for _, text in stored(backend, conversation)][: len(first_texts)] == first_texts

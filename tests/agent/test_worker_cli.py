@@ -1,0 +1,87 @@
+"""``voicefsm start``: settings fail fast with the variable's name; a failed worker exits non-zero."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support import free_port
+from voicefsm.errors import ConfigurationError
+from voicefsm.providers.real import build_providers, load_provider_settings
+
+FULL = {
+    "LIVEKIT_URL": "http://127.0.0.1:1",
+    "LIVEKIT_API_KEY": "lk-key",
+    "LIVEKIT_API_SECRET": "lk-secret-value-0123456789abcdefghijklmnop",
+    "DEEPGRAM_API_KEY": "dg-secret-value",
+    "ELEVEN_API_KEY": "el-secret-value",
+    "VOICEFSM_VAD": "none",
+}
+
+
+def run(tmp_path: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "voicefsm", *args],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        cwd=tmp_path,
+        check=False,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), **env},
+    )
+
+
+@pytest.mark.parametrize("command", ["start", "dev"])
+def test_missing_livekit_settings_exit_2_naming_them(tmp_path: Path, command: str) -> None:
+    result = run(tmp_path, {}, command)
+    assert result.returncode == 2
+    assert "LIVEKIT_URL, LIVEKIT_API_KEY, LIVEKIT_API_SECRET not set" in result.stderr
+
+
+def test_missing_provider_keys_exit_2_naming_them(tmp_path: Path) -> None:
+    env = {k: v for k, v in FULL.items() if k not in ("DEEPGRAM_API_KEY", "ELEVEN_API_KEY")}
+    result = run(tmp_path, env, "start")
+    assert result.returncode == 2
+    assert "DEEPGRAM_API_KEY, ELEVEN_API_KEY not set" in result.stderr
+    assert "lk-secret-value" not in result.stderr + result.stdout
+
+
+def test_a_worker_that_cannot_reach_livekit_exits_1_without_leaking_secrets(tmp_path: Path) -> None:
+    env = FULL | {
+        "LIVEKIT_URL": f"http://127.0.0.1:{free_port()}",
+        "VOICEFSM_LIVEKIT_MAX_RETRY": "1",
+    }
+    result = run(tmp_path, env, "start", "--log-level", "WARNING")
+    assert result.returncode == 1  # livekit's own CLI exits 0 here
+    assert "the worker failed" in result.stderr
+    output = result.stdout + result.stderr
+    for secret in ("lk-secret-value", "dg-secret-value", "el-secret-value"):
+        assert secret not in output
+
+
+def test_an_openai_compatible_llm_needs_its_key(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name, value in FULL.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("VOICEFSM_LLM_BASE_URL", "http://127.0.0.1:9/v1")
+    with pytest.raises(ConfigurationError, match="VOICEFSM_LLM_API_KEY not set"):
+        load_provider_settings()
+    monkeypatch.setenv("VOICEFSM_TURN_DETECTION", "sideways")
+    with pytest.raises(ConfigurationError, match="VOICEFSM_TURN_DETECTION"):
+        load_provider_settings()
+
+
+def test_providers_are_the_real_plugins(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name, value in FULL.items():
+        monkeypatch.setenv(name, value)
+    providers = build_providers(load_provider_settings())
+    assert type(providers.stt).__module__.startswith("livekit.plugins.deepgram")
+    assert type(providers.tts).__module__.startswith("livekit.plugins.elevenlabs")
+    assert type(providers.llm).__module__.startswith("livekit.agents.inference")
+    assert (providers.vad, providers.turn_detection) == (None, "stt")
