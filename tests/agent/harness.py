@@ -3,7 +3,7 @@ audio devices, the real VoiceSession and agent, and (optionally) a real outbox a
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +12,7 @@ import httpx
 from livekit.agents.voice.transcription.synchronizer import TranscriptSynchronizer
 
 from voicefsm.agent.controller import SessionOptions, VoiceSession
-from voicefsm.agent.entrypoint import build_agent_session
+from voicefsm.agent.entrypoint import build_agent_session, close_providers
 from voicefsm.agent.plumbing import Providers
 from voicefsm.agent.voice_agent import VoiceFsmAgent
 from voicefsm.backend.client import BackendClient
@@ -64,15 +64,19 @@ async def live_session(
     room: RoomMetadata | None = None,
     participant: ParticipantMetadata | None = None,
     options: SessionOptions = FAST,
+    providers: Providers | None = None,
+    announce: Callable[[str], None] | None = None,
 ) -> AsyncIterator[Live]:
+    """Scripted providers by default; pass real ones (and who transcribes the user) to test them."""
     stt, llm, tts = (
         ScriptedSTT(end_silence_s=0.2),
         ScriptedLLM(ttft_s=0.1),
         ScriptedTTS(chars_per_s=30.0),
     )
-    providers = Providers(
-        stt=stt, llm=llm, tts=tts, vad=None, turn_detection="stt", min_endpointing_delay_s=0.2
-    )
+    if providers is None:
+        providers = Providers(
+            stt=stt, llm=llm, tts=tts, vad=None, turn_detection="stt", min_endpointing_delay_s=0.2
+        )
     settings = load_settings(spool_path=tmp_path / "spool.sqlite3")
     http = httpx.AsyncClient(base_url=backend_url or "http://127.0.0.1:9")
     client = BackendClient(http, read_deadline_s=1.0) if backend_url else None
@@ -88,7 +92,7 @@ async def live_session(
         client=client,
         options=options,
     )
-    microphone = SimulatedMicrophone(stt, words_per_s=5.0)
+    microphone = SimulatedMicrophone(announce or stt.expect, words_per_s=5.0)
     speaker = SimulatedSpeaker()
     synchronizer = TranscriptSynchronizer(
         next_in_chain_audio=speaker, next_in_chain_text=CollectedText()
@@ -106,4 +110,5 @@ async def live_session(
         microphone.close()
         await speaker.aclose()
         await outbox.aclose()
+        await close_providers(providers)
         await http.aclose()

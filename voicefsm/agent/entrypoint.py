@@ -72,6 +72,14 @@ def build_agent_session(providers: Providers, settings: Settings) -> AgentSessio
     )
 
 
+async def close_providers(providers: Providers) -> None:
+    """Providers are built per job; their connections (HTTP clients, sockets) end with it."""
+    for provider in (providers.stt, providers.llm, providers.tts, providers.vad):
+        if provider is not None:
+            with contextlib.suppress(Exception):
+                await provider.aclose()  # type: ignore[union-attr]
+
+
 async def run_job(ctx: JobContext, deps: JobDeps) -> None:
     """Join, converse, persist, exit. Ends the job (``ctx.shutdown``) when the session exits."""
     settings = deps.settings
@@ -93,7 +101,8 @@ async def run_job(ctx: JobContext, deps: JobDeps) -> None:
     outbox = Outbox(settings.spool_path, client, max_pending=settings.spool_max_rows)
     await outbox.start()
 
-    session = build_agent_session(deps.plumbing.providers(ctx), settings)
+    providers = deps.plumbing.providers(ctx)
+    session = build_agent_session(providers, settings)
 
     async def finished(reason: EndReason) -> None:
         ctx.shutdown(reason=reason.value)
@@ -129,6 +138,7 @@ async def run_job(ctx: JobContext, deps: JobDeps) -> None:
     finally:
         stats = await outbox.stats()
         await outbox.aclose()
+        await close_providers(providers)
         if deps.on_finished is not None:
             deps.on_finished(ctx, stats)
         if http is not None:

@@ -12,11 +12,12 @@ import asyncio
 import contextlib
 import time
 from collections import deque
+from collections.abc import Callable
 
 from livekit import rtc
 from livekit.agents.voice import io
 
-from voicefsm.providers.scripted import ScriptedSTT, tone
+from voicefsm.providers.scripted import tone
 
 MIC_SAMPLE_RATE = 16_000
 FRAME_S = 0.02
@@ -26,9 +27,11 @@ _SILENCE = bytes(int(MIC_SAMPLE_RATE * FRAME_S) * 2)
 class SimulatedMicrophone(io.AudioInput):
     """A microphone in front of a simulated user."""
 
-    def __init__(self, stt: ScriptedSTT, *, words_per_s: float = 2.5) -> None:
+    def __init__(self, announce: Callable[[str], None], *, words_per_s: float = 2.5) -> None:
+        """``announce`` learns what the user is about to say: the scripted STT (or a vendor stub
+        in tests) transcribes the audio that follows with it."""
         super().__init__(label="simulated-microphone")
-        self._stt = stt
+        self._announce = announce
         self._words_per_s = words_per_s
         self._speech: deque[bytes] = deque()
         self._next_frame_at: float | None = None
@@ -36,7 +39,7 @@ class SimulatedMicrophone(io.AudioInput):
 
     async def speak(self, text: str) -> None:
         """Say ``text``: the STT is told what it will hear; returns when the speech has played."""
-        self._stt.expect(text)
+        self._announce(text)
         duration = max(0.3, len(text.split()) / self._words_per_s)
         pcm = tone(duration, MIC_SAMPLE_RATE, frequency=180.0, level=0.3)
         step = len(_SILENCE)

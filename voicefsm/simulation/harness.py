@@ -68,7 +68,7 @@ class SimulationPlumbing:
             devices = self._devices[room]
             run = self.runs[room]
         run.controller = controller
-        microphone = SimulatedMicrophone(devices.stt)
+        microphone = SimulatedMicrophone(devices.stt.expect)
         speaker = SimulatedSpeaker()
         synchronizer = TranscriptSynchronizer(
             next_in_chain_audio=speaker, next_in_chain_text=CollectedText()
