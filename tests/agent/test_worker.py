@@ -3,13 +3,15 @@ and a restarted agent resuming the same conversation."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
-from tests.support import Backend
+from tests.support import Backend, free_port
+from voicefsm.cli import main
 from voicefsm.settings import load_settings
 from voicefsm.simulation.runner import simulate
 from voicefsm.simulation.scenario import Scenario, Turn, parse_scenario
@@ -134,3 +136,53 @@ def test_a_bad_scenario_is_refused_with_a_clear_message(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "turns.0.user" in result.stderr
+
+
+async def test_with_the_backend_down_sessions_complete_and_the_spool_keeps_everything(
+    tmp_path: Path, backend: Backend
+) -> None:
+    spool = tmp_path / "spool.sqlite3"
+    dead = load_settings(spool_path=spool, backend_url=f"http://127.0.0.1:{free_port()}")
+    result = await simulate(Scenario(turns=TWO_TURNS), dead)
+
+    [session] = result.sessions
+    assert session["final_state"] == "exiting"
+    assert session["outbox"]["pending"] == session["outbox"]["spooled"] > 0
+    assert session["outbox"]["delivered"] == 0
+
+    drain = ["outbox", "drain", "--spool", str(spool), "--backend-url", backend.url]
+    assert await asyncio.to_thread(main, drain) == 0
+    assert stored(backend, session["conversation_id"]) == [
+        (m["role"], m["text"]) for m in session["history"]
+    ]
+
+
+async def test_every_event_kind_and_the_summary_reach_the_backend(
+    tmp_path: Path, backend: Backend
+) -> None:
+    settings = load_settings(spool_path=tmp_path / "spool.sqlite3", backend_url=backend.url)
+    turns = [Turn(user="Hello there", pause_ms=100, llm_fail=1), Turn(user="Bye", pause_ms=100)]
+    [session] = (await simulate(Scenario(turns=turns), settings)).sessions
+
+    with sqlite3.connect(backend.database) as db:
+        kinds = {
+            kind
+            for (kind,) in db.execute(
+                "SELECT DISTINCT kind FROM events WHERE session_id = ?", (session["session_id"],)
+            )
+        }
+        (summary,) = db.execute(
+            "SELECT summary FROM sessions WHERE session_id = ?", (session["session_id"],)
+        ).fetchone()
+    assert kinds == {"message", "transcription", "speech", "error"}
+    summary = json.loads(summary)
+    assert summary["end_reason"] == "hang_up"
+    assert [m["text"] for m in summary["messages"]] == [m["text"] for m in session["history"]]
+    assert summary["messages"][-1]["text"] == "Thanks for calling. Goodbye!"
+    assert summary["timeline"][0] == {
+        "t": summary["timeline"][0]["t"],
+        "from": "joining",
+        "to": "loading_context",
+        "trigger": "joined",
+        "turn": 0,
+    }
