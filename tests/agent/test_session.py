@@ -7,7 +7,9 @@ from pathlib import Path
 
 from tests.agent.harness import live_session
 from tests.support import Backend
+from voicefsm.agent.plumbing import Providers
 from voicefsm.lifecycle import EndReason, State
+from voicefsm.providers.scripted import EnergyVAD, ScriptedLLM, ScriptedSTT, ScriptedTTS
 from voicefsm.simulation.scenario import Turn
 
 
@@ -123,3 +125,35 @@ async def test_a_participant_leaving_gets_no_farewell_and_everything_is_spooled(
     assert "Goodbye" not in history[-1].text
     assert stats is not None
     assert stats.spooled == stats.submitted > len(history)  # messages, events and the summary
+
+
+async def test_turns_and_barge_in_also_work_on_the_energy_vad(tmp_path: Path) -> None:
+    """Turn ends and interruptions detected by a VAD (livekit's VAD path), not by the STT."""
+    stt, llm = ScriptedSTT(end_silence_s=0.2), ScriptedLLM(ttft_s=0.1)
+    llm._reply = lambda text: (
+        "Sure, " + " ".join(["here is a fairly long answer for you"] * 3) + "."
+    )
+    providers = Providers(
+        stt=stt,
+        llm=llm,
+        tts=ScriptedTTS(chars_per_s=30.0),
+        vad=EnergyVAD(),
+        turn_detection="vad",
+        min_endpointing_delay_s=0.2,
+    )
+    async with live_session(tmp_path, providers=providers, announce=stt.expect) as live:
+        live.llm = llm
+        await live.converse(
+            [
+                Turn(user="First question", pause_ms=100),
+                Turn(user="Wait a moment", interrupt_after_ms=500),
+            ]
+        )
+        trail = live.trail()
+        history = live.controller.state.history
+
+    assert ("speaking", "interrupted", "listening") in trail
+    assert [m.text for m in history if m.role.value == "user"] == [
+        "First question",
+        "Wait a moment",
+    ]
