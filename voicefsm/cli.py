@@ -60,6 +60,7 @@ def _backend(args: argparse.Namespace) -> int:
 
 def _outbox(args: argparse.Namespace) -> int:
     from voicefsm.persistence import commands  # noqa: PLC0415 (heavy imports)
+    from voicefsm.persistence.spool import read_status  # noqa: PLC0415
 
     settings = _settings()
     spool: Path = args.spool or settings.spool_path
@@ -67,7 +68,7 @@ def _outbox(args: argparse.Namespace) -> int:
         print(f"voicefsm outbox: no spool at {spool}", file=sys.stderr)
         return 2
     if args.action == "status":
-        status = commands.read_status(spool)
+        status = read_status(spool)
         print(commands.format_status(spool, status, as_json=args.json))
         return 0
     backend_url = args.backend_url or (str(settings.backend_url) if settings.backend_url else None)

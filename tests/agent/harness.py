@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-from livekit.agents.voice.transcription.synchronizer import TranscriptSynchronizer
 
 from voicefsm.agent.controller import SessionOptions, VoiceSession
 from voicefsm.agent.entrypoint import build_agent_session, close_providers
@@ -18,7 +17,7 @@ from voicefsm.agent.voice_agent import VoiceFsmAgent
 from voicefsm.backend.client import BackendClient
 from voicefsm.context import ParticipantMetadata, RoomMetadata
 from voicefsm.persistence.outbox import Outbox
-from voicefsm.providers.devices import CollectedText, SimulatedMicrophone, SimulatedSpeaker
+from voicefsm.providers.devices import SimulatedMicrophone, SimulatedSpeaker, attach_simulated_audio
 from voicefsm.providers.scripted import ScriptedLLM, ScriptedSTT, ScriptedTTS
 from voicefsm.settings import load_settings
 from voicefsm.simulation.scenario import Scenario, Turn
@@ -92,14 +91,7 @@ async def live_session(
         client=client,
         options=options,
     )
-    microphone = SimulatedMicrophone(announce or stt.expect, words_per_s=5.0)
-    speaker = SimulatedSpeaker()
-    synchronizer = TranscriptSynchronizer(
-        next_in_chain_audio=speaker, next_in_chain_text=CollectedText()
-    )
-    session.input.audio = microphone
-    session.output.audio = synchronizer.audio_output
-    session.output.transcription = synchronizer.text_output
+    microphone, speaker = attach_simulated_audio(session, announce or stt.expect, words_per_s=5.0)
     try:
         await session.start(VoiceFsmAgent(controller, instructions="test agent"))
         yield Live(controller, microphone, speaker, llm, tts, stt, outbox)

@@ -11,15 +11,7 @@ from pydantic import SecretStr
 
 from voicefsm.backend.client import BackendClient
 from voicefsm.persistence.outbox import Outbox
-from voicefsm.persistence.spool import Spool, SpoolStatus
-
-
-def read_status(spool_path: Path) -> SpoolStatus:
-    spool = Spool(spool_path)
-    try:
-        return spool.status()
-    finally:
-        spool.close()
+from voicefsm.persistence.spool import SpoolStatus
 
 
 def format_status(spool_path: Path, status: SpoolStatus, *, as_json: bool) -> str:

@@ -26,7 +26,7 @@ from voicefsm.backend.client import BackendClient
 from voicefsm.backend.models import Event, SessionSummary
 from voicefsm.errors import OutboxError, SpoolFullError
 from voicefsm.persistence.relay import Relay, RelayPolicy
-from voicefsm.persistence.spool import Spool, SpoolStatus
+from voicefsm.persistence.spool import Spool, SpoolStatus, read_status
 
 _LOG = logging.getLogger("voicefsm.outbox")
 _WRITER_BATCH = 1024
@@ -154,7 +154,7 @@ class Outbox:
             msg = f"cannot open the outbox spool at {self.spool_path}"
             raise OutboxError(msg) from writer.failure
         self._writer = writer
-        status = await asyncio.to_thread(_spool_status, self.spool_path)
+        status = await asyncio.to_thread(read_status, self.spool_path)
         self._pending_at_open = status.pending
         if self._client is not None:
             self._relay = Relay(self.spool_path, self._client, self._policy)
@@ -213,7 +213,7 @@ class Outbox:
     async def status(self) -> SpoolStatus:
         if self._relay is not None:
             return await self._relay.status()
-        return await asyncio.to_thread(_spool_status, self.spool_path)
+        return await asyncio.to_thread(read_status, self.spool_path)
 
     async def stats(self) -> OutboxStats:
         status = await self.status()
@@ -241,13 +241,5 @@ class Outbox:
             await asyncio.to_thread(self._writer.join)
             self._writer = None
         if not flush_deadline_s:
-            pending = (await asyncio.to_thread(_spool_status, self.spool_path)).pending
+            pending = (await asyncio.to_thread(read_status, self.spool_path)).pending
         return pending
-
-
-def _spool_status(path: Path) -> SpoolStatus:
-    spool = Spool(path)
-    try:
-        return spool.status()
-    finally:
-        spool.close()

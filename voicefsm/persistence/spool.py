@@ -201,3 +201,12 @@ class _Transaction:
 
     def __exit__(self, exc_type: object, exc: object, traceback: object) -> None:
         self._db.execute("ROLLBACK" if exc_type is not None else "COMMIT")
+
+
+def read_status(path: Path) -> SpoolStatus:
+    """Pending, dead and oldest age of the spool at ``path`` (opens and closes it)."""
+    spool = Spool(path)
+    try:
+        return spool.status()
+    finally:
+        spool.close()

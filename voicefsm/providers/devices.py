@@ -13,9 +13,12 @@ import contextlib
 import time
 from collections import deque
 from collections.abc import Callable
+from typing import Any
 
 from livekit import rtc
+from livekit.agents import AgentSession
 from livekit.agents.voice import io
+from livekit.agents.voice.transcription.synchronizer import TranscriptSynchronizer
 
 from voicefsm.providers.scripted import tone
 
@@ -154,3 +157,19 @@ class CollectedText(io.TextOutput):
         if self._current:
             self.segments.append(self._current)
         self._current = ""
+
+
+def attach_simulated_audio(
+    session: AgentSession[Any], announce: Callable[[str], None], *, words_per_s: float = 2.5
+) -> tuple[SimulatedMicrophone, SimulatedSpeaker]:
+    """Give ``session`` a simulated microphone and speaker, with livekit's own transcript
+    synchroniser in between (so an interrupted reply keeps only the words actually played)."""
+    microphone = SimulatedMicrophone(announce, words_per_s=words_per_s)
+    speaker = SimulatedSpeaker()
+    synchronizer = TranscriptSynchronizer(
+        next_in_chain_audio=speaker, next_in_chain_text=CollectedText()
+    )
+    session.input.audio = microphone
+    session.output.audio = synchronizer.audio_output
+    session.output.transcription = synchronizer.text_output
+    return microphone, speaker

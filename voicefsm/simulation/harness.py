@@ -10,12 +10,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from livekit.agents import AgentSession, JobContext
-from livekit.agents.voice.transcription.synchronizer import TranscriptSynchronizer
 
 from voicefsm.agent.controller import VoiceSession
 from voicefsm.agent.plumbing import Providers
 from voicefsm.persistence.outbox import OutboxStats
-from voicefsm.providers.devices import CollectedText, SimulatedMicrophone, SimulatedSpeaker
+from voicefsm.providers.devices import attach_simulated_audio
 from voicefsm.providers.scripted import ScriptedLLM, ScriptedSTT, ScriptedTTS
 from voicefsm.simulation.scenario import Scenario
 from voicefsm.simulation.user import SimulatedUser
@@ -68,14 +67,7 @@ class SimulationPlumbing:
             devices = self._devices[room]
             run = self.runs[room]
         run.controller = controller
-        microphone = SimulatedMicrophone(devices.stt.expect)
-        speaker = SimulatedSpeaker()
-        synchronizer = TranscriptSynchronizer(
-            next_in_chain_audio=speaker, next_in_chain_text=CollectedText()
-        )
-        session.input.audio = microphone
-        session.output.audio = synchronizer.audio_output
-        session.output.transcription = synchronizer.text_output
+        microphone, speaker = attach_simulated_audio(session, devices.stt.expect)
 
         user = SimulatedUser(controller, microphone, speaker, devices.llm, self.scenario)
 
