@@ -119,6 +119,8 @@ def _simulate(args: argparse.Namespace) -> int:
     result = asyncio.run(
         simulate(scenario, settings, sessions=args.sessions, on_line=None if args.json else live)
     )
+    if args.timeline_dir is not None:
+        _write_timelines(args.timeline_dir, result.sessions)
     if args.json:
         print(json.dumps({"backend_url": result.backend_url, "sessions": result.sessions}))
     else:
@@ -135,6 +137,42 @@ def _worker(args: argparse.Namespace) -> int:
     except ConfigurationError as exc:
         print(f"voicefsm {args.command}: {exc}", file=sys.stderr)
         return 2
+
+
+def _timeline(args: argparse.Namespace) -> int:
+    from voicefsm.observability import figures, picture  # noqa: PLC0415
+
+    source: Path = args.file
+    out: Path = args.output or source.with_suffix(".svg")
+    if out.suffix not in (".svg", ".html"):
+        print("voicefsm timeline: -o must end in .svg or .html", file=sys.stderr)
+        return 2
+    try:
+        records = figures.read_jsonl(source)
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"voicefsm timeline: cannot read {source} ({type(exc).__name__})", file=sys.stderr)
+        return 2
+    except ValueError as exc:
+        print(f"voicefsm timeline: {exc}", file=sys.stderr)
+        return 2
+    if not records:
+        print(f"voicefsm timeline: {source} holds no transitions", file=sys.stderr)
+        return 2
+    render = picture.render_html if out.suffix == ".html" else picture.render_svg
+    out.write_text(render(records, title=f"session timeline: {source.stem}"), encoding="utf-8")
+    print(f"wrote {out}")
+    return 0
+
+
+def _write_timelines(directory: Path, sessions: list[dict[str, object]]) -> None:
+    import json  # noqa: PLC0415
+
+    directory.mkdir(parents=True, exist_ok=True)
+    for session in sessions:
+        if "session_id" not in session:
+            continue
+        lines = "".join(json.dumps(entry) + "\n" for entry in session["timeline"])  # type: ignore[attr-defined]
+        (directory / f"{session['session_id']}.jsonl").write_text(lines, encoding="utf-8")
 
 
 def _settings() -> Settings:
@@ -229,7 +267,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sim.add_argument("--backend-url", help="deliver to this backend instead")
     sim.add_argument("--json", action="store_true", help="print one JSON document")
+    sim.add_argument(
+        "--timeline-dir", type=Path, help="write each session's timeline to DIR/<session_id>.jsonl"
+    )
     sim.set_defaults(handler=_simulate)
+
+    timeline = commands.add_parser(
+        "timeline",
+        help="draw a session timeline (JSON lines) as SVG or HTML",
+        description="States as coloured bands over time, turns and barge-ins marked, "
+        "per-turn thinking time annotated.",
+    )
+    timeline.add_argument("file", type=Path, help="a timeline in JSON lines")
+    timeline.add_argument(
+        "-o", "--output", type=Path, help="out.svg or out.html (default: FILE.svg)"
+    )
+    timeline.set_defaults(handler=_timeline)
 
     for name, about in (
         ("start", "run the LiveKit worker (production: JSON logs, drains on SIGTERM)"),

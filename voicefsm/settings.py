@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     drain_timeout_s: float = Field(1800.0, gt=0)
     livekit_max_retry: int = Field(16, ge=0)
     agent_name: str = ""
+    #: Serve Prometheus metrics on this port (the worker's metrics endpoint); unset: off.
+    metrics_port: int | None = Field(None, ge=1, le=65535)
 
     livekit_url: AnyHttpUrl | None = Field(
         None, validation_alias=AliasChoices("LIVEKIT_URL", "VOICEFSM_LIVEKIT_URL")

@@ -95,6 +95,8 @@ class VoiceSession:
             self, max_reply_attempts=self.options.max_reply_attempts, log=self._log
         )
         self.latencies: dict[int, TurnLatency] = {}
+        #: Told of each reply's latency figures as livekit reports them (metrics hook).
+        self.on_latency: Callable[[TurnLatency], None] | None = None
         self.finished = asyncio.Event()
         self._on_finished = on_finished
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -296,30 +298,31 @@ class VoiceSession:
 
     def _speech_done(self, handle: SpeechHandle, turn: int, *, greeting: bool) -> None:
         spoken = _spoken_text(handle)
-        failed = handle.exception() is not None or (
-            not greeting and not spoken and not handle.interrupted
-        )
-        if failed:
-            error = handle.exception()
+        error = handle.exception()
+        if error is not None or (not greeting and not spoken and not handle.interrupted):
             self._submit(
                 ErrorEvent(
                     idempotency_key=self.state.next_key(),
                     session_id=self.state.session_id,
                     at=self.state.now(),
-                    source="llm" if not greeting else "tts",
+                    source="tts" if greeting else "llm",
                     error_type=type(error).__name__ if error else "EmptyReply",
                     recoverable=True,
                 )
             )
             self.lifecycle.fire(Trigger.REPLY_FAILED, turn=turn)
-        elif handle.interrupted:
+            return
+        if greeting:
+            trigger = Trigger.INTERRUPTED if handle.interrupted else Trigger.GREETED
+            self.lifecycle.fire(trigger, turn=turn, spoken=spoken)
+            return
+        self._record_latency(handle, turn)
+        if handle.interrupted:
             self.lifecycle.fire(Trigger.INTERRUPTED, turn=turn, spoken=spoken)
-        elif greeting:
-            self.lifecycle.fire(Trigger.GREETED, turn=turn, spoken=spoken)
-        else:
-            if self.lifecycle.state is State.THINKING:  # finished before audio was reported
-                self.lifecycle.fire(Trigger.REPLY_STARTED, turn=turn)
-            self.lifecycle.fire(Trigger.REPLY_FINISHED, turn=turn, spoken=spoken)
+            return
+        if self.lifecycle.state is State.THINKING:  # finished before audio was reported
+            self.lifecycle.fire(Trigger.REPLY_STARTED, turn=turn)
+        self.lifecycle.fire(Trigger.REPLY_FINISHED, turn=turn, spoken=spoken)
 
     def _wire_events(self) -> None:
         on = self.session.on
@@ -327,7 +330,6 @@ class VoiceSession:
         on("user_state_changed", self._on_user_state)
         on("user_input_transcribed", self._on_transcribed)
         on("speech_created", self._on_speech_created)
-        on("conversation_item_added", self._on_item_added)
         on("error", self._on_error)
         on("close", self._on_close)
 
@@ -368,18 +370,22 @@ class VoiceSession:
             )
         )
 
-    def _on_item_added(self, event: lk_events.ConversationItemAddedEvent) -> None:
-        item = event.item
-        if item.type != "message" or item.role != "assistant":
+    def _record_latency(self, handle: SpeechHandle, turn: int) -> None:
+        """livekit's figures for a reply, from the reply's own message (not from greetings,
+        apologies or farewells, which are speeches too)."""
+        message = _assistant_message(handle)
+        metrics = (message.metrics if message is not None else None) or {}
+        if not metrics:
             return
-        turn = self.lifecycle.turn
-        metrics = item.metrics or {}
-        if turn == 0 or not metrics:
-            return
-        latency = self.latencies.setdefault(turn, TurnLatency(turn))
-        latency.e2e_latency_s = metrics.get("e2e_latency", latency.e2e_latency_s)
-        latency.llm_ttft_s = metrics.get("llm_node_ttft", latency.llm_ttft_s)
-        latency.tts_ttfb_s = metrics.get("tts_node_ttfb", latency.tts_ttfb_s)
+        latency = TurnLatency(
+            turn,
+            e2e_latency_s=metrics.get("e2e_latency"),
+            llm_ttft_s=metrics.get("llm_node_ttft"),
+            tts_ttfb_s=metrics.get("tts_node_ttfb"),
+        )
+        self.latencies[turn] = latency
+        if self.on_latency is not None:
+            self.on_latency(latency)
 
     def _on_error(self, event: lk_events.ErrorEvent) -> None:
         error = event.error
@@ -407,9 +413,14 @@ class VoiceSession:
         self.lifecycle.fire(reason)
 
 
-def _spoken_text(handle: SpeechHandle) -> str:
-    """What the agent actually said for this speech (livekit truncates it on interruption)."""
+def _assistant_message(handle: SpeechHandle) -> llm.ChatMessage | None:
     for item in reversed(handle.chat_items):
         if item.type == "message" and item.role == "assistant":
-            return item.text_content or ""
-    return ""
+            return item
+    return None
+
+
+def _spoken_text(handle: SpeechHandle) -> str:
+    """What the agent actually said for this speech (livekit truncates it on interruption)."""
+    message = _assistant_message(handle)
+    return (message.text_content or "") if message is not None else ""

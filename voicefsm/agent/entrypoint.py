@@ -15,6 +15,7 @@ from typing import Any, cast
 
 import httpx
 from livekit.agents import AgentSession, JobContext, TurnHandlingOptions
+from opentelemetry.trace import Tracer
 
 from voicefsm.agent.controller import SessionOptions, VoiceSession
 from voicefsm.agent.plumbing import Plumbing, Providers
@@ -27,6 +28,8 @@ from voicefsm.context import (
     participant_context_block,
 )
 from voicefsm.lifecycle import EndReason
+from voicefsm.observability.metrics import SessionMetrics
+from voicefsm.observability.tracing import SessionTracer
 from voicefsm.persistence.outbox import Outbox, OutboxStats
 from voicefsm.settings import Settings
 
@@ -43,6 +46,11 @@ class JobDeps:
     on_session: Callable[[JobContext, VoiceSession], None] | None = None
     #: Called when the session has exited, with its outbox figures.
     on_finished: Callable[[JobContext, OutboxStats], None] | None = None
+    #: Prometheus metrics to count this session in (None: not counted).
+    metrics: SessionMetrics | None = None
+    #: Where session and state spans go (None: OpenTelemetry's global tracer, a no-op unless
+    #: configured).
+    tracer: Tracer | None = None
 
 
 def _metadata(value: object) -> str | None:
@@ -72,6 +80,44 @@ def build_agent_session(providers: Providers, settings: Settings) -> AgentSessio
     )
 
 
+def _backend_client(settings: Settings) -> tuple[httpx.AsyncClient | None, BackendClient | None]:
+    if settings.backend_url is None:
+        return None, None
+    http = httpx.AsyncClient(base_url=str(settings.backend_url))
+    client = BackendClient(
+        http,
+        token=settings.backend_token,
+        read_deadline_s=settings.backend_read_timeout_s,
+        write_timeout_s=settings.backend_write_timeout_s,
+    )
+    return http, client
+
+
+def _observe(controller: VoiceSession, outbox: Outbox, deps: JobDeps) -> asyncio.Task[None] | None:
+    """Spans for the session (no-op unless OpenTelemetry is configured) and, when asked for,
+    its metrics; returns the task keeping the outbox gauges current."""
+    SessionTracer(
+        controller.lifecycle,
+        session_id=controller.state.session_id,
+        conversation_id=controller.conversation_id,
+        tracer=deps.tracer,
+    )
+    metrics = deps.metrics
+    if metrics is None:
+        return None
+    metrics.attach(controller.lifecycle)
+    controller.on_latency = lambda t: metrics.turn(t.e2e_latency_s, t.llm_ttft_s, t.tts_ttfb_s)
+    return asyncio.create_task(_outbox_gauges(outbox, metrics), name="voicefsm-gauges")
+
+
+async def _outbox_gauges(outbox: Outbox, metrics: SessionMetrics) -> None:
+    """Keep the outbox gauges current while the call runs (a COUNT off the event loop)."""
+    while True:
+        status = await outbox.status()
+        metrics.outbox(status.pending, status.oldest_age_s)
+        await asyncio.sleep(5.0)
+
+
 async def close_providers(providers: Providers) -> None:
     """Providers are built per job; their connections (HTTP clients, sockets) end with it."""
     for provider in (providers.stt, providers.llm, providers.tts, providers.vad):
@@ -88,16 +134,7 @@ async def run_job(ctx: JobContext, deps: JobDeps) -> None:
     room = parse_room_metadata(_metadata(ctx.room.metadata) or _metadata(ctx.job.room.metadata))
     person = parse_participant_metadata(_metadata(participant.metadata))
 
-    http: httpx.AsyncClient | None = None
-    client: BackendClient | None = None
-    if settings.backend_url is not None:
-        http = httpx.AsyncClient(base_url=str(settings.backend_url))
-        client = BackendClient(
-            http,
-            token=settings.backend_token,
-            read_deadline_s=settings.backend_read_timeout_s,
-            write_timeout_s=settings.backend_write_timeout_s,
-        )
+    http, client = _backend_client(settings)
     outbox = Outbox(settings.spool_path, client, max_pending=settings.spool_max_rows)
     await outbox.start()
 
@@ -117,6 +154,7 @@ async def run_job(ctx: JobContext, deps: JobDeps) -> None:
         options=deps.options,
         on_finished=finished,
     )
+    gauges = _observe(controller, outbox, deps)
     if deps.on_session is not None:
         deps.on_session(ctx, controller)
 
@@ -136,7 +174,11 @@ async def run_job(ctx: JobContext, deps: JobDeps) -> None:
         await session.start(agent, **start_options)
         await controller.finished.wait()
     finally:
+        if gauges is not None:
+            gauges.cancel()
         stats = await outbox.stats()
+        if deps.metrics is not None:
+            deps.metrics.outbox_final(stats)
         await outbox.aclose()
         await close_providers(providers)
         if deps.on_finished is not None:

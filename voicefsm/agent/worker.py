@@ -20,6 +20,8 @@ from livekit.agents.cli import proto
 from voicefsm.agent.entrypoint import JobDeps, run_job
 from voicefsm.agent.plumbing import RoomPlumbing
 from voicefsm.errors import ConfigurationError
+from voicefsm.observability.metrics import SessionMetrics
+from voicefsm.observability.tracing import configure_from_env as configure_tracing_from_env
 from voicefsm.persistence.commands import drain
 from voicefsm.providers.real import build_providers, load_provider_settings
 from voicefsm.settings import Settings, load_settings
@@ -27,11 +29,24 @@ from voicefsm.settings import Settings, load_settings
 _LOG = logging.getLogger("voicefsm.worker")
 
 
+_process_metrics: SessionMetrics | None = None
+
+
+def process_metrics() -> SessionMetrics:
+    """This process's metric families (Prometheus registries are per process by design)."""
+    global _process_metrics  # noqa: PLW0603
+    if _process_metrics is None:
+        _process_metrics = SessionMetrics()
+    return _process_metrics
+
+
 async def production_entrypoint(ctx: JobContext) -> None:
     """The job entrypoint run in livekit's job processes (importable, hence module level)."""
     settings = load_settings()
     providers = build_providers(load_provider_settings())
-    await run_job(ctx, JobDeps(settings=settings, plumbing=RoomPlumbing(providers)))
+    configure_tracing_from_env()
+    deps = JobDeps(settings=settings, plumbing=RoomPlumbing(providers), metrics=process_metrics())
+    await run_job(ctx, deps)
 
 
 def check_worker_settings(settings: Settings) -> tuple[str, str, str]:
@@ -62,6 +77,7 @@ def build_server(settings: Settings) -> AgentServer:
         drain_timeout=int(settings.drain_timeout_s),
         shutdown_process_timeout=settings.flush_deadline_s + 5.0,
         max_retry=settings.livekit_max_retry,
+        prometheus_port=settings.metrics_port,
     )
     server.rtc_session(production_entrypoint, agent_name=settings.agent_name)
     return server

@@ -127,6 +127,7 @@ class Lifecycle:
         self._queue: deque[tuple[str, dict[str, object]]] = deque()
         self._processing = False
         self._listeners: list[Callable[[TimelineEntry], None]] = []
+        self._refusal_listeners: list[Callable[[Refusal], None]] = []
         self._machine = Machine(
             model=self._model,
             states=machine_states(),
@@ -182,6 +183,10 @@ class Lifecycle:
         """
         self._listeners.append(listener)
 
+    def subscribe_refusals(self, listener: Callable[[Refusal], None]) -> None:
+        """Call ``listener`` with each refused trigger (same rules as :meth:`subscribe`)."""
+        self._refusal_listeners.append(listener)
+
     def available_triggers(self) -> list[Trigger]:
         """Triggers with a transition from the current state (guards not evaluated)."""
         return [Trigger(name) for name in self._machine.get_triggers(self._model.state)]
@@ -217,7 +222,14 @@ class Lifecycle:
         return Outcome.ACCEPTED
 
     def _refuse(self, outcome: Outcome, state: State, trigger: str) -> Outcome:
-        self.refusals[Refusal(outcome, state, trigger)] += 1
+        refusal = Refusal(outcome, state, trigger)
+        self.refusals[refusal] += 1
+        for listener in tuple(self._refusal_listeners):
+            try:
+                listener(refusal)
+            except Exception:
+                self._log.exception("lifecycle listener failed; removed")
+                self._refusal_listeners.remove(listener)
         level = logging.INFO if outcome in (Outcome.STALE, Outcome.GUARDED) else logging.WARNING
         self._log.log(
             level,

@@ -22,6 +22,7 @@ import httpx
 from livekit.agents import AgentServer, JobContext, JobExecutorType
 from livekit.agents.ipc.mock_room import create_mock_room
 from livekit.protocol import models
+from opentelemetry.trace import Tracer
 
 from voicefsm.agent.controller import VoiceSession
 from voicefsm.agent.entrypoint import JobDeps, run_job
@@ -29,6 +30,7 @@ from voicefsm.backend.client import BackendClient
 from voicefsm.backend.server.runner import running_backend
 from voicefsm.errors import BackendError
 from voicefsm.lifecycle import TimelineEntry
+from voicefsm.observability.metrics import SessionMetrics
 from voicefsm.persistence.spool import Spool
 from voicefsm.settings import Settings, default_data_dir
 from voicefsm.simulation.harness import SessionRun, SimulationPlumbing
@@ -128,7 +130,13 @@ def _report(run: SessionRun, settings: Settings) -> dict[str, Any]:
 
 
 async def simulate(
-    scenario: Scenario, settings: Settings, *, sessions: int = 1, on_line: Line | None = None
+    scenario: Scenario,
+    settings: Settings,
+    *,
+    sessions: int = 1,
+    on_line: Line | None = None,
+    metrics: SessionMetrics | None = None,
+    tracer: Tracer | None = None,
 ) -> SimulationResult:
     """Run ``sessions`` copies of ``scenario`` concurrently; returns each session's report."""
     logging.getLogger("livekit").setLevel(logging.WARNING)
@@ -146,6 +154,8 @@ async def simulate(
             plumbing=plumbing,
             on_session=on_session,
             on_finished=plumbing.finished,
+            metrics=metrics,
+            tracer=tracer,
         )
         server = AgentServer(
             job_executor_type=JobExecutorType.THREAD,

@@ -1,0 +1,96 @@
+"""One simulated session, observed three ways: spans, metrics and the timeline picture agree
+with each other and with the simulate report."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from prometheus_client import CollectorRegistry
+
+from tests.support import Backend
+from voicefsm.cli import _write_timelines
+from voicefsm.observability import figures, picture
+from voicefsm.observability.metrics import SessionMetrics
+from voicefsm.settings import load_settings
+from voicefsm.simulation.runner import simulate
+from voicefsm.simulation.scenario import Scenario, Turn
+
+
+async def test_spans_metrics_picture_and_report_tell_the_same_story(
+    tmp_path: Path, backend: Backend
+) -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    registry = CollectorRegistry()
+    settings = load_settings(spool_path=tmp_path / "spool.sqlite3", backend_url=backend.url)
+    scenario = Scenario(
+        turns=[
+            Turn(user="Tell me about the museum opening hours", pause_ms=100),
+            Turn(user="Stop there thanks", interrupt_after_ms=300),
+        ]
+    )
+    [report] = (
+        await simulate(
+            scenario, settings, metrics=SessionMetrics(registry), tracer=provider.get_tracer("t")
+        )
+    ).sessions
+
+    timeline = report["timeline"]
+    dwell = figures.dwell_by_state(timeline)
+
+    # Spans: one per stay, durations as on the timeline (two clocks, read microseconds apart).
+    spans = [s for s in exporter.get_finished_spans() if s.name.startswith("voicefsm.state.")]
+    assert len(spans) == len(timeline) + 1
+    span_dwell: dict[str, float] = defaultdict(float)
+    for span in spans:
+        span_dwell[span.attributes["voicefsm.state"]] += (span.end_time - span.start_time) / 1e9
+    for state, seconds in dwell.items():
+        assert span_dwell[state] == pytest.approx(seconds, abs=0.02), state
+
+    # Metrics: the dwell histogram and the transition counter hold exactly the timeline's figures.
+    for state, seconds in dwell.items():
+        if state != "exiting":
+            observed = registry.get_sample_value(
+                "voicefsm_state_dwell_seconds_sum", {"state": state}
+            )
+            assert observed == pytest.approx(seconds, abs=1e-6), state
+    transitions = sum(
+        sample.value
+        for metric in registry.collect()
+        if metric.name == "voicefsm_transitions"
+        for sample in metric.samples
+        if sample.name == "voicefsm_transitions_total"
+    )
+    assert transitions == len(timeline)
+    e2e = [t["e2e_latency_s"] for t in report["latencies"] if t["e2e_latency_s"] is not None]
+    assert registry.get_sample_value(
+        "voicefsm_turn_latency_seconds_count", {"stage": "e2e"}
+    ) == len(e2e)
+    assert registry.get_sample_value(
+        "voicefsm_turn_latency_seconds_sum", {"stage": "e2e"}
+    ) == pytest.approx(sum(e2e))
+
+    # The picture, drawn from the JSON lines simulate --timeline-dir writes.
+    _write_timelines(tmp_path / "timelines", [report])
+    records = figures.read_jsonl(tmp_path / "timelines" / f"{report['session_id']}.jsonl")
+    assert records == timeline
+    root = ET.fromstring(picture.render_svg(records, latencies=report["latencies"]))
+    drawn: dict[str, float] = defaultdict(float)
+    for band in root.iter("{http://www.w3.org/2000/svg}rect"):
+        if "data-state" in band.attrib:
+            drawn[band.attrib["data-state"]] += float(band.attrib["data-seconds"])
+    assert dict(drawn) == pytest.approx(dwell, abs=1e-5)
+    marks = [
+        el.attrib["data-mark"]
+        for el in root.iter("{http://www.w3.org/2000/svg}line")
+        if "data-mark" in el.attrib
+    ]
+    assert marks.count("turn") == 2
+    assert marks.count("barge-in") == sum(1 for r in timeline if r["trigger"] == "interrupted") == 1

@@ -1,0 +1,208 @@
+"""Figures, metrics, spans and the timeline picture, from lifecycles driven in isolation."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from itertools import count
+from pathlib import Path
+
+import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from prometheus_client import CollectorRegistry
+
+from voicefsm.cli import main
+from voicefsm.lifecycle import Lifecycle, Trigger
+from voicefsm.observability import figures, picture
+from voicefsm.observability.metrics import SessionMetrics
+from voicefsm.observability.tracing import SessionTracer, configure_from_env
+from voicefsm.testing import RecordingEffects
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def conversation(lifecycle: Lifecycle) -> None:
+    """Joined, greeted, two turns (the second cut off), hang-up, persisted: a clock tick each."""
+    for trigger, data in [
+        (Trigger.JOINED, {}),
+        (Trigger.CONTEXT_LOADED, {}),
+        (Trigger.GREETED, {"turn": 0}),
+        (Trigger.USER_TURN_COMPLETED, {"text": "one"}),
+        (Trigger.REPLY_STARTED, {"turn": 1}),
+        (Trigger.REPLY_FINISHED, {"turn": 1}),
+        (Trigger.USER_TURN_COMPLETED, {"text": "two"}),
+        (Trigger.REPLY_STARTED, {"turn": 2}),
+        (Trigger.INTERRUPTED, {"turn": 2}),
+        (Trigger.HANG_UP, {}),
+        (Trigger.PERSISTED, {}),
+    ]:
+        lifecycle.fire(trigger, **data)
+
+
+def ticking() -> Lifecycle:
+    ticks = count()
+    return Lifecycle(RecordingEffects(), clock=lambda: float(next(ticks)) * 0.5)
+
+
+def records_of(lifecycle: Lifecycle) -> list[dict[str, object]]:
+    return [json.loads(line) for line in lifecycle.timeline.to_jsonl().splitlines()]
+
+
+def test_dwell_and_turn_figures_come_from_the_timeline() -> None:
+    lifecycle = ticking()
+    conversation(lifecycle)
+    records = records_of(lifecycle)
+    dwell = figures.dwell_by_state(records)
+    assert dwell == {
+        "joining": 0.5,
+        "loading_context": 0.5,
+        "greeting": 0.5,
+        "listening": 1.5,
+        "thinking": 1.0,
+        "speaking": 1.0,
+        "persisting": 0.5,
+        "exiting": 0.0,
+    }
+    assert [
+        (f.turn, f.thinking_s, f.speaking_s, f.interrupted) for f in figures.turn_figures(records)
+    ] == [
+        (1, 0.5, 0.5, False),
+        (2, 0.5, 0.5, True),
+    ]
+    assert figures.transition_counts(records)[("listening", "user_turn_completed", "thinking")] == 2
+
+
+def test_metrics_count_transitions_dwell_refusals_and_live_sessions() -> None:
+    registry = CollectorRegistry()
+    metrics = SessionMetrics(registry)
+    lifecycle = ticking()
+    metrics.attach(lifecycle)
+    assert registry.get_sample_value("voicefsm_sessions", {"state": "joining"}) == 1
+    conversation(lifecycle)
+    lifecycle.fire("no_such_trigger_" + "x" * 50)  # must not become a label value
+
+    def value(name: str, labels: dict[str, str] | None = None) -> float:
+        return registry.get_sample_value(name, labels or {}) or 0.0
+
+    records = records_of(lifecycle)
+    for state, seconds in figures.dwell_by_state(records).items():
+        if state != "exiting":
+            assert value("voicefsm_state_dwell_seconds_sum", {"state": state}) == pytest.approx(
+                seconds
+            )
+    assert (
+        value(
+            "voicefsm_transitions_total",
+            {"source": "speaking", "dest": "listening", "trigger": "interrupted"},
+        )
+        == 1
+    )
+    assert (
+        value(
+            "voicefsm_refused_triggers_total",
+            {"state": "exiting", "trigger": "unknown", "outcome": "unknown"},
+        )
+        == 1
+    )
+    assert all(value("voicefsm_sessions", {"state": s}) == 0 for s in picture.COLOURS)
+    metrics.turn(0.7, 0.15, None)
+    assert value("voicefsm_turn_latency_seconds_count", {"stage": "e2e"}) == 1
+    assert value("voicefsm_turn_latency_seconds_count", {"stage": "tts_ttfb"}) == 0
+
+
+def test_spans_per_session_and_state_nest_under_the_current_span() -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("test")
+    lifecycle = ticking()
+    with tracer.start_as_current_span("livekit.job") as outer:
+        SessionTracer(lifecycle, session_id="s1", conversation_id="c1", tracer=tracer)
+    conversation(lifecycle)
+
+    spans = {
+        (span.name, span.attributes.get("voicefsm.turn")): span
+        for span in exporter.get_finished_spans()
+    }
+    session = spans[("voicefsm.session", None)]
+    assert session.parent is not None
+    assert session.parent.span_id == outer.get_span_context().span_id
+    assert session.attributes["voicefsm.conversation_id"] == "c1"
+    states = [s for s in exporter.get_finished_spans() if s.name.startswith("voicefsm.state.")]
+    assert len(states) == len(lifecycle.timeline) + 1  # every stay, exiting included
+    assert all(s.parent is not None and s.parent.span_id == session.context.span_id for s in states)
+    cut = spans[("voicefsm.state.speaking", 2)]
+    assert (cut.attributes["voicefsm.trigger"], cut.attributes["voicefsm.exit_trigger"]) == (
+        "reply_started",
+        "interrupted",
+    )
+
+
+def test_tracing_is_off_unless_the_otel_variables_ask(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OTEL_EXPORTER_OTLP_ENDPOINT", raising=False)
+    monkeypatch.delenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", raising=False)
+    assert configure_from_env() is False
+
+
+def test_the_picture_draws_every_stay_to_scale_and_marks_turns_and_barge_ins() -> None:
+    lifecycle = ticking()
+    conversation(lifecycle)
+    records = records_of(lifecycle)
+    root = ET.fromstring(
+        picture.render_svg(records, latencies=[{"turn": 1, "e2e_latency_s": 0.42}])
+    )
+
+    bands = [r for r in root.iter(f"{SVG}rect") if "data-state" in r.attrib]
+    assert [b.attrib["data-state"] for b in bands] == [s.state for s in figures.stays(records)]
+    drawn: dict[str, float] = {}
+    for band in bands:
+        drawn[band.attrib["data-state"]] = drawn.get(band.attrib["data-state"], 0.0) + float(
+            band.attrib["data-seconds"]
+        )
+    assert drawn == pytest.approx(figures.dwell_by_state(records))
+    widths = {
+        b.attrib["data-state"]: float(b.attrib["width"])
+        for b in bands
+        if b.attrib["data-state"] == "greeting"
+    }
+    assert widths["greeting"] == pytest.approx(0.5 / 5.5 * (picture.WIDTH - 40), rel=0.01)
+    marks = [
+        line.attrib["data-mark"] for line in root.iter(f"{SVG}line") if "data-mark" in line.attrib
+    ]
+    assert marks == ["turn", "turn", "barge-in"]
+    texts = [t.text for t in root.iter(f"{SVG}text")]
+    assert "turn 1 · think 0.50s · e2e 0.42s" in texts
+
+
+def test_the_timeline_command_writes_svg_and_html(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lifecycle = ticking()
+    conversation(lifecycle)
+    source = tmp_path / "s1.jsonl"
+    source.write_text(lifecycle.timeline.to_jsonl())
+    assert main(["timeline", str(source)]) == 0
+    ET.fromstring((tmp_path / "s1.svg").read_text())
+    assert main(["timeline", str(source), "-o", str(tmp_path / "s1.html")]) == 0
+    page = (tmp_path / "s1.html").read_text()
+    assert page.startswith("<!doctype html>")
+    assert "<td>thinking</td><td>1.000</td>" in page
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("not json\n", "not a JSON object"),
+        ('{"t": 1}\n', "needs t, from, to and trigger"),
+        ("", "holds no transitions"),
+    ],
+)
+def test_the_timeline_command_refuses_bad_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str, message: str
+) -> None:
+    source = tmp_path / "bad.jsonl"
+    source.write_text(content)
+    assert main(["timeline", str(source)]) == 2
+    assert message in capsys.readouterr().err

@@ -1,0 +1,129 @@
+"""Prometheus metrics for voice sessions. Labels are low-cardinality by construction: states,
+triggers, outcomes and latency stages, never conversation or session ids.
+
+=========================================  =========  ==========================================
+name                                       type       labels
+=========================================  =========  ==========================================
+voicefsm_state_dwell_seconds               histogram  state
+voicefsm_transitions_total                 counter    source, dest, trigger
+voicefsm_refused_triggers_total            counter    state, trigger, outcome
+voicefsm_sessions                          gauge      state (sessions in each state right now)
+voicefsm_turn_latency_seconds              histogram  stage (e2e, llm_ttft, tts_ttfb)
+voicefsm_outbox_pending                    gauge
+voicefsm_outbox_oldest_age_seconds         gauge
+voicefsm_outbox_delivered_total            counter
+voicefsm_outbox_dead_total                 counter
+voicefsm_outbox_refused_total              counter    (spool full)
+=========================================  =========  ==========================================
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.registry import REGISTRY
+
+from voicefsm.lifecycle import Lifecycle, Outcome, Refusal, State, TimelineEntry, Trigger
+from voicefsm.persistence.outbox import OutboxStats
+
+DWELL_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0)
+LATENCY_BUCKETS = (0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0)
+_KNOWN_TRIGGERS = {trigger.value for trigger in Trigger}
+
+
+class SessionMetrics:
+    """The metric families, registered once per registry; attach each session's lifecycle."""
+
+    def __init__(self, registry: CollectorRegistry = REGISTRY) -> None:
+        self.dwell = Histogram(
+            "voicefsm_state_dwell_seconds",
+            "Time a session spent in a lifecycle state, one observation per stay.",
+            ["state"],
+            buckets=DWELL_BUCKETS,
+            registry=registry,
+        )
+        self.transitions = Counter(
+            "voicefsm_transitions",
+            "Lifecycle transitions taken.",
+            ["source", "dest", "trigger"],
+            registry=registry,
+        )
+        self.refused = Counter(
+            "voicefsm_refused_triggers",
+            "Triggers a lifecycle refused (illegal, stale, guarded, unknown).",
+            ["state", "trigger", "outcome"],
+            registry=registry,
+        )
+        self.sessions = Gauge(
+            "voicefsm_sessions",
+            "Sessions in each lifecycle state right now.",
+            ["state"],
+            registry=registry,
+            multiprocess_mode="livesum",
+        )
+        self.turn_latency = Histogram(
+            "voicefsm_turn_latency_seconds",
+            "Per-turn latency: end of user turn to first agent audio (e2e), LLM time to first "
+            "token, TTS time to first byte.",
+            ["stage"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.outbox_pending = Gauge(
+            "voicefsm_outbox_pending",
+            "Writes in the spool not yet delivered.",
+            registry=registry,
+            multiprocess_mode="max",
+        )
+        self.outbox_oldest_age = Gauge(
+            "voicefsm_outbox_oldest_age_seconds",
+            "Age of the oldest undelivered write.",
+            registry=registry,
+            multiprocess_mode="max",
+        )
+        self.outbox_delivered = Counter(
+            "voicefsm_outbox_delivered", "Writes delivered to the backend.", registry=registry
+        )
+        self.outbox_dead = Counter(
+            "voicefsm_outbox_dead", "Writes the backend refused for good.", registry=registry
+        )
+        self.outbox_refused = Counter(
+            "voicefsm_outbox_refused",
+            "Writes refused because the spool was full.",
+            registry=registry,
+        )
+
+    def attach(self, lifecycle: Lifecycle) -> None:
+        """Count this session from now on (it is in ``joining``)."""
+        entered = {"t": 0.0}
+        self.sessions.labels(State.JOINING.value).inc()
+
+        def on_transition(entry: TimelineEntry) -> None:
+            self.dwell.labels(entry.source.value).observe(entry.t - entered["t"])
+            self.transitions.labels(entry.source.value, entry.dest.value, entry.trigger.value).inc()
+            self.sessions.labels(entry.source.value).dec()
+            if entry.dest is not State.EXITING:  # an exited session is no longer counted
+                self.sessions.labels(entry.dest.value).inc()
+            entered["t"] = entry.t
+
+        def on_refusal(refusal: Refusal) -> None:
+            trigger = refusal.trigger if refusal.trigger in _KNOWN_TRIGGERS else "unknown"
+            outcome = refusal.outcome.value if isinstance(refusal.outcome, Outcome) else "unknown"
+            self.refused.labels(refusal.state.value, trigger, outcome).inc()
+
+        lifecycle.subscribe(on_transition)
+        lifecycle.subscribe_refusals(on_refusal)
+
+    def turn(self, e2e_s: float | None, llm_ttft_s: float | None, tts_ttfb_s: float | None) -> None:
+        for stage, value in (("e2e", e2e_s), ("llm_ttft", llm_ttft_s), ("tts_ttfb", tts_ttfb_s)):
+            if value is not None:
+                self.turn_latency.labels(stage).observe(value)
+
+    def outbox(self, pending: int, oldest_age_s: float | None) -> None:
+        self.outbox_pending.set(pending)
+        self.outbox_oldest_age.set(oldest_age_s or 0.0)
+
+    def outbox_final(self, stats: OutboxStats) -> None:
+        self.outbox_delivered.inc(stats.delivered)
+        self.outbox_dead.inc(stats.dead)
+        self.outbox_refused.inc(stats.refused)
+        self.outbox(stats.pending, stats.oldest_age_s)
