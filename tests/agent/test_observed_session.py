@@ -3,17 +3,21 @@ with each other and with the simulate report."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import xml.etree.ElementTree as ET
 from collections import defaultdict
 from pathlib import Path
 
+import httpx
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client import CollectorRegistry
 
-from tests.support import Backend
+from tests.support import Backend, free_port
+from voicefsm.agent.worker import process_metrics
 from voicefsm.cli import _write_timelines
 from voicefsm.observability import figures, picture
 from voicefsm.observability.metrics import SessionMetrics
@@ -94,3 +98,28 @@ async def test_spans_metrics_picture_and_report_tell_the_same_story(
     ]
     assert marks.count("turn") == 2
     assert marks.count("barge-in") == sum(1 for r in timeline if r["trigger"] == "interrupted") == 1
+
+
+async def test_the_worker_serves_the_session_metrics_on_its_metrics_port(
+    tmp_path: Path, backend: Backend
+) -> None:
+    """livekit's own metrics endpoint, in the worker, shows voicefsm's metric families."""
+    port = free_port()
+    settings = load_settings(spool_path=tmp_path / "spool.sqlite3", backend_url=backend.url)
+    scenario = Scenario(turns=[Turn(user="Hello", pause_ms=100)])
+    run = asyncio.create_task(
+        simulate(scenario, settings, metrics=process_metrics(), metrics_port=port)
+    )
+    page = ""
+    async with httpx.AsyncClient() as http:
+        while not run.done() and "voicefsm_transitions_total{" not in page:
+            with contextlib.suppress(httpx.TransportError):
+                page = (await http.get(f"http://127.0.0.1:{port}/metrics")).text
+            await asyncio.sleep(0.2)
+    await run
+    assert (
+        'voicefsm_transitions_total{dest="loading_context",source="joining",trigger="joined"}'
+        in page
+    )
+    assert "voicefsm_sessions{" in page
+    assert "conversation_id" not in page  # no high-cardinality labels

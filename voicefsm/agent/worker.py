@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+import tempfile
 
 from livekit.agents import AgentServer, JobContext
 from livekit.agents.cli import cli as lk_cli
@@ -70,6 +71,11 @@ def check_worker_settings(settings: Settings) -> tuple[str, str, str]:
 
 def build_server(settings: Settings) -> AgentServer:
     url, key, secret = check_worker_settings(settings)
+    # Job processes count their sessions; Prometheus's multiprocess mode (a fresh, empty
+    # directory) is how livekit's metrics endpoint in the worker process collects them.
+    multiproc = (
+        tempfile.mkdtemp(prefix="voicefsm-prometheus-") if settings.metrics_port else None
+    )
     server = AgentServer(
         ws_url=url,
         api_key=key,
@@ -78,6 +84,7 @@ def build_server(settings: Settings) -> AgentServer:
         shutdown_process_timeout=settings.flush_deadline_s + 5.0,
         max_retry=settings.livekit_max_retry,
         prometheus_port=settings.metrics_port,
+        prometheus_multiproc_dir=multiproc,
     )
     server.rtc_session(production_entrypoint, agent_name=settings.agent_name)
     return server

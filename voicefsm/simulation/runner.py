@@ -137,6 +137,7 @@ async def simulate(
     on_line: Line | None = None,
     metrics: SessionMetrics | None = None,
     tracer: Tracer | None = None,
+    metrics_port: int | None = None,
 ) -> SimulationResult:
     """Run ``sessions`` copies of ``scenario`` concurrently; returns each session's report."""
     logging.getLogger("livekit").setLevel(logging.WARNING)
@@ -162,6 +163,7 @@ async def simulate(
             num_idle_processes=0,
             port=0,
             shutdown_process_timeout=settings.flush_deadline_s + 5,
+            prometheus_port=metrics_port,
         )
 
         async def entrypoint(ctx: JobContext) -> None:
