@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from itertools import count
 from pathlib import Path
 
 import pytest
+from aiohttp import web
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client import CollectorRegistry
 
+from tests.stubs.threaded import serve_app
 from voicefsm.cli import main
 from voicefsm.lifecycle import Lifecycle, Trigger
 from voicefsm.observability import figures, picture
@@ -206,3 +211,60 @@ def test_the_timeline_command_refuses_bad_files(
     source.write_text(content)
     assert main(["timeline", str(source)]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_the_standard_otel_variables_export_spans_over_otlp(tmp_path: Path) -> None:
+    """In a fresh process (OpenTelemetry allows one provider per process), OTLP/HTTP export
+    delivers the session's spans to a collector named by OTEL_EXPORTER_OTLP_ENDPOINT."""
+    received: list[bytes] = []
+
+    async def collect(request: web.Request) -> web.Response:
+        received.append(await request.read())
+        return web.Response(body=b"", content_type="application/x-protobuf")
+
+    app = web.Application()
+    app.router.add_post("/v1/traces", collect)
+    code = (
+        "from opentelemetry import trace\n"
+        "from voicefsm.lifecycle import Lifecycle, Trigger\n"
+        "from voicefsm.observability.tracing import SessionTracer, configure_from_env\n"
+        "from voicefsm.testing import RecordingEffects\n"
+        "assert configure_from_env()\n"
+        "lifecycle = Lifecycle(RecordingEffects())\n"
+        "SessionTracer(lifecycle, session_id='s-otlp', conversation_id='c-otlp')\n"
+        "for t in (Trigger.JOINED, Trigger.HANG_UP, Trigger.PERSISTED):\n"
+        "    lifecycle.fire(t)\n"
+        "trace.get_tracer_provider().shutdown()\n"
+    )
+    with serve_app(app) as url:
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "OTEL_EXPORTER_OTLP_ENDPOINT": url,
+            "OTEL_SERVICE_NAME": "voicefsm-test",
+        }
+        result = subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 0, result.stderr[-2000:]
+    request = ExportTraceServiceRequest.FromString(b"".join(received))
+    names = [
+        span.name for rs in request.resource_spans for ss in rs.scope_spans for span in ss.spans
+    ]
+    assert "voicefsm.session" in names
+    assert {
+        "voicefsm.state.joining",
+        "voicefsm.state.loading_context",
+        "voicefsm.state.persisting",
+    } <= set(names)
+    service = {
+        attr.value.string_value
+        for rs in request.resource_spans
+        for attr in rs.resource.attributes
+        if attr.key == "service.name"
+    }
+    assert service == {"voicefsm-test"}
