@@ -73,9 +73,7 @@ def build_server(settings: Settings) -> AgentServer:
     url, key, secret = check_worker_settings(settings)
     # Job processes count their sessions; Prometheus's multiprocess mode (a fresh, empty
     # directory) is how livekit's metrics endpoint in the worker process collects them.
-    multiproc = (
-        tempfile.mkdtemp(prefix="voicefsm-prometheus-") if settings.metrics_port else None
-    )
+    multiproc = tempfile.mkdtemp(prefix="voicefsm-prometheus-") if settings.metrics_port else None
     server = AgentServer(
         ws_url=url,
         api_key=key,
