@@ -124,7 +124,9 @@ def test_spans_per_session_and_state_nest_under_the_current_span() -> None:
     tracer = provider.get_tracer("test")
     lifecycle = ticking()
     with tracer.start_as_current_span("livekit.job") as outer:
-        SessionTracer(lifecycle, session_id="s1", conversation_id="c1", tracer=tracer)
+        SessionTracer(
+            lifecycle, session_id="s1", conversation_id="c1", tracer=tracer, clock=lambda: 0.0
+        )
     conversation(lifecycle)
 
     spans = {
@@ -138,6 +140,9 @@ def test_spans_per_session_and_state_nest_under_the_current_span() -> None:
     states = [s for s in exporter.get_finished_spans() if s.name.startswith("voicefsm.state.")]
     assert len(states) == len(lifecycle.timeline) + 1  # every stay, exiting included
     assert all(s.parent is not None and s.parent.span_id == session.context.span_id for s in states)
+    # The spans carry the lifecycle's own times: 0.5 s a transition on the ticking clock.
+    joining = next(s for s in states if s.name == "voicefsm.state.joining")
+    assert (joining.end_time - joining.start_time) == 500_000_000
     cut = spans[("voicefsm.state.speaking", 2)]
     assert (cut.attributes["voicefsm.trigger"], cut.attributes["voicefsm.exit_trigger"]) == (
         "reply_started",

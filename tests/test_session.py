@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from itertools import count
 
-from voicefsm.backend.models import Message, Role, SessionSummary
+from voicefsm.backend.models import Message, MessageEvent, Role, SessionSummary
 from voicefsm.context import ParticipantMetadata
 from voicefsm.lifecycle import EndReason, Lifecycle, Trigger, Utterance
 from voicefsm.session import SessionState
@@ -46,6 +46,16 @@ def test_a_history_item_becomes_an_event_keyed_by_its_id() -> None:
         "Hi",
         1,
     )
+
+
+def test_a_message_event_is_valid_by_the_contract_even_for_huge_text() -> None:
+    """Built without validation on the voice path, it must still be what validation accepts."""
+    state = clocked()
+    item = state.record(Utterance("user", "x" * 30_000, 1, interrupted=False))
+    event = state.message_event(item)
+    again = MessageEvent.model_validate_json(event.model_dump_json())
+    assert again == event
+    assert len(again.text) == 20_000
 
 
 def test_keys_for_other_writes_continue_the_same_sequence() -> None:

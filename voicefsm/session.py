@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from voicefsm.backend.models import (
+    MAX_TEXT,
     Message,
     MessageEvent,
     MessageSummary,
@@ -110,13 +111,19 @@ class SessionState:
         return item
 
     def message_event(self, item: HistoryItem) -> MessageEvent:
-        """The backend event for a history item, keyed by the item's id."""
-        return MessageEvent(
+        """The backend event for a history item, keyed by the item's id.
+
+        Built without re-validation: every field comes from our own typed history item, and
+        this runs on the voice path (validation would cost more than the rest of the event).
+        The text is capped at the contract's limit so the backend cannot refuse it.
+        """
+        return MessageEvent.model_construct(
             idempotency_key=item.id,
             session_id=self.session_id,
             at=item.at,
+            kind="message",
             role=item.role,
-            text=item.text,
+            text=item.text[:MAX_TEXT],
             turn=item.turn,
             interrupted=item.interrupted,
         )

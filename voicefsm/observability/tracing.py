@@ -9,6 +9,8 @@ a session span is opened in the job's context, under livekit's own job span.
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Callable
 
 from opentelemetry import trace
 from opentelemetry.trace import Span, Tracer
@@ -47,7 +49,12 @@ def configure_from_env() -> bool:
 
 
 class SessionTracer:
-    """Opens the session span now, and a state span for each stay, as transitions happen."""
+    """Opens the session span now, and a state span for each stay, as transitions happen.
+
+    Span boundaries are the lifecycle's own transition times (its monotonic clock, mapped to
+    wall-clock time once), so spans and timeline agree exactly rather than differing by however
+    long a transition's callbacks took.
+    """
 
     def __init__(
         self,
@@ -56,18 +63,22 @@ class SessionTracer:
         session_id: str,
         conversation_id: str,
         tracer: Tracer | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._tracer = tracer or trace.get_tracer(TRACER_NAME)
         self._common = {"voicefsm.conversation_id": conversation_id}
+        # Wall-clock nanoseconds of the timeline's origin (its times are seconds after it).
+        self._origin_ns = time.time_ns() - int((clock() - lifecycle.timeline.origin) * 1e9)
         self._session = self._tracer.start_span(
             "voicefsm.session",
             attributes=self._common | {"voicefsm.session_id": session_id},
+            start_time=self._origin_ns,
         )
         self._context = trace.set_span_in_context(self._session)
-        self._state = self._open(State.JOINING, trigger=None, turn=0)
+        self._state = self._open(State.JOINING, trigger=None, turn=0, at_ns=self._origin_ns)
         lifecycle.subscribe(self._transition)
 
-    def _open(self, state: State, *, trigger: str | None, turn: int) -> Span:
+    def _open(self, state: State, *, trigger: str | None, turn: int, at_ns: int) -> Span:
         attributes: dict[str, str | int] = {
             **self._common,
             "voicefsm.state": state.value,
@@ -76,14 +87,20 @@ class SessionTracer:
         if trigger is not None:
             attributes["voicefsm.trigger"] = trigger
         return self._tracer.start_span(
-            f"voicefsm.state.{state.value}", context=self._context, attributes=attributes
+            f"voicefsm.state.{state.value}",
+            context=self._context,
+            attributes=attributes,
+            start_time=at_ns,
         )
 
     def _transition(self, entry: TimelineEntry) -> None:
+        at_ns = self._origin_ns + int(entry.t * 1e9)
         self._state.set_attribute("voicefsm.exit_trigger", entry.trigger.value)
-        self._state.end()
-        self._state = self._open(entry.dest, trigger=entry.trigger.value, turn=entry.turn)
+        self._state.end(end_time=at_ns)
+        self._state = self._open(
+            entry.dest, trigger=entry.trigger.value, turn=entry.turn, at_ns=at_ns
+        )
         if entry.dest is State.EXITING:
-            self._state.end()
+            self._state.end(end_time=at_ns)
             self._session.set_attribute("voicefsm.turns", entry.turn)
-            self._session.end()
+            self._session.end(end_time=at_ns)

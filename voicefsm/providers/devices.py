@@ -84,6 +84,8 @@ class SimulatedSpeaker(io.AudioOutput):
         self._cleared = asyncio.Event()
         self.playing = asyncio.Event()
         self.segments_played = 0
+        #: When the current (or last) segment began to play (loop time): for latency figures.
+        self.last_started_at = 0.0
 
     async def capture_frame(self, frame: rtc.AudioFrame) -> None:
         await super().capture_frame(frame)
@@ -118,6 +120,7 @@ class SimulatedSpeaker(io.AudioOutput):
                 started = True
                 self._position = 0.0
                 self._cleared.clear()
+                self.last_started_at = asyncio.get_running_loop().time()
                 self.playing.set()
                 self.on_playback_started(created_at=time.time())
             duration = frame.samples_per_channel / frame.sample_rate

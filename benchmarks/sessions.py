@@ -1,0 +1,126 @@
+"""Voice sessions for benchmarks: the voicefsm agent or a bare livekit agent, on the same
+scripted providers and simulated audio, with turn latency measured the same way for both:
+from the end of the user's speech to the first agent audio reaching the speaker."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from livekit.agents import Agent, AgentSession
+
+from voicefsm.agent.controller import SessionOptions, VoiceSession
+from voicefsm.agent.entrypoint import build_agent_session
+from voicefsm.agent.plumbing import Providers
+from voicefsm.agent.voice_agent import VoiceFsmAgent
+from voicefsm.backend.client import BackendClient
+from voicefsm.context import ParticipantMetadata, RoomMetadata, greeting_for
+from voicefsm.persistence.outbox import Outbox
+from voicefsm.providers.devices import SimulatedMicrophone, SimulatedSpeaker, attach_simulated_audio
+from voicefsm.providers.scripted import ScriptedLLM, ScriptedSTT, ScriptedTTS
+from voicefsm.settings import load_settings
+
+REPLY = "Sure, done."  # short replies keep benchmark turns short; both agents say the same
+USER = "Next one please"
+TURN_TIMEOUT_S = 30.0
+
+
+def scripted_providers() -> tuple[Providers, ScriptedSTT]:
+    """Realistic first-byte timings: LLM 150 ms to first token, TTS 80 ms to first audio."""
+    stt = ScriptedSTT(end_silence_s=0.2)
+    providers = Providers(
+        stt=stt,
+        llm=ScriptedLLM(reply=lambda _text: REPLY, ttft_s=0.15),
+        tts=ScriptedTTS(ttfb_s=0.08),
+        vad=None,
+        turn_detection="stt",
+        min_endpointing_delay_s=0.3,
+    )
+    return providers, stt
+
+
+class _BareAgent(Agent):
+    """livekit's own way: the framework replies to every turn; greets like voicefsm does."""
+
+    async def on_enter(self) -> None:
+        self.session.say(greeting_for(RoomMetadata(), ParticipantMetadata(display_name="Ada")))
+
+
+@dataclass
+class Measured:
+    latencies_s: list[float] = field(default_factory=list)
+    failures: int = 0
+
+
+@dataclass
+class BenchSession:
+    session: AgentSession[Any]
+    microphone: SimulatedMicrophone
+    speaker: SimulatedSpeaker
+    controller: VoiceSession | None
+
+    async def _until(self, condition: Any, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > deadline:
+                return False
+            await asyncio.sleep(0.005)
+        return True
+
+    async def converse(self, turns: int, measured: Measured) -> None:
+        speaker = self.speaker
+        await self._until(
+            lambda: speaker.segments_played >= 1 and not speaker.playing.is_set(), TURN_TIMEOUT_S
+        )
+        for _ in range(turns):
+            await asyncio.sleep(0.2)
+            played = speaker.segments_played
+            await self.microphone.speak(USER)
+            spoken_at = asyncio.get_running_loop().time()  # the speaker's clock too
+            if not await self._until(speaker.playing.is_set, TURN_TIMEOUT_S):
+                measured.failures += 1
+                continue
+            measured.latencies_s.append(speaker.last_started_at - spoken_at)
+            await self._until(
+                lambda p=played: speaker.segments_played > p and not speaker.playing.is_set(),
+                TURN_TIMEOUT_S,
+            )
+
+    async def aclose(self) -> None:
+        if self.controller is not None:
+            self.controller.end()
+            await asyncio.wait_for(self.controller.finished.wait(), 30)
+        else:
+            await self.session.aclose()
+        self.microphone.close()
+        await self.speaker.aclose()
+
+
+async def start_session(
+    kind: str,
+    *,
+    outbox: Outbox | None = None,
+    client: BackendClient | None = None,
+) -> BenchSession:
+    """``kind`` is "voicefsm" or "bare"."""
+    providers, stt = scripted_providers()
+    settings = load_settings()  # only its silence timeout is used here
+    session = build_agent_session(providers, settings)
+    microphone, speaker = attach_simulated_audio(session, stt.expect, words_per_s=4.0)
+    controller = None
+    if kind == "voicefsm":
+        controller = VoiceSession(
+            session,
+            session_id=f"bench-{id(session):x}",
+            room=RoomMetadata(),
+            participant=ParticipantMetadata(display_name="Ada"),
+            outbox=outbox,
+            client=client,
+            options=SessionOptions(flush_deadline_s=2.0, farewell_deadline_s=0.1),
+        )
+        await session.start(VoiceFsmAgent(controller, instructions="benchmark"))
+    else:
+        await session.start(_BareAgent(instructions="benchmark"))
+    return BenchSession(session, microphone, speaker, controller)

@@ -1,0 +1,159 @@
+"""State operation cost: one lifecycle event with its history append and outbox hand-off.
+
+* voicefsm: ``Lifecycle.fire`` (guards, callbacks, timeline) whose effects append to the in-memory
+  ``SessionState`` and hand the message to the ``Outbox`` (a queue put);
+* the seed's "before" design: a Redis-backed state manager, one ``RPUSH`` of the message (JSON)
+  per event through redis-py's asyncio client to a real redis-server on 127.0.0.1;
+* the floor: a hand-written dict FSM appending to a Python list.
+
+Interleaved in batches in one process, so machine drift hits all three alike.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import socket
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import redis.asyncio as redis
+
+from voicefsm.lifecycle import EndReason, Lifecycle, Trigger, Utterance
+from voicefsm.persistence.outbox import Outbox
+from voicefsm.session import SessionState
+
+BATCH = 300
+
+
+class _Effects:
+    """The voice path's real work for a message: append to history, hand to the outbox."""
+
+    def __init__(self, state: SessionState, outbox: Outbox) -> None:
+        self.state, self.outbox = state, outbox
+        self._item: Any = None
+
+    def append_history(self, utterance: Utterance) -> None:
+        self._item = self.state.record(utterance)
+
+    def enqueue_write(self, utterance: Utterance) -> None:
+        self.outbox.submit_event("c1", self.state.message_event(self._item))
+
+    def load_context(self) -> None: ...
+    def start_greeting(self, turn: int) -> None: ...
+    def listen(self, turn: int) -> None: ...
+    def start_reply(self, turn: int, user_text: str, attempt: int) -> None: ...
+    def interrupt(self, turn: int) -> None: ...
+    def apologise(self, turn: int) -> None: ...
+    def say_farewell(self) -> None: ...
+    def flush(self, reason: EndReason) -> None: ...
+    def shut_down(self, reason: EndReason) -> None: ...
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_redis() -> tuple[subprocess.Popen[bytes], int]:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        msg = "redis-server is not installed (benchmarks/run installs it from Debian's packages)"
+        raise RuntimeError(msg)
+    port = _free_port()
+    process = subprocess.Popen(  # noqa: S603 (a fixed binary from PATH, loopback only)
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return process, port
+        time.sleep(0.05)
+    process.kill()
+    msg = "redis-server did not start"
+    raise RuntimeError(msg)
+
+
+def _summary(samples_ns: list[int]) -> dict[str, float]:
+    ordered = sorted(samples_ns)
+    pick = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))] / 1000  # noqa: E731
+    return {
+        "events": len(ordered),
+        "median_us": statistics.median(ordered) / 1000,
+        "p95_us": pick(0.95),
+        "p99_us": pick(0.99),
+    }
+
+
+async def measure(events: int) -> dict[str, Any]:
+    process, port = start_redis()
+    client = redis.Redis(host="127.0.0.1", port=port)
+    samples: dict[str, list[int]] = {"voicefsm": [], "redis_rpush": [], "dict_fsm": []}
+    clock = time.perf_counter_ns
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            outbox = Outbox(Path(tmp) / "spool.sqlite3", None, max_pending=10 * events + 1000)
+            await outbox.start()
+            payload = json.dumps(
+                {"role": "user", "text": "What time do you open on Friday?", "turn": 1}
+            )
+            rounds = max(1, events // BATCH)
+            for round_index in range(rounds):
+                # voicefsm: user turn (history + outbox) and reply events, a fresh session per batch
+                state = SessionState(f"s{round_index}", "c1")
+                lifecycle = Lifecycle(_Effects(state, outbox))
+                lifecycle.fire(Trigger.JOINED)
+                lifecycle.fire(Trigger.RESUMED)
+                cycle = [
+                    (Trigger.USER_TURN_COMPLETED, {"text": "What time do you open on Friday?"}),
+                    (Trigger.REPLY_STARTED, None),
+                    (Trigger.REPLY_FINISHED, {"spoken": "From nine."}),
+                ]
+                for index in range(BATCH):
+                    trigger, data = cycle[index % 3]
+                    kwargs = dict(data or {})
+                    if trigger is not Trigger.USER_TURN_COMPLETED:
+                        kwargs["turn"] = lifecycle.turn
+                    start = clock()
+                    lifecycle.fire(trigger, **kwargs)
+                    samples["voicefsm"].append(clock() - start)
+                # the Redis-backed manager: RPUSH per message
+                for _ in range(BATCH):
+                    start = clock()
+                    await client.rpush(f"history:{round_index}", payload)
+                    samples["redis_rpush"].append(clock() - start)
+                # the floor
+                table = {
+                    ("listening", "u"): "thinking",
+                    ("thinking", "s"): "speaking",
+                    ("speaking", "f"): "listening",
+                }
+                fsm, history = {"state": "listening"}, []
+                for index in range(BATCH):
+                    start = clock()
+                    key = (fsm["state"], "usf"[index % 3])
+                    fsm["state"] = table[key]
+                    history.append(payload)
+                    samples["dict_fsm"].append(clock() - start)
+                await asyncio.sleep(0)  # let the outbox's writer keep up, as a voice loop would
+            await outbox.aclose()
+        redis_version = (await client.info("server")).get("redis_version", "unknown")
+    finally:
+        await client.aclose()
+        process.terminate()
+        process.wait(timeout=10)
+    result = {name: _summary(values) for name, values in samples.items()}
+    ours, base = result["voicefsm"], result["redis_rpush"]
+    result["ratio_redis_over_voicefsm_median"] = base["median_us"] / ours["median_us"]
+    result["ratio_voicefsm_over_dict_median"] = ours["median_us"] / result["dict_fsm"]["median_us"]
+    result["redis_version"] = redis_version
+    return result
