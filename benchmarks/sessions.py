@@ -14,6 +14,7 @@ from livekit.agents import Agent, AgentSession
 from voicefsm.agent.controller import SessionOptions, VoiceSession
 from voicefsm.agent.entrypoint import build_agent_session
 from voicefsm.agent.plumbing import Providers
+from voicefsm.agent.prompts import FAREWELL
 from voicefsm.agent.voice_agent import VoiceFsmAgent
 from voicefsm.backend.client import BackendClient
 from voicefsm.context import ParticipantMetadata, RoomMetadata, greeting_for
@@ -92,7 +93,8 @@ class BenchSession:
         if self.controller is not None:
             self.controller.end()
             await asyncio.wait_for(self.controller.finished.wait(), 30)
-        else:
+        else:  # the same goodbye the voicefsm agent says, so both do the same work
+            await self.session.say(FAREWELL, allow_interruptions=False)
             await self.session.aclose()
         self.microphone.close()
         await self.speaker.aclose()
@@ -118,7 +120,7 @@ async def start_session(
             participant=ParticipantMetadata(display_name="Ada"),
             outbox=outbox,
             client=client,
-            options=SessionOptions(flush_deadline_s=2.0, farewell_deadline_s=0.1),
+            options=SessionOptions(flush_deadline_s=2.0),
         )
         await session.start(VoiceFsmAgent(controller, instructions="benchmark"))
     else:

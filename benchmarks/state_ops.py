@@ -19,6 +19,7 @@ import statistics
 import subprocess
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +43,8 @@ class _Effects:
         self._item = self.state.record(utterance)
 
     def enqueue_write(self, utterance: Utterance) -> None:
-        self.outbox.submit_event("c1", self.state.message_event(self._item))
+        # As the agent does: the event is built on the outbox's writer thread.
+        self.outbox.submit_built("c1", self._item.id, partial(self.state.message_event, self._item))
 
     def load_context(self) -> None: ...
     def start_greeting(self, turn: int) -> None: ...

@@ -24,7 +24,7 @@ _FORWARDED = ("content-type", "authorization")
 
 @dataclass(frozen=True)
 class Fault:
-    kind: str  # "status", "reset_before", "reset_after", "slow_after", "pass"
+    kind: str  # "status", "reset_before", "reset_after", "slow_after", "delay_before", "pass"
     status: int = 503
     retry_after: str | None = None
     delay_s: float = 0.0
@@ -36,11 +36,14 @@ class FaultProxy:
     url: str = ""
     script: deque[Fault] = field(default_factory=deque)
     random_faults: list[Fault] = field(default_factory=list)
+    always: Fault | None = None  # applied to every API request (e.g. added latency)
     seen: Counter[str] = field(default_factory=Counter)
     forwarded: int = 0
     _rng_state: int = 12345
 
     def _next_fault(self) -> Fault:
+        if self.always is not None:
+            return self.always
         if self.script:
             return self.script.popleft()
         if self.random_faults:
@@ -58,6 +61,8 @@ class FaultProxy:
         if fault.kind == "status":
             headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
             return web.json_response({"detail": "injected"}, status=fault.status, headers=headers)
+        if fault.kind == "delay_before":
+            await asyncio.sleep(fault.delay_s)
         if fault.kind == "reset_before":
             request.transport.close()  # type: ignore[union-attr]
             raise ConnectionResetError

@@ -16,6 +16,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from livekit.agents import AgentSession, llm
@@ -125,16 +126,19 @@ class VoiceSession:
                 extra={"task": task.get_name(), "error_type": type(task.exception()).__name__},
             )
 
-    def _submit(self, event: Any) -> None:  # noqa: ANN401 (any contract event)
+    def _write(self, kind: str, hand_over: Callable[[Outbox], None]) -> None:
         if self.outbox is None:
             return
         try:
-            self.outbox.submit_event(self.conversation_id, event)
+            hand_over(self.outbox)
             self.state.metrics.writes += 1
         except SpoolFullError:
             # The call goes on; the write cannot be kept. Loud, counted, never silent.
             self.state.metrics.writes_refused += 1
-            self._log.error("outbox full: write refused", extra={"kind": event.kind})
+            self._log.error("outbox full: write refused", extra={"kind": kind})
+
+    def _submit(self, event: Any) -> None:  # noqa: ANN401 (any contract event)
+        self._write(event.kind, lambda outbox: outbox.submit_event(self.conversation_id, event))
 
     # -- inputs from the agent -------------------------------------------------------------------
 
@@ -244,7 +248,10 @@ class VoiceSession:
         item = (
             recorded[1] if recorded and recorded[0] is utterance else self.state.record(utterance)
         )
-        self._submit(self.state.message_event(item))
+        build = partial(self.state.message_event, item)  # built on the outbox's writer thread
+        self._write(
+            "message", lambda outbox: outbox.submit_built(self.conversation_id, item.id, build)
+        )
 
     def say_farewell(self) -> None:
         if not self._session_closed:

@@ -32,6 +32,8 @@ _LOG = logging.getLogger("voicefsm.outbox")
 _WRITER_BATCH = 1024
 
 Body = BaseModel | str
+#: A body, or a function building it: called on the writer thread, off the voice path.
+LazyBody = Body | Callable[[], Body]
 CommitListener = Callable[[Sequence[str]], None]
 
 
@@ -55,7 +57,7 @@ class _Writer(threading.Thread):
     def __init__(self, path: Path, on_commit: CommitListener) -> None:
         super().__init__(name="voicefsm-spool-writer", daemon=True)
         # None asks the writer to stop once everything before it is committed.
-        self.queue: queue.SimpleQueue[tuple[str, str, Body] | None] = queue.SimpleQueue()
+        self.queue: queue.SimpleQueue[tuple[str, str, LazyBody] | None] = queue.SimpleQueue()
         self.committed = 0
         self.failure: BaseException | None = None
         self._path = path
@@ -79,7 +81,8 @@ class _Writer(threading.Thread):
                     if item is None:
                         stopping = True
                         break
-                    key, target, body = item
+                    key, target, lazy = item
+                    body = lazy() if callable(lazy) else lazy
                     text = body if isinstance(body, str) else body.model_dump_json(by_alias=True)
                     batch.append((key, target, text))
                     if len(batch) >= _WRITER_BATCH:
@@ -167,11 +170,16 @@ class Outbox:
         """Hand an event over for durable delivery. Never blocks; raises SpoolFullError."""
         self._submit(event.idempotency_key, f"events:{conversation_id}", event)
 
+    def submit_built(self, conversation_id: str, key: str, build: Callable[[], Event]) -> None:
+        """Like :meth:`submit_event`, but the event is built on the writer thread, so the voice
+        path pays only for the hand-off. ``key`` must be the event's idempotency key."""
+        self._submit(key, f"events:{conversation_id}", build)
+
     def submit_session(self, summary: SessionSummary) -> None:
         """Hand over a session's final summary (keyed by its session id)."""
         self._submit(f"session:{summary.session_id}", f"session:{summary.session_id}", summary)
 
-    def _submit(self, key: str, target: str, body: Body) -> None:
+    def _submit(self, key: str, target: str, body: LazyBody) -> None:
         writer = self._writer
         if writer is None:
             msg = "the outbox is not started"
