@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 
@@ -148,6 +149,11 @@ def markdown(r: dict[str, Any]) -> str:
         )
     worst_cpu = max(row["cpu_ratio"] for row in sc["levels"])
     worst_mb = max(row["extra_mb_per_session"] for row in sc["levels"])
+    if sc.get("incomplete_levels"):
+        lines += [
+            "",
+            f"N = {', '.join(map(str, sc['incomplete_levels']))}: did not complete (start, converse, close) within its time budget on this machine; larger levels were not run.",
+        ]
     lines += [
         "",
         f"Largest N whose voicefsm p95 stays within 10% of N=1: **{sc['largest_n_within_10pct_of_n1_p95']}**.",
@@ -173,4 +179,7 @@ def markdown(r: dict[str, Any]) -> str:
                 f"| delivery to the reference backend ({db}) | {d['batched_events_per_s']:,.0f} events/s | one event per request: {d['unbatched_events_per_s']:,.0f}/s |"
             )
     lines.append("")
+    analysis = Path(__file__).with_name("ANALYSIS.md")
+    if analysis.exists() and not r.get("quick"):
+        lines += ["## Reading these figures", "", analysis.read_text().strip(), ""]
     return "\n".join(lines) + "\n"

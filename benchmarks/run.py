@@ -62,8 +62,12 @@ def outbox_figures(quick: bool) -> dict[str, Any]:
     return json.loads(out.read_text())
 
 
-async def measure(quick: bool) -> dict[str, Any]:
+async def measure(quick: bool, out: Path) -> dict[str, Any]:
     results: dict[str, Any] = {"machine": machine(), "quick": quick}
+
+    def save() -> None:  # after every step: an interrupted run keeps what it measured
+        (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+
     steps = [
         ("state_ops", lambda: state_ops.measure(3_000 if quick else 60_000)),
         ("added_latency", lambda: turns.added_latency(3 if quick else 50)),
@@ -79,8 +83,11 @@ async def measure(quick: bool) -> dict[str, Any]:
         results[name] = await step()
         results[name]["seconds"] = round(time.monotonic() - started, 1)
         print(report.section(name, results[name]), flush=True)
-    print("== outbox", flush=True)
-    results["outbox"] = outbox_figures(quick)
+        save()
+        if name == "backend_isolation":  # the outbox before scale, which can saturate the machine
+            print("== outbox", flush=True)
+            results["outbox"] = outbox_figures(quick)
+            save()
     return results
 
 
@@ -90,13 +97,23 @@ def main() -> int:
     parser.add_argument(
         "--out", type=Path, default=HERE, help="where results.json and RESULTS.md go"
     )
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="rewrite RESULTS.md from the existing results.json",
+    )
     args = parser.parse_args()
+    if args.report_only:
+        results = json.loads((args.out / "results.json").read_text())
+        (args.out / "RESULTS.md").write_text(report.markdown(results))
+        print(f"wrote {args.out / 'RESULTS.md'}")
+        return 0
     started = time.monotonic()
-    results = asyncio.run(measure(args.quick))
-    results["total_seconds"] = round(time.monotonic() - started, 1)
     if args.quick and args.out == HERE:
         args.out = HERE / "out"  # quick figures are not the published ones
     args.out.mkdir(exist_ok=True)
+    results = asyncio.run(measure(args.quick, args.out))
+    results["total_seconds"] = round(time.monotonic() - started, 1)
     (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     (args.out / "RESULTS.md").write_text(report.markdown(results))
     print(

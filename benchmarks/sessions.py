@@ -5,6 +5,7 @@ from the end of the user's speech to the first agent audio reaching the speaker.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -91,10 +92,12 @@ class BenchSession:
 
     async def aclose(self) -> None:
         if self.controller is not None:
-            self.controller.end()
+            if not self.controller.lifecycle.is_finished:
+                self.controller.end()
             await asyncio.wait_for(self.controller.finished.wait(), 30)
         else:  # the same goodbye the voicefsm agent says, so both do the same work
-            await self.session.say(FAREWELL, allow_interruptions=False)
+            with contextlib.suppress(RuntimeError, TimeoutError):
+                await asyncio.wait_for(self.session.say(FAREWELL, allow_interruptions=False), 4.0)
             await self.session.aclose()
         self.microphone.close()
         await self.speaker.aclose()

@@ -32,6 +32,8 @@ from voicefsm.backend.server.runner import running_backend
 from voicefsm.persistence.commands import drain
 from voicefsm.persistence.outbox import Outbox
 
+LEVEL_BUDGET_S = 40.0
+
 
 def _stats(values: list[float]) -> dict[str, float]:
     if not values:
@@ -144,18 +146,39 @@ async def _scale_level(kind: str, sessions: int, turns: int) -> dict[str, Any]:
     return {
         "sessions": sessions,
         "turns": len(latencies),
-        "failures": sum(m.failures for m in measured),
+        "failures": sessions * turns - len(latencies),
         "cpu_s_per_turn": cpu / max(1, len(latencies)),
         "rss_mb_per_session": (peak["rss"] - rss_before) / sessions / 2**20,
         "latency": _stats(latencies),
     }
 
 
+async def _bounded_level(kind: str, sessions: int, turns: int) -> dict[str, Any] | None:
+    """A level that cannot even finish (start, converse, close) in its budget is reported as
+    such, so a saturated machine cannot hold the suite."""
+    try:
+        return await asyncio.wait_for(_scale_level(kind, sessions, turns), LEVEL_BUDGET_S * 3)
+    except TimeoutError:
+        return None
+
+
 async def scale(levels: list[int], turns: int) -> dict[str, Any]:
-    rows = []
+    rows: list[dict[str, Any]] = []
+    incomplete: list[int] = []
     for sessions in levels:
-        bare = await _scale_level("bare", sessions, turns)
-        ours = await _scale_level("voicefsm", sessions, turns)
+        bare = await _bounded_level("bare", sessions, turns)
+        ours = await _bounded_level("voicefsm", sessions, turns)
+        if bare is None or ours is None:
+            incomplete.append(sessions)
+            print(
+                f"   N={sessions}: did not complete within {LEVEL_BUDGET_S * 3:.0f} s", flush=True
+            )
+            break
+        print(
+            f"   N={sessions}: turns bare {bare['turns']}, voicefsm {ours['turns']}; "
+            f"p95 voicefsm {ours['latency'].get('p95_ms', 0):.0f} ms",
+            flush=True,
+        )
         rows.append(
             {
                 "sessions": sessions,
@@ -171,4 +194,8 @@ async def scale(levels: list[int], turns: int) -> dict[str, Any]:
         for r in rows
         if base and r["voicefsm"]["latency"].get("p95_ms", 1e9) <= base * 1.10
     ]
-    return {"levels": rows, "largest_n_within_10pct_of_n1_p95": max(within) if within else None}
+    return {
+        "levels": rows,
+        "incomplete_levels": incomplete,
+        "largest_n_within_10pct_of_n1_p95": max(within) if within else None,
+    }
