@@ -25,14 +25,15 @@ from typing import Any
 
 import redis.asyncio as redis
 
-from voicefsm.lifecycle import EndReason, Lifecycle, Trigger, Utterance
+from voicefsm.lifecycle import Lifecycle, Trigger, Utterance
 from voicefsm.persistence.outbox import Outbox
 from voicefsm.session import SessionState
+from voicefsm.testing import NullEffects
 
 BATCH = 300
 
 
-class _Effects:
+class _Effects(NullEffects):
     """The voice path's real work for a message: append to history, hand to the outbox."""
 
     def __init__(self, state: SessionState, outbox: Outbox) -> None:
@@ -45,16 +46,6 @@ class _Effects:
     def enqueue_write(self, utterance: Utterance) -> None:
         # As the agent does: the event is built on the outbox's writer thread.
         self.outbox.submit_built("c1", self._item.id, partial(self.state.message_event, self._item))
-
-    def load_context(self) -> None: ...
-    def start_greeting(self, turn: int) -> None: ...
-    def listen(self, turn: int) -> None: ...
-    def start_reply(self, turn: int, user_text: str, attempt: int) -> None: ...
-    def interrupt(self, turn: int) -> None: ...
-    def apologise(self, turn: int) -> None: ...
-    def say_farewell(self) -> None: ...
-    def flush(self, reason: EndReason) -> None: ...
-    def shut_down(self, reason: EndReason) -> None: ...
 
 
 def _free_port() -> int:
