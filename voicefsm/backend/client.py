@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
+import threading
 from collections.abc import Generator, Sequence
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -33,6 +35,8 @@ from voicefsm.backend.models import (
 from voicefsm.errors import BackendError, BackendRejected, BackendUnavailable
 
 _LOG = logging.getLogger("voicefsm.backend.client")
+_TLS_LOCK = threading.Lock()
+_tls_context: ssl.SSLContext | None = None
 MAX_RETRY_AFTER_S = 60.0
 #: Statuses worth retrying. 401/403 are among them: the request is fine, the deployment's token
 #: is not (yet); dead-lettering every write over a rotated token would lose the conversation.
@@ -77,6 +81,26 @@ def raise_for_status(response: httpx.Response) -> None:
             f"backend answered {status}", status=status, retry_after=retry_after_seconds(response)
         )
     raise BackendRejected(f"backend refused the request ({status})", status=status)
+
+
+def shared_tls_context() -> ssl.SSLContext:
+    """One TLS context for every backend connection in this process.
+
+    httpx builds a fresh one per client, loading the CA bundle each time; with OpenSSL 3 that
+    is slow, and from several job threads at once it contends on OpenSSL's locks for seconds
+    (measured here: sessions started minutes late under load). A client-side context is safe
+    to share between clients and threads.
+    """
+    global _tls_context  # noqa: PLW0603 (a process-wide cache, created once under the lock)
+    with _TLS_LOCK:
+        if _tls_context is None:
+            _tls_context = httpx.create_ssl_context()
+        return _tls_context
+
+
+def backend_http(base_url: str, **options: object) -> httpx.AsyncClient:
+    """An ``httpx.AsyncClient`` for the backend at ``base_url``, on the shared TLS context."""
+    return httpx.AsyncClient(base_url=base_url, verify=shared_tls_context(), **options)  # type: ignore[arg-type]
 
 
 class BackendClient:

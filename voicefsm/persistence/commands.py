@@ -6,10 +6,9 @@ import asyncio
 import json
 from pathlib import Path
 
-import httpx
 from pydantic import SecretStr
 
-from voicefsm.backend.client import BackendClient
+from voicefsm.backend.client import BackendClient, backend_http
 from voicefsm.persistence.outbox import Outbox
 from voicefsm.persistence.spool import SpoolStatus
 
@@ -34,7 +33,7 @@ async def drain(
     spool_path: Path, backend_url: str, token: SecretStr | None, timeout_s: float
 ) -> tuple[int, int, int]:
     """Deliver what the spool holds; returns (delivered, pending, dead)."""
-    async with httpx.AsyncClient(base_url=backend_url) as http:
+    async with backend_http(backend_url) as http:
         outbox = Outbox(spool_path, BackendClient(http, token=token))
         await outbox.start()
         try:

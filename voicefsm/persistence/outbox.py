@@ -1,11 +1,12 @@
 """The outbox: the only way writes leave a session, and the only part of persistence the voice
 path touches.
 
-``submit`` is a non-blocking hand-off (a queue put; no serialisation, no I/O). A writer thread
-serialises and commits batches to the spool; a write is *acknowledged* once committed there. The
-relay then delivers it to the backend, at least once; idempotency keys make that exactly once in
-effect. ``flush(deadline)`` delivers what it can in time and leaves the rest spooled for the next
-process to open the spool (which resumes delivery at once).
+``submit`` is a non-blocking hand-off (a queue put; no serialisation, no I/O). The process's
+spool writer thread (shared by every outbox on that spool) serialises and commits batches; a
+write is *acknowledged* once committed there. The relay then delivers it to the backend, at
+least once; idempotency keys make that exactly once in effect. ``flush(deadline)`` delivers what
+it can in time and leaves the rest spooled for the next process to open the spool (which resumes
+delivery at once).
 """
 
 from __future__ import annotations
@@ -13,28 +14,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import queue
-import threading
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import BaseModel
-
 from voicefsm.backend.client import BackendClient
 from voicefsm.backend.models import Event, SessionSummary
 from voicefsm.errors import OutboxError, SpoolFullError
+from voicefsm.persistence import writer as spool_writer
 from voicefsm.persistence.relay import Relay, RelayPolicy
-from voicefsm.persistence.spool import Spool, SpoolStatus, read_status
+from voicefsm.persistence.spool import SpoolStatus, read_status
+from voicefsm.persistence.writer import CommitListener, LazyBody
+
+__all__ = ["CommitListener", "LazyBody", "Outbox", "OutboxStats"]
 
 _LOG = logging.getLogger("voicefsm.outbox")
-_WRITER_BATCH = 1024
-
-Body = BaseModel | str
-#: A body, or a function building it: called on the writer thread, off the voice path.
-LazyBody = Body | Callable[[], Body]
-CommitListener = Callable[[Sequence[str]], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,69 +43,6 @@ class OutboxStats:
     refused: int
     pending: int
     oldest_age_s: float | None
-
-
-class _Writer(threading.Thread):
-    """Commits submitted writes in batches: off the event loop, in order, nothing dropped."""
-
-    def __init__(self, path: Path, on_commit: CommitListener) -> None:
-        super().__init__(name="voicefsm-spool-writer", daemon=True)
-        # None asks the writer to stop once everything before it is committed.
-        self.queue: queue.SimpleQueue[tuple[str, str, LazyBody] | None] = queue.SimpleQueue()
-        self.committed = 0
-        self.failure: BaseException | None = None
-        self._path = path
-        self._on_commit = on_commit
-        self.ready = threading.Event()
-
-    def run(self) -> None:
-        try:
-            spool = Spool(self._path)
-        except BaseException as exc:  # an unusable spool must surface at open(), not be lost
-            self.failure = exc
-            self.ready.set()
-            return
-        self.ready.set()
-        try:
-            stopping = False
-            while not stopping:
-                batch: list[tuple[str, str, str]] = []
-                item = self.queue.get()
-                while True:
-                    if item is None:
-                        stopping = True
-                        break
-                    key, target, lazy = item
-                    body = lazy() if callable(lazy) else lazy
-                    text = body if isinstance(body, str) else body.model_dump_json(by_alias=True)
-                    batch.append((key, target, text))
-                    if len(batch) >= _WRITER_BATCH:
-                        break
-                    try:
-                        item = self.queue.get_nowait()
-                    except queue.Empty:
-                        break
-                if batch:
-                    self._commit(spool, batch)
-        finally:
-            spool.close()
-
-    def _commit(self, spool: Spool, batch: list[tuple[str, str, str]]) -> None:
-        delay = 0.05
-        while True:
-            try:
-                spool.insert(batch)
-            except Exception as exc:  # e.g. disk full: keep the batch and try again
-                _LOG.error(
-                    "outbox spool write failed; retrying",
-                    extra={"rows": len(batch), "error_type": type(exc).__name__},
-                )
-                time.sleep(delay)
-                delay = min(delay * 2, 2.0)
-                continue
-            self.committed += len(batch)
-            self._on_commit([key for key, _, _ in batch])
-            return
 
 
 class Outbox:
@@ -136,7 +67,9 @@ class Outbox:
         self._policy = policy
         self._external_on_commit = on_commit
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._writer: _Writer | None = None
+        self._writer: spool_writer.SpoolWriter | None = None
+        self._committed_count = 0
+        self._targets: set[str] = set()  # where this outbox's writes go: its relay's first care
         self._relay: Relay | None = None
         self._relay_task: asyncio.Task[None] | None = None
         self._submitted = 0
@@ -150,10 +83,11 @@ class Outbox:
     async def start(self) -> None:
         """Open the spool (resuming delivery of whatever it already holds) and start the relay."""
         self._loop = asyncio.get_running_loop()
-        writer = _Writer(self.spool_path, self._committed)
-        writer.start()
+        writer = spool_writer.acquire(self.spool_path)
         await asyncio.to_thread(writer.ready.wait)
         if writer.failure is not None:
+            if spool_writer.release(writer):
+                await asyncio.to_thread(writer.join)
             msg = f"cannot open the outbox spool at {self.spool_path}"
             raise OutboxError(msg) from writer.failure
         self._writer = writer
@@ -162,9 +96,15 @@ class Outbox:
         if self._client is not None:
             self._relay = Relay(self.spool_path, self._client, self._policy)
             self._relay.on_removed = self._count_removed
+            self._relay.own_targets = lambda: frozenset(self._targets)
             self._relay_task = asyncio.create_task(self._relay.run(), name="voicefsm-relay")
 
     # -- the voice path --------------------------------------------------------------------------
+
+    def claim(self, conversation_id: str) -> None:
+        """This outbox writes for ``conversation_id``: its relay delivers that conversation's
+        spooled rows first, a crashed predecessor's included, however fresh."""
+        self._targets.add(f"events:{conversation_id}")
 
     def submit_event(self, conversation_id: str, event: Event) -> None:
         """Hand an event over for durable delivery. Never blocks; raises SpoolFullError."""
@@ -189,11 +129,13 @@ class Outbox:
             msg = f"the outbox spool holds its maximum of {self._max_pending} undelivered writes"
             raise SpoolFullError(msg)
         self._submitted += 1
-        writer.queue.put((key, target, body))
+        self._targets.add(target)
+        writer.queue.put(spool_writer.Write(key, target, body, self._committed))
 
     # -- completion, flush, close ----------------------------------------------------------------
 
     def _committed(self, keys: Sequence[str]) -> None:  # on the writer thread
+        self._committed_count += len(keys)
         if self._external_on_commit is not None:
             self._external_on_commit(keys)
         if self._relay is not None and self._loop is not None:
@@ -205,18 +147,21 @@ class Outbox:
 
     async def flush(self, deadline_s: float) -> int:
         """Commit everything submitted, then deliver until the spool is empty or the deadline
-        passes. Returns how many writes are still pending (they stay spooled)."""
-        loop = asyncio.get_running_loop()
-        end = loop.time() + deadline_s
-        while loop.time() < end:
-            committed = self._writer is not None and self._writer.committed >= self._submitted
-            if committed:
-                status = await self.status()
-                if status.pending == 0 or self._relay is None:
-                    return status.pending
-                self._relay.wake()
-            await asyncio.sleep(0.02)
-        return (await self.status()).pending
+        passes. Returns how many writes are still pending (they stay spooled).
+
+        The deadline is strict: a spool busy with other processes cannot stretch it (the
+        pending figure is then this outbox's own count)."""
+        try:
+            async with asyncio.timeout(deadline_s):
+                while True:
+                    if self._committed_count >= self._submitted:
+                        status = await self.status()
+                        if status.pending == 0 or self._relay is None:
+                            return status.pending
+                        self._relay.wake()
+                    await asyncio.sleep(0.02)
+        except TimeoutError:
+            return max(0, self._pending_at_open + self._submitted - self._removed)
 
     async def status(self) -> SpoolStatus:
         if self._relay is not None:
@@ -228,7 +173,7 @@ class Outbox:
         relay = self._relay
         return OutboxStats(
             submitted=self._submitted,
-            spooled=self._writer.committed if self._writer else 0,
+            spooled=self._committed_count,
             delivered=relay.delivered if relay else 0,
             dead=relay.dead if relay else 0,
             refused=self._refused,
@@ -245,9 +190,10 @@ class Outbox:
                 await self._relay_task
             self._relay_task = None
         if self._writer is not None:
-            self._writer.queue.put(None)
-            await asyncio.to_thread(self._writer.join)
-            self._writer = None
+            writer, self._writer = self._writer, None
+            await asyncio.to_thread(writer.barrier().wait)  # everything this outbox queued
+            if spool_writer.release(writer):
+                await asyncio.to_thread(writer.join)
         if not flush_deadline_s:
             pending = (await asyncio.to_thread(read_status, self.spool_path)).pending
         return pending

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -45,6 +46,10 @@ class RelayPolicy:
     breaker_ttl_s: float = 2.0
     pause_after_failure_s: float = 0.5
     idle_poll_s: float = 1.0
+    #: A relay with its own targets (a session's) takes other rows only once they are this old:
+    #: their own relay delivers them within milliseconds; what is left is a crashed process's,
+    #: or a backlog. Without it, every relay in a process raced for every commit.
+    stray_after_s: float = 5.0
 
 
 class Relay:
@@ -68,6 +73,9 @@ class Relay:
         self.dead = 0
         self.failed_attempts = 0
         self.on_removed: Callable[[int], None] = lambda count: None
+        #: The targets this relay delivers first (a session's conversation and summary); None
+        #: delivers everything (``voicefsm outbox drain``).
+        self.own_targets: Callable[[], frozenset[str]] | None = None
 
     async def _db(self, call: Callable[[Spool], T]) -> T:
         def run() -> T:
@@ -88,13 +96,23 @@ class Relay:
         try:
             while True:
                 self._wake.clear()
-                if not await self.deliver_round():
+                try:
+                    delivered = await self.deliver_round()
+                except sqlite3.OperationalError as exc:
+                    # The spool stayed locked past its busy timeout (many writers at once):
+                    # nothing was lost, the rows are still there; try again shortly.
+                    _LOG.warning("outbox spool busy", extra={"error": str(exc)[:200]})
+                    delivered = False
+                if not delivered:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), self._policy.idle_poll_s)
         finally:
             # Cancelled mid-delivery, rows would stay leased to this (living) process until the
             # lease expires; give them back so the next relay, even in this process, takes them.
-            await self._db(Spool.unlease)
+            try:
+                await self._db(Spool.unlease)
+            except sqlite3.OperationalError:
+                _LOG.warning("outbox leases left to expire: the spool stayed busy")
             await self._db(Spool.close)
             self._spool = None
             self._executor.shutdown(wait=False)
@@ -102,7 +120,13 @@ class Relay:
     async def deliver_round(self) -> bool:
         """Lease one batch and deliver it; False when there was nothing to do (or no way to)."""
         policy = self._policy
-        rows = await self._db(partial(Spool.lease, limit=policy.batch_size, lease_s=policy.lease_s))
+        lease = partial(Spool.lease, limit=policy.batch_size, lease_s=policy.lease_s)
+        if self.own_targets is None:
+            rows = await self._db(lease)
+        else:
+            rows = await self._db(partial(lease, targets=self.own_targets()))
+            if not rows:
+                rows = await self._db(partial(lease, older_than_s=policy.stray_after_s))
         if not rows:
             return False
         groups: dict[str, list[SpoolRow]] = {}

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,6 +83,7 @@ class Spool:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         _private_file(self.path)
+        self._writers = _process_lock(self.path)
         self._db = sqlite3.connect(self.path, isolation_level=None, timeout=10.0)
         self._db.execute("PRAGMA journal_mode=WAL")
         # Durable across process crashes (the failure we see); FULL would add power-loss
@@ -110,27 +112,68 @@ class Spool:
             )
             return self._db.total_changes - before
 
-    def lease(self, limit: int, lease_s: float) -> list[SpoolRow]:
-        """Take up to ``limit`` deliverable rows, oldest first, for ``lease_s`` seconds."""
-        now = time.time()
+    def lease(
+        self,
+        limit: int,
+        lease_s: float,
+        *,
+        targets: Collection[str] | None = None,
+        older_than_s: float = 0.0,
+    ) -> list[SpoolRow]:
+        """Take up to ``limit`` deliverable rows, oldest first, for ``lease_s`` seconds: rows of
+        ``targets`` only when given, and only rows spooled at least ``older_than_s`` ago.
+
+        Many relays share a spool (one per session; sessions in several processes), so the
+        write lock is the scarce thing: candidates are found with a plain read first (WAL
+        readers take no lock), and the write lock is taken only when some row is free, then
+        the choice is checked again under it.
+        """
+        if targets is not None and not targets:
+            return []
+        if not self._free_seqs(limit, time.time(), targets, older_than_s):
+            return []
         with self._transaction():
-            candidates = self._db.execute(
-                "SELECT seq, idempotency_key, target, body, attempts, lease_owner, lease_token, "
-                "lease_until FROM outbox WHERE dead = 0 AND not_before <= ? ORDER BY seq LIMIT ?",
-                (now, limit * 4),
-            ).fetchall()
-            free = [
-                SpoolRow(seq, key, target, body, attempts)
-                for seq, key, target, body, attempts, owner, token, until in candidates
-                if until <= now
-                or owner is None
-                or token == self._token
-                or (owner != self._pid and not _process_alive(owner))
-            ][:limit]
+            now = time.time()
+            seqs = self._free_seqs(limit, now, targets, older_than_s)
             self._db.executemany(
                 "UPDATE outbox SET lease_owner = ?, lease_token = ?, lease_until = ? WHERE seq = ?",
-                ((self._pid, self._token, now + lease_s, row.seq) for row in free),
+                ((self._pid, self._token, now + lease_s, seq) for seq in seqs),
             )
+        rows: list[SpoolRow] = []
+        for start in range(0, len(seqs), 500):  # SQLite caps bound parameters per statement
+            chunk = seqs[start : start + 500]
+            marks = ",".join("?" * len(chunk))  # only placeholders go into the SQL text
+            query = f"SELECT seq, idempotency_key, target, body, attempts FROM outbox WHERE seq IN ({marks}) ORDER BY seq"  # noqa: E501, S608
+            rows += [SpoolRow(*row) for row in self._db.execute(query, chunk)]
+        return rows
+
+    def _free_seqs(
+        self, limit: int, now: float, targets: Collection[str] | None, older_than_s: float
+    ) -> list[int]:
+        """Deliverable rows nobody alive holds: unleased, expired, ours, or a dead process's."""
+        query = (
+            "SELECT seq, lease_owner, lease_token, lease_until FROM outbox "
+            "WHERE dead = 0 AND not_before <= ? AND created_at <= ?"
+        )
+        parameters: list[object] = [now, now - older_than_s]
+        if targets is not None:
+            query += f" AND target IN ({','.join('?' * len(targets))})"
+            parameters += sorted(targets)
+        candidates = self._db.execute(
+            query + " ORDER BY seq LIMIT ?", [*parameters, limit * 4]
+        ).fetchall()
+        alive: dict[int, bool] = {}
+        free: list[int] = []
+        for seq, owner, token, until in candidates:
+            if until <= now or owner is None or token == self._token:
+                free.append(seq)
+            elif owner != self._pid:
+                if owner not in alive:
+                    alive[owner] = _process_alive(owner)
+                if not alive[owner]:
+                    free.append(seq)
+            if len(free) == limit:
+                break
         return free
 
     def delete(self, seqs: Sequence[int]) -> None:
@@ -184,23 +227,59 @@ class Spool:
         return SpoolStatus(pending=pending, dead=dead, oldest_age_s=age)
 
     def _transaction(self) -> _Transaction:
-        return _Transaction(self._db)
+        return _Transaction(self._db, self._writers)
 
 
 class _Transaction:
     """``BEGIN IMMEDIATE`` … ``COMMIT`` (or ``ROLLBACK``): take the write lock up front so two
     processes never both read rows to lease before either writes."""
 
-    __slots__ = ("_db",)
+    __slots__ = ("_db", "_writers")
 
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: sqlite3.Connection, writers: threading.Lock) -> None:
         self._db = db
+        self._writers = writers
 
     def __enter__(self) -> None:
-        self._db.execute("BEGIN IMMEDIATE")
+        self._writers.acquire()
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self._writers.release()
+            raise
 
     def __exit__(self, exc_type: object, exc: object, traceback: object) -> None:
-        self._db.execute("ROLLBACK" if exc_type is not None else "COMMIT")
+        try:
+            if exc_type is not None:
+                self._db.execute("ROLLBACK")
+                return
+            try:
+                self._db.execute("COMMIT")
+            except BaseException:
+                # A failed COMMIT leaves the transaction open, holding the write lock every
+                # other connection (in every process) waits on: end it; the caller retries.
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
+        finally:
+            self._writers.release()
+
+
+_PROCESS_LOCKS: dict[Path, threading.Lock] = {}
+_PROCESS_LOCKS_GUARD = threading.Lock()
+
+
+def _process_lock(path: Path) -> threading.Lock:
+    """One lock per spool file per process, taken around every write transaction.
+
+    SQLite's busy handler polls with sleeps: dozens of connections in one process (a writer and
+    a relay per session) polling for the write lock starve one another past the busy timeout.
+    Queued on this lock, a process's connections take turns and only one of them at a time
+    contends with other processes.
+    """
+    key = path.resolve()
+    with _PROCESS_LOCKS_GUARD:
+        return _PROCESS_LOCKS.setdefault(key, threading.Lock())
 
 
 def read_status(path: Path) -> SpoolStatus:

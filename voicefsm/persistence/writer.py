@@ -1,0 +1,171 @@
+"""The spool writer: one thread and one SQLite connection per spool file per process, shared by
+every outbox (session) in the process.
+
+Sessions run as threads of one process in ``voicefsm simulate`` and in livekit's thread
+executor. A writer per session meant a connection per session all taking the spool's write lock;
+at a hundred sessions over four processes, commits queued behind the lock for longer than its
+busy timeout. One writer per process batches every session's writes into one transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from voicefsm.persistence.spool import Spool
+
+_LOG = logging.getLogger("voicefsm.outbox")
+_BATCH = 1024
+
+Body = BaseModel | str
+#: A body, or a function building it: called on the writer thread, off the voice path.
+LazyBody = Body | Callable[[], Body]
+#: Told the keys of a batch once committed (acknowledged); runs on the writer thread.
+CommitListener = Callable[[Sequence[str]], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Write:
+    key: str
+    target: str
+    body: LazyBody
+    listener: CommitListener
+
+
+@dataclass(frozen=True, slots=True)
+class _Barrier:
+    """Reached once everything queued before it is committed."""
+
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+class SpoolWriter(threading.Thread):
+    """Commits queued writes in batches, in order, nothing dropped; retries a failed commit."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(name="voicefsm-spool-writer", daemon=True)
+        # None asks the writer to stop once everything before it is committed.
+        self.queue: queue.SimpleQueue[Write | _Barrier | None] = queue.SimpleQueue()
+        self.failure: BaseException | None = None
+        self.ready = threading.Event()
+        self.users = 0  # outboxes sharing it (guarded by the registry's lock)
+        self._path = path
+
+    def run(self) -> None:
+        try:
+            spool = Spool(self._path)
+        except BaseException as exc:  # an unusable spool must surface at start(), not be lost
+            self.failure = exc
+            self.ready.set()
+            return
+        self.ready.set()
+        try:
+            while self._round(spool):
+                pass
+        finally:
+            spool.close()
+
+    def _round(self, spool: Spool) -> bool:
+        """Commit one batch; False once asked to stop."""
+        batch: list[Write] = []
+        barriers: list[_Barrier] = []
+        item = self.queue.get()
+        stopping = False
+        while True:
+            if item is None:
+                stopping = True
+                break
+            if isinstance(item, _Barrier):
+                barriers.append(item)
+            else:
+                batch.append(item)
+                if len(batch) >= _BATCH:
+                    break
+            try:
+                item = self.queue.get_nowait()
+            except queue.Empty:
+                break
+        if batch:
+            self._commit(spool, batch)
+        for barrier in barriers:  # after the commit: everything before them is in
+            barrier.done.set()
+        return not stopping
+
+    def _commit(self, spool: Spool, batch: list[Write]) -> None:
+        rows = []
+        for write in batch:
+            body = write.body() if callable(write.body) else write.body
+            text = body if isinstance(body, str) else body.model_dump_json(by_alias=True)
+            rows.append((write.key, write.target, text))
+        delay = 0.05
+        while True:
+            try:
+                spool.insert(rows)
+            except Exception as exc:  # e.g. disk full, or locked past the busy timeout
+                _LOG.error(
+                    "outbox spool write failed; retrying",
+                    # sqlite's message names the condition, never row data.
+                    extra={
+                        "rows": len(rows),
+                        "error_type": type(exc).__name__,
+                        "error": str(exc)[:200],
+                    },
+                )
+                time.sleep(delay)
+                delay = min(delay * 2, 2.0)
+                continue
+            break
+        by_listener: dict[CommitListener, list[str]] = defaultdict(list)
+        for write in batch:
+            by_listener[write.listener].append(write.key)
+        for listener, keys in by_listener.items():
+            try:
+                listener(keys)
+            except Exception:  # one outbox's listener must not stop every other's commits
+                _LOG.exception("outbox commit listener failed")
+
+    def barrier(self) -> threading.Event:
+        """An event set once everything queued so far is committed."""
+        barrier = _Barrier()
+        self.queue.put(barrier)
+        return barrier.done
+
+
+_REGISTRY: dict[Path, SpoolWriter] = {}
+_REGISTRY_LOCK = threading.Lock()
+
+
+def acquire(path: Path) -> SpoolWriter:
+    """This process's writer for ``path`` (started on first use); pair with :func:`release`.
+    Check ``ready``/``failure`` before use."""
+    key = path.resolve()
+    with _REGISTRY_LOCK:
+        writer = _REGISTRY.get(key)
+        if writer is None or writer.failure is not None:
+            writer = SpoolWriter(path)
+            writer.start()
+            _REGISTRY[key] = writer
+        writer.users += 1
+        return writer
+
+
+def release(writer: SpoolWriter) -> bool:
+    """Done with ``writer``; the last user stops it. True if this call stopped it (the caller
+    then joins it, off the event loop)."""
+    with _REGISTRY_LOCK:
+        writer.users -= 1
+        if writer.users > 0:
+            return False
+        for key, registered in list(_REGISTRY.items()):
+            if registered is writer:
+                del _REGISTRY[key]
+        writer.queue.put(None)
+        return True
