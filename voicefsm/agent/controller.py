@@ -27,7 +27,7 @@ from voicefsm.agent.prompts import APOLOGY, FAREWELL, context_block
 from voicefsm.backend.client import BackendClient
 from voicefsm.backend.models import ErrorEvent, SpeechEvent, TranscriptionEvent
 from voicefsm.context import ParticipantMetadata, RoomMetadata, greeting_for
-from voicefsm.errors import SpoolFullError
+from voicefsm.errors import OutboxError, SpoolFullError
 from voicefsm.lifecycle import EndReason, Lifecycle, State, Trigger, Utterance
 from voicefsm.lifecycle.states import LIVE_STATES
 from voicefsm.persistence.outbox import Outbox
@@ -90,6 +90,8 @@ class VoiceSession:
         self.conversation_id = room.conversation_id or f"c_{uuid.uuid4().hex}"
         self.state = SessionState(session_id, self.conversation_id)
         self.outbox = outbox
+        if outbox is not None:
+            outbox.claim(self.conversation_id)
         self.client = client
         self._log = logging.LoggerAdapter(_LOG, {"session_id": session_id})
         self.lifecycle = Lifecycle(
@@ -136,6 +138,11 @@ class VoiceSession:
             # The call goes on; the write cannot be kept. Loud, counted, never silent.
             self.state.metrics.writes_refused += 1
             self._log.error("outbox full: write refused", extra={"kind": kind})
+        except OutboxError:
+            # The outbox is already closed (a livekit event arriving after the job let go):
+            # never acknowledged, so nothing promised is lost; counted and logged all the same.
+            self.state.metrics.writes_refused += 1
+            self._log.error("outbox closed: write refused", extra={"kind": kind})
 
     def _submit(self, event: Any) -> None:  # noqa: ANN401 (any contract event)
         self._write(event.kind, lambda outbox: outbox.submit_event(self.conversation_id, event))
@@ -187,7 +194,7 @@ class VoiceSession:
         messages = None
         if self.client is not None and self.room.conversation_id:
             if self.outbox is not None:  # a crashed predecessor's last writes go first
-                await self.outbox.flush(min(0.3, self.options.history_deadline_s))
+                await self.outbox.flush(min(0.3, self.options.history_deadline_s / 3))
             try:
                 async with asyncio.timeout(self.options.history_deadline_s):
                     messages = await self.client.recent_messages(

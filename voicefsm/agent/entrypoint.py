@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, cast
 
 import httpx
@@ -21,7 +21,7 @@ from voicefsm.agent.controller import SessionOptions, VoiceSession
 from voicefsm.agent.plumbing import Plumbing, Providers
 from voicefsm.agent.prompts import DEFAULT_INSTRUCTIONS
 from voicefsm.agent.voice_agent import VoiceFsmAgent
-from voicefsm.backend.client import BackendClient
+from voicefsm.backend.client import BackendClient, backend_http
 from voicefsm.context import (
     parse_participant_metadata,
     parse_room_metadata,
@@ -30,7 +30,7 @@ from voicefsm.context import (
 from voicefsm.lifecycle import EndReason
 from voicefsm.observability.metrics import SessionMetrics
 from voicefsm.observability.tracing import SessionTracer
-from voicefsm.persistence.outbox import Outbox, OutboxStats
+from voicefsm.persistence.outbox import CommitListener, Outbox, OutboxStats
 from voicefsm.settings import Settings
 
 _LOG = logging.getLogger("voicefsm.agent")
@@ -40,12 +40,16 @@ _LOG = logging.getLogger("voicefsm.agent")
 class JobDeps:
     settings: Settings
     plumbing: Plumbing
-    options: SessionOptions = field(default_factory=SessionOptions)
+    #: None: the defaults, with the flush deadline from ``settings.flush_deadline_s``.
+    options: SessionOptions | None = None
     instructions: str = DEFAULT_INSTRUCTIONS
     #: Called with each session's controller once it exists (the simulator watches them).
     on_session: Callable[[JobContext, VoiceSession], None] | None = None
     #: Called when the session has exited, with its outbox figures.
     on_finished: Callable[[JobContext, OutboxStats], None] | None = None
+    #: Told the idempotency keys of each batch of writes once acknowledged (spool commit),
+    #: on the outbox's writer thread: an audit trail for the crash trials and for operators.
+    on_commit: CommitListener | None = None
     #: Prometheus metrics to count this session in (None: not counted).
     metrics: SessionMetrics | None = None
     #: Where session and state spans go (None: OpenTelemetry's global tracer, a no-op unless
@@ -83,7 +87,7 @@ def build_agent_session(providers: Providers, settings: Settings) -> AgentSessio
 def _backend_client(settings: Settings) -> tuple[httpx.AsyncClient | None, BackendClient | None]:
     if settings.backend_url is None:
         return None, None
-    http = httpx.AsyncClient(base_url=str(settings.backend_url))
+    http = backend_http(str(settings.backend_url))
     client = BackendClient(
         http,
         token=settings.backend_token,
@@ -126,6 +130,14 @@ async def close_providers(providers: Providers) -> None:
                 await provider.aclose()  # type: ignore[union-attr]
 
 
+async def _end_and_persist(controller: VoiceSession, options: SessionOptions) -> None:
+    if not controller.lifecycle.is_finished:
+        controller.end(EndReason.HANG_UP)
+    budget = options.farewell_deadline_s + options.flush_deadline_s + 1.0
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(controller.finished.wait(), budget)
+
+
 async def run_job(ctx: JobContext, deps: JobDeps) -> None:
     """Join, converse, persist, exit. Ends the job (``ctx.shutdown``) when the session exits."""
     settings = deps.settings
@@ -134,8 +146,11 @@ async def run_job(ctx: JobContext, deps: JobDeps) -> None:
     room = parse_room_metadata(_metadata(ctx.room.metadata) or _metadata(ctx.job.room.metadata))
     person = parse_participant_metadata(_metadata(participant.metadata))
 
+    options = deps.options or SessionOptions(flush_deadline_s=settings.flush_deadline_s)
     http, client = _backend_client(settings)
-    outbox = Outbox(settings.spool_path, client, max_pending=settings.spool_max_rows)
+    outbox = Outbox(
+        settings.spool_path, client, max_pending=settings.spool_max_rows, on_commit=deps.on_commit
+    )
     await outbox.start()
 
     providers = deps.plumbing.providers(ctx)
@@ -151,22 +166,13 @@ async def run_job(ctx: JobContext, deps: JobDeps) -> None:
         participant=person.value,
         outbox=outbox,
         client=client,
-        options=deps.options,
+        options=options,
         on_finished=finished,
     )
     gauges = _observe(controller, outbox, deps)
     if deps.on_session is not None:
         deps.on_session(ctx, controller)
 
-    async def on_shutdown(reason: str) -> None:
-        # The worker is stopping (drain, SIGTERM): end the conversation and persist it within
-        # the shutdown budget.
-        if not controller.lifecycle.is_finished:
-            controller.end(EndReason.HANG_UP)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(controller.finished.wait(), settings.flush_deadline_s + 1)
-
-    ctx.add_shutdown_callback(on_shutdown)
     instructions = deps.instructions + "\n\n" + participant_context_block(person.value)
     agent = VoiceFsmAgent(controller, instructions=instructions)
     start_options = deps.plumbing.attach(session, ctx, controller)
@@ -174,6 +180,11 @@ async def run_job(ctx: JobContext, deps: JobDeps) -> None:
         await session.start(agent, **start_options)
         await controller.finished.wait()
     finally:
+        if not controller.finished.is_set():
+            # Cancelled (livekit's forced shutdown: drain timed out, worker closing; it gives
+            # the entrypoint 15 s, then cancels it) or failed: end the conversation and persist
+            # it before the outbox closes. Shielded, so the cancellation cannot cut it short.
+            await asyncio.shield(_end_and_persist(controller, options))
         if gauges is not None:
             gauges.cancel()
         stats = await outbox.stats()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 from livekit.agents import AgentServer, JobContext, JobExecutorType
 from livekit.agents.ipc.mock_room import create_mock_room
 from livekit.protocol import models
@@ -26,11 +26,12 @@ from opentelemetry.trace import Tracer
 
 from voicefsm.agent.controller import VoiceSession
 from voicefsm.agent.entrypoint import JobDeps, run_job
-from voicefsm.backend.client import BackendClient
+from voicefsm.backend.client import BackendClient, backend_http
 from voicefsm.backend.server.runner import running_backend
 from voicefsm.errors import BackendError
 from voicefsm.lifecycle import TimelineEntry
 from voicefsm.observability.metrics import SessionMetrics
+from voicefsm.persistence.outbox import CommitListener
 from voicefsm.persistence.spool import Spool
 from voicefsm.settings import Settings, default_data_dir
 from voicefsm.simulation.harness import SessionRun, SimulationPlumbing
@@ -38,6 +39,7 @@ from voicefsm.simulation.scenario import Scenario
 
 SESSION_TIMEOUT_S = 600.0
 Line = Callable[[str, TimelineEntry], None]
+_LOG = logging.getLogger("voicefsm.simulate")
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,7 @@ async def _room_metadata(scenario: Scenario, url: str | None, name: str, setting
     if isinstance(raw, str) or "conversation_id" in raw or url is None:
         return scenario.room_metadata_text()
     agent = raw.get("agent", {})
-    async with httpx.AsyncClient(base_url=url) as http:
+    async with backend_http(url) as http:
         client = BackendClient(http, token=settings.backend_token, write_timeout_s=2.0)
         try:
             settings_for_agent: dict[str, object] = dict(agent) if isinstance(agent, dict) else {}
@@ -78,6 +80,61 @@ async def _room_metadata(scenario: Scenario, url: str | None, name: str, setting
         except BackendError:
             return scenario.room_metadata_text()
     return room.room_metadata
+
+
+class _StopRequest:
+    """SIGTERM/SIGINT handling for a simulation run on the main thread (elsewhere, a no-op)."""
+
+    def __init__(self) -> None:
+        self.requested = asyncio.Event()
+        self.hurry = asyncio.Event()
+        self._installed = False
+
+    def install(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, self._signalled)
+        except (RuntimeError, ValueError):  # not the main thread: the caller owns signals
+            return
+        self._installed = True
+
+    def remove(self) -> None:
+        if self._installed:
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(sig)
+            self._installed = False
+
+    def _signalled(self) -> None:
+        if self.requested.is_set():
+            self.hurry.set()
+            return
+        _LOG.warning("stop requested: draining live sessions")
+        self.requested.set()
+
+
+async def _until_done_or_stopped(
+    runs: list[SessionRun], stop: _StopRequest, server: AgentServer, drain_timeout_s: float
+) -> None:
+    """Wait for every session to exit; on a stop request, give them ``drain_timeout_s`` (as
+    a draining worker does) before the server's close ends and persists whatever is left."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + SESSION_TIMEOUT_S
+    while not all(run.done.is_set() for run in runs) and loop.time() < deadline:
+        if stop.requested.is_set():
+            break
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.requested.wait(), 0.1)
+    if not stop.requested.is_set():
+        return
+    drain = asyncio.create_task(server.drain(timeout=max(1, round(drain_timeout_s))))
+    hurry = asyncio.create_task(stop.hurry.wait())
+    await asyncio.wait({drain, hurry}, return_when=asyncio.FIRST_COMPLETED)
+    for task in (drain, hurry):
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+            await task
 
 
 def _pending(spool_path: Path, session_id: str) -> int:
@@ -105,6 +162,9 @@ def _report(run: SessionRun, settings: Settings) -> dict[str, Any]:
         else None,
         "stuck": run.user_stuck,
         "timeline": [entry.as_json() for entry in controller.lifecycle.timeline],
+        "resumed_from": [
+            {"role": item.role.value, "text": item.text} for item in controller.state.prior
+        ],
         "history": [
             {"role": item.role.value, "text": item.text, "interrupted": item.interrupted}
             for item in controller.state.history
@@ -138,8 +198,15 @@ async def simulate(
     metrics: SessionMetrics | None = None,
     tracer: Tracer | None = None,
     metrics_port: int | None = None,
+    on_commit: CommitListener | None = None,
 ) -> SimulationResult:
-    """Run ``sessions`` copies of ``scenario`` concurrently; returns each session's report."""
+    """Run ``sessions`` copies of ``scenario`` concurrently; returns each session's report.
+
+    ``on_commit`` is told the idempotency keys of each batch of writes the moment it is
+    acknowledged (committed to the spool; on the outbox's writer thread). SIGTERM or SIGINT
+    (when run on the main thread) stops the run the way a worker stops: live sessions get
+    ``drain_timeout_s`` to finish, then are ended and persisted; a second signal skips the wait.
+    """
     logging.getLogger("livekit").setLevel(logging.WARNING)
     with _backend(settings) as url:
         settings = settings.model_copy(update={"backend_url": url})
@@ -155,6 +222,7 @@ async def simulate(
             plumbing=plumbing,
             on_session=on_session,
             on_finished=plumbing.finished,
+            on_commit=on_commit,
             metrics=metrics,
             tracer=tracer,
         )
@@ -173,6 +241,8 @@ async def simulate(
         participant = next(iter(create_mock_room().remote_participants.values()))
         participant.metadata = scenario.participant_metadata_text()
 
+        stop = _StopRequest()
+        stop.install()
         started = asyncio.Event()
         server.once("worker_started", lambda *_: started.set())
         worker = asyncio.create_task(server.run(devmode=True, unregistered=True))
@@ -186,11 +256,11 @@ async def simulate(
                 metadata = await _room_metadata(scenario, url, name, settings)
                 room = models.Room(sid=f"RM_{name}", name=name, metadata=metadata)
                 await server.simulate_job(name, fake_job=True, room_info=room)
-            for run in runs:
-                await asyncio.to_thread(run.done.wait, SESSION_TIMEOUT_S)
+            await _until_done_or_stopped(runs, stop, server, settings.drain_timeout_s)
         finally:
             await server.aclose()
             worker.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await worker
+            stop.remove()
         return SimulationResult(url, [_report(run, settings) for run in runs])
