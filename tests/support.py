@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import socket
 import sqlite3
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+
+from sqlalchemy.engine import make_url
 
 from voicefsm.backend.models import MessageEvent, Role
 
@@ -42,3 +49,35 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+#: A PostgreSQL server the tests may create databases on (``.ci/postgres`` prints one).
+POSTGRES_URL = os.environ.get("VOICEFSM_TEST_POSTGRES_URL")
+
+
+async def _postgres_admin(url: str, sql: str) -> None:
+    import asyncpg  # noqa: PLC0415 (only needed when PostgreSQL runs)
+
+    parsed = make_url(url)
+    connection = await asyncpg.connect(
+        user=parsed.username,
+        password=parsed.password,
+        host=parsed.host,
+        port=parsed.port,
+        database=parsed.database or "postgres",
+    )
+    try:
+        await connection.execute(sql)
+    finally:
+        await connection.close()
+
+
+@contextmanager
+def postgres_database(server_url: str) -> Iterator[str]:
+    """A fresh, empty database on ``server_url`` for one test; dropped afterwards."""
+    name = f"voicefsm_test_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_postgres_admin(server_url, f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        asyncio.run(_postgres_admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

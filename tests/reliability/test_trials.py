@@ -1,0 +1,78 @@
+"""CI-sized representatives of the reliability trials (``python -m tests.reliability`` runs the
+full ones). Each asserts the group's promises: nothing acknowledged lost, nothing applied twice,
+nothing invented, no crash, every check held."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.reliability.crash import run_crash_trials, run_sigterm_trial
+from tests.reliability.faults import PROFILES, run_backend_faults
+from tests.reliability.ledger import Applied, Message, account
+from tests.reliability.load import run_load
+from tests.reliability.summary import GroupResult
+
+
+def test_sigkilled_sessions_lose_nothing_acknowledged_and_resume_from_the_backend() -> None:
+    run_crash_trials(trials=2, parallel=2).assert_ok()
+
+
+def test_sigterm_mid_session_drains_persists_and_exits_cleanly() -> None:
+    run_sigterm_trial().assert_ok()
+
+
+@pytest.mark.parametrize("profile", [PROFILES[1].name, PROFILES[4].name])
+def test_backend_faults_never_hold_a_turn_nor_lose_or_repeat_a_write(profile: str) -> None:
+    (result,) = run_backend_faults(sessions=1, profiles=[profile])
+    assert result.faults > 0, "no fault was injected"
+    result.assert_ok()
+
+
+def test_concurrent_sessions_in_several_processes_deliver_every_write_once(
+    database_url: str,
+) -> None:
+    run_load(database_url, "CI", processes=2, per_process=4).assert_ok()
+
+
+# -- the accounting itself must catch what it is there to catch --------------------------------
+
+
+def _applied(*keys: str, summaries: tuple[str, ...] = ()) -> Applied:
+    applied = Applied(summaries=set(summaries))
+    for key in keys:
+        applied.event_keys[key] += 1
+    return applied
+
+
+def test_the_ledger_counts_a_clean_history_as_clean() -> None:
+    result = GroupResult("t")
+    account(
+        result,
+        acknowledged={"s:1", "s:2", "session:s"},
+        applied=_applied("s:1", "s:2", summaries=("s",)),
+    )
+    assert (result.acknowledged, result.delivered, result.ok) == (3, 3, True)
+
+
+def test_the_ledger_catches_a_lost_an_invented_and_a_duplicated_write() -> None:
+    applied = _applied("s:1", "s:3", "s:3")
+    result = GroupResult("t")
+    account(result, acknowledged={"s:1", "s:2"}, applied=applied)
+    assert (result.lost, result.invented, result.duplicated) == (1, 1, 1)
+    assert not result.ok
+    with pytest.raises(AssertionError, match="1 lost; 1 duplicated; 1 invented"):
+        result.assert_ok()
+
+
+def test_the_ledger_catches_a_user_message_stored_twice_under_two_keys() -> None:
+    applied = _applied("s:1", "s:2")
+    applied.messages = [Message("s:1", "s", "user", "hello"), Message("s:2", "s", "user", "hello")]
+    result = GroupResult("t")
+    account(result, acknowledged={"s:1", "s:2"}, applied=applied)
+    assert result.duplicated == 1
+
+
+def test_writes_found_only_in_the_spool_count_as_known_not_invented() -> None:
+    result = GroupResult("t")
+    account(result, acknowledged={"s:1"}, applied=_applied("s:1", "s:2"), known={"s:2"})
+    assert result.invented == 0
