@@ -120,8 +120,17 @@ def _fault_turn_start(trail: list[Step], turn: int, *, greeting: bool) -> int:
     turns = [i for i, step in enumerate(trail) if step[1] == "user_turn_completed"]
     if len(turns) >= turn:
         return turns[turn - 1]
-    # The turn was never taken (the STT is down): the path starts where the session was then.
-    return next((i for i, step in enumerate(trail) if step[0] == "listening" and i > 0), 0)
+    # The turn was never taken (the STT is down): the path starts where the session left
+    # listening after the turns that were.
+    after = turns[-1] if turns else 0
+    return next(
+        (
+            i
+            for i in range(after, len(trail))
+            if trail[i][0] == "listening" and trail[i][1] != "user_turn_completed"
+        ),
+        after,
+    )
 
 
 def _providers(case: FaultCase) -> tuple[Providers, ScriptedSTT, ScriptedLLM, ScriptedTTS]:

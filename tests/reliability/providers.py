@@ -91,7 +91,9 @@ def _account(records: list[TrialRecord], seconds: float, full: bool) -> list[Gro
             results[case.provider].notes.append(f"{case.key}{times}: joining→{trail}")
     for result in results.values():
         mode = f"full, seed {FULL_SEED}" if full else "quick"
-        result.notes.append(f"{mode}: {result.trials} trials; the group took {seconds:.0f} s")
+        result.notes.append(
+            f"{mode}: {result.trials} trials; all provider-fault trials took {seconds:.0f} s"
+        )
     return [results[group] for group in GROUPS]
 
 
