@@ -5,6 +5,7 @@
     VoiceFsmError
     ├── ConfigurationError      a setting is missing or invalid (the message names the variable)
     ├── DiagramError            the diagrams could not be rendered
+    ├── AudioStalledError       a speech's audio stopped coming mid-synthesis (a stalled TTS)
     ├── OutboxError
     │   └── SpoolFullError      the spool holds its maximum of undelivered writes
     └── BackendError
@@ -27,6 +28,10 @@ class ConfigurationError(VoiceFsmError):
 
 class DiagramError(VoiceFsmError):
     """The diagrams could not be rendered (e.g. the pinned SVG renderer is missing)."""
+
+
+class AudioStalledError(VoiceFsmError):
+    """A synthesis stopped producing audio for longer than the session allows."""
 
 
 class OutboxError(VoiceFsmError):

@@ -16,7 +16,7 @@ from voicefsm.agent.plumbing import Providers
 from voicefsm.agent.voice_agent import VoiceFsmAgent
 from voicefsm.backend.client import BackendClient
 from voicefsm.context import ParticipantMetadata, RoomMetadata
-from voicefsm.persistence.outbox import Outbox
+from voicefsm.persistence.outbox import CommitListener, Outbox
 from voicefsm.providers.devices import SimulatedMicrophone, SimulatedSpeaker, attach_simulated_audio
 from voicefsm.providers.scripted import ScriptedLLM, ScriptedSTT, ScriptedTTS
 from voicefsm.settings import load_settings
@@ -65,8 +65,13 @@ async def live_session(
     options: SessionOptions = FAST,
     providers: Providers | None = None,
     announce: Callable[[str], None] | None = None,
+    session_id: str | None = None,
+    on_commit: CommitListener | None = None,
 ) -> AsyncIterator[Live]:
-    """Scripted providers by default; pass real ones (and who transcribes the user) to test them."""
+    """Scripted providers by default; pass real ones (and who transcribes the user) to test them.
+
+    ``on_commit`` is told the keys of the writes the spool acknowledges (the trials count them).
+    """
     stt, llm, tts = (
         ScriptedSTT(end_silence_s=0.2),
         ScriptedLLM(ttft_s=0.1),
@@ -79,12 +84,12 @@ async def live_session(
     settings = load_settings(spool_path=tmp_path / "spool.sqlite3")
     http = httpx.AsyncClient(base_url=backend_url or "http://127.0.0.1:9")
     client = BackendClient(http, read_deadline_s=1.0) if backend_url else None
-    outbox = Outbox(settings.spool_path, client)
+    outbox = Outbox(settings.spool_path, client, on_commit=on_commit)
     await outbox.start()
     session = build_agent_session(providers, settings)
     controller = VoiceSession(
         session,
-        session_id=f"test-{tmp_path.name[-8:]}",
+        session_id=session_id or f"test-{tmp_path.name[-8:]}",
         room=room or RoomMetadata(),
         participant=participant or ParticipantMetadata(display_name="Ada"),
         outbox=outbox,

@@ -295,6 +295,48 @@ def test_listeners_see_each_transition_and_a_broken_one_is_dropped() -> None:
 def test_max_reply_attempts_must_allow_one_attempt() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         Lifecycle(RecordingEffects(), max_reply_attempts=0)
+    with pytest.raises(ValueError, match="at least 1"):
+        Lifecycle(RecordingEffects(), max_failed_turns=0)
+
+
+def _fail_turn(lifecycle: Lifecycle, text: str) -> None:
+    lifecycle.fire(Trigger.USER_TURN_COMPLETED, text=text)
+    lifecycle.fire(Trigger.REPLY_FAILED, turn=lifecycle.turn)
+    lifecycle.fire(Trigger.REPLY_FAILED, turn=lifecycle.turn)
+
+
+def test_turns_failing_in_a_row_end_the_session_as_a_fatal_error() -> None:
+    """Two failed turns get apologies; the third in a row means the providers are down."""
+    effects = RecordingEffects()
+    lifecycle = Lifecycle(effects, max_failed_turns=3)
+    lifecycle.fire(Trigger.JOINED)
+    lifecycle.fire(Trigger.RESUMED)
+
+    _fail_turn(lifecycle, "one")
+    _fail_turn(lifecycle, "two")
+    assert (lifecycle.state, effects.names().count("apologise")) == (State.LISTENING, 2)
+    _fail_turn(lifecycle, "three")
+
+    assert lifecycle.state is State.PERSISTING
+    assert lifecycle.end_reason is EndReason.FATAL_ERROR
+    assert effects.names().count("apologise") == 2
+    assert effects.calls[-1] == EffectCall("flush", (EndReason.FATAL_ERROR,))
+
+
+def test_a_reply_played_to_its_end_starts_the_failure_count_again() -> None:
+    effects = RecordingEffects()
+    lifecycle = Lifecycle(effects, max_failed_turns=2)
+    lifecycle.fire(Trigger.JOINED)
+    lifecycle.fire(Trigger.RESUMED)
+
+    _fail_turn(lifecycle, "one")
+    lifecycle.fire(Trigger.USER_TURN_COMPLETED, text="two")
+    lifecycle.fire(Trigger.REPLY_STARTED, turn=2)
+    lifecycle.fire(Trigger.REPLY_FINISHED, turn=2, spoken="Fine.")
+    _fail_turn(lifecycle, "three")
+
+    assert lifecycle.state is State.LISTENING
+    assert effects.names().count("apologise") == 2
 
 
 def test_available_triggers_follow_the_table() -> None:

@@ -20,9 +20,13 @@ from voicefsm.lifecycle.table import ACTION_EFFECTS
 SPECS = {spec.state: spec for spec in STATES}
 
 
-def _attempts_for(edge: Edge) -> int:
-    """An edge guarded by MAY_RETRY needs a retry left; its fallback sibling needs none."""
-    return 2 if Guard.MAY_RETRY in edge.guards else 1
+def _limits_for(edge: Edge) -> dict[str, int]:
+    """An edge guarded by MAY_RETRY needs a retry left, one guarded by MAY_APOLOGISE an apology
+    left; their fallback siblings need none (a first failed turn is then the last allowed)."""
+    return {
+        "max_reply_attempts": 2 if Guard.MAY_RETRY in edge.guards else 1,
+        "max_failed_turns": 3 if Guard.MAY_APOLOGISE in edge.guards else 1,
+    }
 
 
 def _declared_effects(edge: Edge) -> set[str]:
@@ -35,7 +39,7 @@ def _declared_effects(edge: Edge) -> set[str]:
 @pytest.mark.parametrize("edge", TRANSITIONS, ids=edge_id)
 def test_edge_is_taken(edge: Edge) -> None:
     """Each edge moves to its destination, is timelined, and calls only its declared effects."""
-    lifecycle, effects = reach(edge.source, max_reply_attempts=_attempts_for(edge))
+    lifecycle, effects = reach(edge.source, **_limits_for(edge))
     calls_before, entries_before = len(effects.calls), len(lifecycle.timeline)
 
     outcome = lifecycle.fire(edge.trigger, **valid_data(lifecycle, edge.trigger))
@@ -55,7 +59,7 @@ def test_edge_is_taken(edge: Edge) -> None:
 @pytest.mark.parametrize("offset", [-1, 1])
 def test_stale_completion_is_refused(edge: Edge, offset: int) -> None:
     """A completion carrying another turn's token changes nothing and is counted as stale."""
-    lifecycle, effects = reach(edge.source, max_reply_attempts=_attempts_for(edge))
+    lifecycle, effects = reach(edge.source, **_limits_for(edge))
     calls, entries = len(effects.calls), len(lifecycle.timeline)
     data = valid_data(lifecycle, edge.trigger) | {"turn": lifecycle.turn + offset}
 
@@ -134,6 +138,9 @@ def test_required_behaviours_are_transitions() -> None:
     assert (State.THINKING, Trigger.REPLY_FAILED, None) in edges  # retry in place
     assert (State.THINKING, Trigger.REPLY_FAILED, State.LISTENING) in edges
     assert (State.SPEAKING, Trigger.REPLY_FAILED, State.LISTENING) in edges
+    # Replies failing turn after turn (providers down for good) end the session.
+    assert (State.THINKING, Trigger.REPLY_FAILED, State.PERSISTING) in edges
+    assert (State.SPEAKING, Trigger.REPLY_FAILED, State.PERSISTING) in edges
 
 
 def test_no_edge_is_shadowed() -> None:

@@ -43,10 +43,14 @@ def _shortest_paths() -> dict[State, list[Trigger]]:
 PATHS = _shortest_paths()
 
 
-def reach(state: State, *, max_reply_attempts: int = 2) -> tuple[Lifecycle, RecordingEffects]:
+def reach(
+    state: State, *, max_reply_attempts: int = 2, max_failed_turns: int = 3
+) -> tuple[Lifecycle, RecordingEffects]:
     """A lifecycle brought to ``state`` by accepted triggers, with its recording effects."""
     effects = RecordingEffects()
-    lifecycle = Lifecycle(effects, max_reply_attempts=max_reply_attempts)
+    lifecycle = Lifecycle(
+        effects, max_reply_attempts=max_reply_attempts, max_failed_turns=max_failed_turns
+    )
     for trigger in PATHS[state]:
         outcome = lifecycle.fire(trigger, **valid_data(lifecycle, trigger))
         assert outcome is Outcome.ACCEPTED, (state, trigger, outcome)

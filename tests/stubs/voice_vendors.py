@@ -38,6 +38,9 @@ class VendorStubs:
     listen_queries: list[dict[str, str]] = field(default_factory=list)
     tts_texts: list[str] = field(default_factory=list)
     llm_requests: list[dict[str, object]] = field(default_factory=list)
+    #: Drop the next Deepgram websocket this many seconds into an utterance (no close frame,
+    #: like a network failure); the words not yet recognised are heard on the next connection.
+    drop_listen_after_s: float | None = None
 
     def expect(self, text: str) -> None:
         """What the (simulated) user is about to say: the next utterance's transcript."""
@@ -45,7 +48,7 @@ class VendorStubs:
 
     # -- Deepgram ------------------------------------------------------------------------------
 
-    async def listen(self, request: web.Request) -> web.StreamResponse:
+    async def listen(self, request: web.Request) -> web.StreamResponse:  # noqa: PLR0912 (one protocol loop)
         if request.headers.get("Authorization") != f"Token {DEEPGRAM_KEY}":
             return web.json_response({"err_code": "INVALID_AUTH"}, status=401)
         query = dict(request.query)
@@ -105,6 +108,16 @@ class VendorStubs:
                 await ws.send_json({"type": "SpeechStarted", "channel": [0], "timestamp": t})
             if not speaking:
                 continue
+            if loud and self.drop_listen_after_s is not None and spoken >= self.drop_listen_after_s:
+                self.drop_listen_after_s = None
+                self.seen["deepgram.dropped"] += 1
+                rest = text.split()[words_sent:]
+                if rest:
+                    self.transcripts.appendleft(" ".join(rest))
+                # Abort the TCP connection: the client sees it drop, not a clean close.
+                if request.transport is not None:
+                    request.transport.abort()
+                return ws
             if loud:
                 spoken += duration
                 quiet = 0.0

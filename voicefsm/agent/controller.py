@@ -46,6 +46,13 @@ class SessionOptions:
     farewell_deadline_s: float = 4.0
     recent_messages: int = 20
     max_reply_attempts: int = 2
+    #: Failed turns in a row that end the session (its providers are down for good).
+    max_failed_turns: int = 3
+    #: From starting a reply (or the greeting) to its first audio. A provider that hangs
+    #: without ever timing out is cut off here, and the reply counts as failed.
+    reply_start_deadline_s: float = 8.0
+    #: Longest silence allowed between two audio frames of one synthesis (a stalled TTS).
+    audio_stall_deadline_s: float = 5.0
 
 
 @dataclass
@@ -95,7 +102,10 @@ class VoiceSession:
         self.client = client
         self._log = logging.LoggerAdapter(_LOG, {"session_id": session_id})
         self.lifecycle = Lifecycle(
-            self, max_reply_attempts=self.options.max_reply_attempts, log=self._log
+            self,
+            max_reply_attempts=self.options.max_reply_attempts,
+            max_failed_turns=self.options.max_failed_turns,
+            log=self._log,
         )
         self.latencies: dict[int, TurnLatency] = {}
         #: Told of each reply's latency figures as livekit reports them (metrics hook).
@@ -106,6 +116,9 @@ class VoiceSession:
         self._turn_input: dict[int, _TurnInput] = {}
         self._pending_input: _TurnInput | None = None
         self._reply_turns: dict[str, int] = {}
+        self._start_deadlines: dict[str, asyncio.TimerHandle] = {}
+        self._abandoned: set[str] = set()  # speeches given up on at their start deadline
+        self._failed_syntheses: set[str] = set()
         self._listening_turn = 0
         self._recorded: tuple[Utterance, HistoryItem] | None = None
         self._farewell: SpeechHandle | None = None
@@ -215,6 +228,7 @@ class VoiceSession:
 
     def start_greeting(self, turn: int) -> None:
         handle = self.session.say(greeting_for(self.room, self.participant))
+        self._watch_start(handle, turn)
         handle.add_done_callback(lambda h: self._speech_done(h, turn, greeting=True))
 
     def listen(self, turn: int) -> None:
@@ -237,6 +251,7 @@ class VoiceSession:
             kwargs["user_input"] = user_text
         handle = self.session.generate_reply(**kwargs)
         self._reply_turns[handle.id] = turn
+        self._watch_start(handle, turn)
         handle.add_done_callback(lambda h: self._speech_done(h, turn, greeting=False))
 
     def interrupt(self, turn: int) -> None:
@@ -244,8 +259,21 @@ class VoiceSession:
             self.session.interrupt()
 
     def apologise(self, turn: int) -> None:
-        if not self._session_closed:
-            self.session.say(APOLOGY, add_to_chat_ctx=False)
+        if self._session_closed:
+            return
+        try:
+            handle = self.session.say(APOLOGY, add_to_chat_ctx=False)
+        except RuntimeError:  # the session began closing under us: nobody to hear it
+            return
+        handle.add_done_callback(self._apology_done)
+
+    def _apology_done(self, handle: SpeechHandle) -> None:
+        # Kept out of the LLM's context, but it was said: the conversation record has it.
+        failed = handle.exception() is not None or handle.id in self._failed_syntheses
+        if not failed and not handle.interrupted:
+            utterance = Utterance("assistant", APOLOGY, self.lifecycle.turn)
+            self.append_history(utterance)
+            self.enqueue_write(utterance)
 
     def append_history(self, utterance: Utterance) -> None:
         self._recorded = (utterance, self.state.record(utterance))
@@ -298,6 +326,9 @@ class VoiceSession:
         self._spawn(self._shut_down(reason), "voicefsm-shut-down")
 
     async def _shut_down(self, reason: EndReason) -> None:
+        for deadline in self._start_deadlines.values():
+            deadline.cancel()
+        self._start_deadlines.clear()
         try:
             if not self._session_closed:
                 await self.session.aclose()
@@ -308,23 +339,69 @@ class VoiceSession:
         finally:
             self.finished.set()
 
+    # -- deadlines -----------------------------------------------------------------------------
+
+    def _watch_start(self, handle: SpeechHandle, turn: int) -> None:
+        loop = asyncio.get_running_loop()
+        self._start_deadlines[handle.id] = loop.call_later(
+            self.options.reply_start_deadline_s, self._start_overdue, handle, turn
+        )
+
+    def _started(self, speech_id: str) -> None:
+        deadline = self._start_deadlines.pop(speech_id, None)
+        if deadline is not None:
+            deadline.cancel()
+
+    def _start_overdue(self, handle: SpeechHandle, turn: int) -> None:
+        """No audio by the deadline: an LLM or TTS that hangs. Give the speech up now rather
+        than when livekit gets round to ending it (a hung request may never end)."""
+        self._start_deadlines.pop(handle.id, None)
+        if handle.done() or self._session_closed or self.lifecycle.state not in LIVE_STATES:
+            return
+        self._abandoned.add(handle.id)
+        self._submit_error("reply", "ReplyStartTimeout")
+        try:
+            # Everything queued goes too: a stuck speech ahead of this one would block the next.
+            stopping = self.session.interrupt(force=True)
+            stopping.add_done_callback(_retrieve_exception)
+        except RuntimeError:
+            self._log.warning("could not stop an overdue speech")
+        self.lifecycle.fire(Trigger.REPLY_FAILED, turn=turn)
+
+    def synthesis_failed(self, speech: SpeechHandle) -> None:
+        """The TTS failed (or stalled) while producing ``speech``: it counts as failed even if
+        part of it was heard and livekit ends it quietly."""
+        self._failed_syntheses.add(speech.id)
+
+    def _submit_error(self, source: str, error_type: str) -> None:
+        self._submit(
+            ErrorEvent(
+                idempotency_key=self.state.next_key(),
+                session_id=self.state.session_id,
+                at=self.state.now(),
+                source=source,
+                error_type=error_type,
+                recoverable=True,
+            )
+        )
+
     # -- completions from livekit --------------------------------------------------------------
 
     def _speech_done(self, handle: SpeechHandle, turn: int, *, greeting: bool) -> None:
+        self._started(handle.id)
+        if handle.id in self._abandoned:
+            self._abandoned.discard(handle.id)
+            return  # already failed at its start deadline
         spoken = _spoken_text(handle)
         error = handle.exception()
-        if error is not None or (not greeting and not spoken and not handle.interrupted):
-            self._submit(
-                ErrorEvent(
-                    idempotency_key=self.state.next_key(),
-                    session_id=self.state.session_id,
-                    at=self.state.now(),
-                    source="tts" if greeting else "llm",
-                    error_type=type(error).__name__ if error else "EmptyReply",
-                    recoverable=True,
-                )
-            )
-            self.lifecycle.fire(Trigger.REPLY_FAILED, turn=turn)
+        synthesis_failed = handle.id in self._failed_syntheses
+        self._failed_syntheses.discard(handle.id)
+        empty = not greeting and not spoken and not handle.interrupted
+        if error is not None or synthesis_failed or empty:
+            source = "tts" if greeting or synthesis_failed else "llm"
+            self._submit_error(source, type(error).__name__ if error else "EmptyReply")
+            # What was heard before the failure is kept (as cut off) by the lifecycle.
+            self.lifecycle.fire(Trigger.REPLY_FAILED, turn=turn, spoken=spoken)
             return
         if greeting:
             trigger = Trigger.INTERRUPTED if handle.interrupted else Trigger.GREETED
@@ -348,9 +425,13 @@ class VoiceSession:
         on("close", self._on_close)
 
     def _on_agent_state(self, event: lk_events.AgentStateChangedEvent) -> None:
-        if event.new_state != "speaking" or self.lifecycle.state is not State.THINKING:
+        if event.new_state != "speaking":
             return
         speech = self.session.current_speech
+        if speech is not None:
+            self._started(speech.id)
+        if self.lifecycle.state is not State.THINKING:
+            return
         turn = self._reply_turns.get(speech.id) if speech is not None else None
         if turn is not None:
             self.lifecycle.fire(Trigger.REPLY_STARTED, turn=turn)
@@ -425,6 +506,12 @@ class VoiceSession:
             "error": Trigger.FATAL_ERROR,
         }.get(str(getattr(event.reason, "value", event.reason)), Trigger.HANG_UP)
         self.lifecycle.fire(reason)
+
+
+def _retrieve_exception(future: asyncio.Future[None]) -> None:
+    # An interrupt that failed has nothing left to stop; retrieving it keeps asyncio quiet.
+    if not future.cancelled():
+        future.exception()
 
 
 def _assistant_message(handle: SpeechHandle) -> llm.ChatMessage | None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import httpx
-from livekit.agents import AgentSession, JobContext, TurnHandlingOptions
+from livekit.agents import NOT_GIVEN, AgentSession, JobContext, TurnHandlingOptions
 from opentelemetry.trace import Tracer
 
 from voicefsm.agent.controller import SessionOptions, VoiceSession
@@ -81,6 +81,7 @@ def build_agent_session(providers: Providers, settings: Settings) -> AgentSessio
         ),
         user_away_timeout=settings.silence_timeout_s,
         session_close_transcript_timeout=0.5,
+        conn_options=providers.conn_options or NOT_GIVEN,
     )
 
 

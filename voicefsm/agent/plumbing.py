@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 from livekit.agents import AgentSession, JobContext, room_io, stt, tts, vad
 from livekit.agents import llm as lk_llm
+from livekit.agents.voice.agent_session import SessionConnectOptions
 
 from voicefsm.agent.controller import VoiceSession
 
@@ -23,6 +24,9 @@ class Providers:
     turn_detection: TurnDetection
     #: Silence after speech before a turn counts as complete (livekit's endpointing delay).
     min_endpointing_delay_s: float = 0.5
+    #: livekit's retries and timeouts per provider, and how many unrecoverable provider errors
+    #: in a row close the session (``None``: livekit's defaults).
+    conn_options: SessionConnectOptions | None = None
 
 
 class Plumbing(Protocol):

@@ -59,6 +59,7 @@ class SessionModel:
         effects: Effects,
         *,
         max_reply_attempts: int,
+        max_failed_turns: int,
         on_effect_failure: Callable[[str], None],
         log: logging.Logger | logging.LoggerAdapter[logging.Logger],
     ) -> None:
@@ -69,6 +70,8 @@ class SessionModel:
         self.effect_failures: Counter[str] = Counter()
         self._max_attempts = max_reply_attempts
         self._attempt = 0
+        self._max_failed_turns = max_failed_turns
+        self._failed_turns = 0  # in a row: a reply played to its end starts the count again
         self._user_text = ""
         self._on_effect_failure = on_effect_failure
         self._log = log
@@ -96,6 +99,10 @@ class SessionModel:
 
     def may_retry(self, event: EventData) -> bool:
         return self._attempt < self._max_attempts
+
+    def may_apologise(self, event: EventData) -> bool:
+        """This failed turn is not yet the ``max_failed_turns``-th in a row."""
+        return self._failed_turns + 1 < self._max_failed_turns
 
     # -- actions ------------------------------------------------------------------------------
 
@@ -138,12 +145,19 @@ class SessionModel:
             self._record(Utterance("assistant", spoken, self.turn, interrupted))
 
     def apologise(self, event: EventData) -> None:
+        self._failed_turns += 1
         with self._effect("apologise"):
             self.effects.apologise(self.turn)
 
+    def clear_failures(self, event: EventData) -> None:
+        self._failed_turns = 0
+
     def note_end_reason(self, event: EventData) -> None:
         if self.end_reason is None:
-            self.end_reason = EndReason(event.event.name)
+            # Giving up on replies that keep failing is a fatal error like any other.
+            name = event.event.name
+            failed = name == Trigger.REPLY_FAILED
+            self.end_reason = EndReason.FATAL_ERROR if failed else EndReason(name)
 
     def say_farewell(self, event: EventData) -> None:
         if self.end_reason in FAREWELL_REASONS:

@@ -100,7 +100,9 @@ class Lifecycle:
     """One session's lifecycle. Fire triggers with :meth:`fire`; read :attr:`state`.
 
     ``max_reply_attempts`` bounds how often a failed reply is tried within one turn before the
-    agent apologises. ``clock`` is monotonic seconds; ``log`` may be an adapter carrying ids.
+    agent apologises; ``max_failed_turns`` is the number of failed turns in a row that ends the
+    session (the providers are down for good). ``clock`` is monotonic seconds; ``log`` may be
+    an adapter carrying ids.
     """
 
     def __init__(
@@ -108,17 +110,19 @@ class Lifecycle:
         effects: Effects,
         *,
         max_reply_attempts: int = 2,
+        max_failed_turns: int = 3,
         clock: Callable[[], float] = time.monotonic,
         log: Log = _LOG,
     ) -> None:
-        if max_reply_attempts < 1:
-            msg = "max_reply_attempts must be at least 1"
+        if max_reply_attempts < 1 or max_failed_turns < 1:
+            msg = "max_reply_attempts and max_failed_turns must be at least 1"
             raise ValueError(msg)
         self._clock = clock
         self._log = log
         self._model = SessionModel(
             effects,
             max_reply_attempts=max_reply_attempts,
+            max_failed_turns=max_failed_turns,
             on_effect_failure=self._effect_failed,
             log=log,
         )
@@ -249,8 +253,15 @@ def build_lifecycle(
     effects: Effects,
     *,
     max_reply_attempts: int = 2,
+    max_failed_turns: int = 3,
     clock: Callable[[], float] = time.monotonic,
     log: Log = _LOG,
 ) -> Lifecycle:
     """A fresh lifecycle in ``joining`` for one session."""
-    return Lifecycle(effects, max_reply_attempts=max_reply_attempts, clock=clock, log=log)
+    return Lifecycle(
+        effects,
+        max_reply_attempts=max_reply_attempts,
+        max_failed_turns=max_failed_turns,
+        clock=clock,
+        log=log,
+    )

@@ -26,6 +26,7 @@ class Guard(StrEnum):
     IS_CURRENT_TURN = "is_current_turn"
     HAS_USER_TEXT = "has_user_text"
     MAY_RETRY = "may_retry"
+    MAY_APOLOGISE = "may_apologise"
 
 
 class Action(StrEnum):
@@ -40,6 +41,7 @@ class Action(StrEnum):
     STOP_SPEECH = "stop_speech"
     RECORD_REPLY = "record_reply"
     APOLOGISE = "apologise"
+    CLEAR_FAILURES = "clear_failures"
     NOTE_END_REASON = "note_end_reason"
     SAY_FAREWELL = "say_farewell"
     FLUSH = "flush"
@@ -69,6 +71,7 @@ ACTION_EFFECTS: Mapping[Action, ActionSpec] = {
         ("append_history", "enqueue_write"), "history + outbox: what was spoken"
     ),
     Action.APOLOGISE: ActionSpec(("apologise",), "TTS: apology"),
+    Action.CLEAR_FAILURES: ActionSpec((), ""),
     Action.NOTE_END_REASON: ActionSpec((), ""),
     Action.SAY_FAREWELL: ActionSpec(("say_farewell",), "TTS: farewell, if user is there"),
     Action.FLUSH: ActionSpec(("flush",), "backend: session summary; flush outbox"),
@@ -168,10 +171,18 @@ TRANSITIONS: tuple[Edge, ...] = (
         for source in (State.LISTENING, *SPEECH_STATES)
     ),
     Edge(Trigger.REPLY_STARTED, State.THINKING, State.SPEAKING, _TURN),
-    Edge(Trigger.REPLY_FINISHED, State.SPEAKING, State.LISTENING, _TURN),
+    Edge(
+        Trigger.REPLY_FINISHED,
+        State.SPEAKING,
+        State.LISTENING,
+        _TURN,
+        after=(Action.CLEAR_FAILURES,),
+    ),
     # Barge-in: the user interrupts the agent.
     *(Edge(Trigger.INTERRUPTED, source, State.LISTENING, _TURN) for source in SPEECH_STATES),
-    # Recoverable provider errors: retry the reply once, then apologise and listen again.
+    # Recoverable provider errors (an error, a timeout, a stall, an empty reply): retry the
+    # reply once, then apologise and listen again. Turn after turn failing means the providers
+    # are down for good: the session ends, everything persisted (end reason ``fatal_error``).
     Edge(
         Trigger.REPLY_FAILED,
         State.THINKING,
@@ -179,8 +190,26 @@ TRANSITIONS: tuple[Edge, ...] = (
         (Guard.IS_CURRENT_TURN, Guard.MAY_RETRY),
         after=(Action.RETRY_REPLY,),
     ),
-    Edge(Trigger.REPLY_FAILED, State.THINKING, State.LISTENING, _TURN, after=(Action.APOLOGISE,)),
-    Edge(Trigger.REPLY_FAILED, State.SPEAKING, State.LISTENING, _TURN, after=(Action.APOLOGISE,)),
+    *(
+        edge
+        for source in (State.THINKING, State.SPEAKING)
+        for edge in (
+            Edge(
+                Trigger.REPLY_FAILED,
+                source,
+                State.LISTENING,
+                (Guard.IS_CURRENT_TURN, Guard.MAY_APOLOGISE),
+                after=(Action.APOLOGISE,),
+            ),
+            Edge(
+                Trigger.REPLY_FAILED,
+                source,
+                State.PERSISTING,
+                _TURN,
+                before=(Action.NOTE_END_REASON,),
+            ),
+        )
+    ),
     Edge(Trigger.REPLY_FAILED, State.GREETING, State.LISTENING, _TURN),
     Edge(
         Trigger.SILENCE_TIMEOUT,

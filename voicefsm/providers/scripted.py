@@ -18,7 +18,6 @@ from livekit.agents import (
     DEFAULT_API_CONNECT_OPTIONS,
     APIConnectionError,
     APIConnectOptions,
-    APIStatusError,
     llm,
     stt,
     tts,
@@ -28,6 +27,16 @@ from livekit.agents import (
 from livekit.agents.language import LanguageCode
 from livekit.agents.types import NOT_GIVEN, NotGivenOr
 from livekit.agents.utils import AudioBuffer
+
+from voicefsm.providers.faults import (
+    FaultPlan,
+    LLMFault,
+    STTFault,
+    TTSFault,
+    hang,
+    llm_fault_before_first_token,
+    tts_error,
+)
 
 TTS_SAMPLE_RATE = 24_000
 CHARS_PER_SECOND = 15.0  # about 150 words a minute
@@ -55,8 +64,9 @@ def tone(
 class ScriptedLLM(llm.LLM[None]):
     """Streams ``reply(user_text)`` word by word after ``ttft_s``.
 
-    ``fail(user_text, n)`` makes the next ``n`` replies to that text fail like a provider outage
-    (a non-retryable ``APIStatusError`` 503); ``empty`` texts get no content at all.
+    Faults are scripted per turn: :meth:`inject` queues :class:`LLMFault` s for the requests
+    answering one user text (each attempt, livekit's retries included, plays the next one);
+    ``down`` is played by every request with nothing queued (an LLM down for good).
     """
 
     def __init__(
@@ -70,8 +80,10 @@ class ScriptedLLM(llm.LLM[None]):
         self._reply = reply
         self.ttft_s = ttft_s
         self.words_per_s = words_per_s
-        self._failures: dict[str, int] = {}
-        self.empty: set[str] = set()
+        self._faults: dict[str, FaultPlan[LLMFault]] = {}
+        self.down: LLMFault | None = None
+        #: Every fault played, in order.
+        self.faults_played: list[LLMFault] = []
         self.calls = 0
 
     @property
@@ -82,17 +94,23 @@ class ScriptedLLM(llm.LLM[None]):
     def provider(self) -> str:
         return "voicefsm-scripted"
 
-    def fail(self, user_text: str, times: int = 1) -> None:
-        self._failures[user_text] = self._failures.get(user_text, 0) + times
+    def inject(self, user_text: str, *faults: LLMFault) -> None:
+        """The next requests answering ``user_text`` play ``faults``, one each, in order."""
+        self._faults.setdefault(user_text, FaultPlan()).add(faults)
 
-    def take_failure(self, user_text: str) -> bool:
-        left = self._failures.get(user_text, 0)
-        if left:
-            self._failures[user_text] = left - 1
-        return bool(left)
+    def fail(self, user_text: str, times: int = 1) -> None:
+        """The next ``times`` replies to ``user_text`` fail like an outage (a 503)."""
+        self.inject(user_text, *[LLMFault.ERROR] * times)
+
+    def take_fault(self, user_text: str) -> LLMFault | None:
+        plan = self._faults.get(user_text)
+        fault = (plan.take() if plan else None) or self.down
+        if fault is not None:
+            self.faults_played.append(fault)
+        return fault
 
     def reply_for(self, user_text: str) -> str:
-        return "" if user_text in self.empty else self._reply(user_text)
+        return self._reply(user_text)
 
     def chat(
         self,
@@ -122,10 +140,11 @@ class _ScriptedLLMStream(llm.LLMStream):
         scripted: ScriptedLLM = self._llm  # type: ignore[assignment]
         user_text = _last_user_text(self._chat_ctx)
         request_id = utils.shortuuid("scripted-")
+        fault = scripted.take_fault(user_text)
         await asyncio.sleep(scripted.ttft_s)
-        if scripted.take_failure(user_text):
-            raise APIStatusError("scripted LLM outage", status_code=503, retryable=False)
-        words = scripted.reply_for(user_text).split()
+        if fault is not None:
+            await llm_fault_before_first_token(fault, self._conn_options.timeout)
+        words = [] if fault is LLMFault.EMPTY else scripted.reply_for(user_text).split()
         for index, word in enumerate(words):
             content = word if index == 0 else " " + word
             delta = llm.ChoiceDelta(role="assistant", content=content)
@@ -145,7 +164,8 @@ class _ScriptedLLMStream(llm.LLMStream):
 class ScriptedTTS(tts.TTS[None]):
     """Speaks text as a tone of ``len(text) / chars_per_s`` seconds after ``ttfb_s``, streaming.
 
-    ``fail_next`` counts syntheses that fail like a provider error.
+    ``faults`` plays one :class:`TTSFault` per synthesis attempt (livekit's retries included)
+    while it has any queued, then its ``always`` fault, if set (a TTS down for good).
     """
 
     def __init__(self, *, ttfb_s: float = 0.08, chars_per_s: float = CHARS_PER_SECOND) -> None:
@@ -156,7 +176,9 @@ class ScriptedTTS(tts.TTS[None]):
         )
         self.ttfb_s = ttfb_s
         self.chars_per_s = chars_per_s
-        self.fail_next = 0
+        self.faults: FaultPlan[TTSFault] = FaultPlan()
+        #: How long after its first audio an ``ERROR_MID`` synthesis fails.
+        self.mid_fault_after_s = 0.3
 
     @property
     def model(self) -> str:
@@ -169,11 +191,9 @@ class ScriptedTTS(tts.TTS[None]):
     def audio_for(self, text: str) -> bytes:
         return tone(len(text) / self.chars_per_s, TTS_SAMPLE_RATE)
 
-    def take_failure(self) -> bool:
-        if self.fail_next:
-            self.fail_next -= 1
-            return True
-        return False
+    def inject(self, *faults: TTSFault) -> None:
+        """The next synthesis attempts play ``faults``, one each, in order."""
+        self.faults.add(faults)
 
     def synthesize(
         self, text: str, *, conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS
@@ -186,19 +206,38 @@ class ScriptedTTS(tts.TTS[None]):
         return _ScriptedSynthesizeStream(tts=self, conn_options=conn_options)
 
 
+async def _before_audio(fault: TTSFault | None) -> None:
+    if fault in (TTSFault.ERROR, TTSFault.RETRYABLE_ERROR):
+        raise tts_error(fault)
+    if fault is TTSFault.STALL:
+        await hang()
+
+
+async def _after_first_audio(fault: TTSFault | None, heard_s: float) -> None:
+    if fault is TTSFault.ERROR_MID:
+        await asyncio.sleep(heard_s)  # long enough for the first audio to be playing
+        raise tts_error(fault)
+    if fault is TTSFault.STALL_MID:
+        await hang()
+
+
 class _ScriptedChunkedStream(tts.ChunkedStream):
     async def _run(self, output_emitter: tts.AudioEmitter) -> None:
         scripted: ScriptedTTS = self._tts  # type: ignore[assignment]
+        fault = scripted.faults.take()
         await asyncio.sleep(scripted.ttfb_s)
-        if scripted.take_failure():
-            raise APIConnectionError("scripted TTS failure", retryable=False)
+        await _before_audio(fault)
         output_emitter.initialize(
             request_id=utils.shortuuid("tts-"),
             sample_rate=TTS_SAMPLE_RATE,
             num_channels=1,
             mime_type="audio/pcm",
         )
-        output_emitter.push(scripted.audio_for(self._input_text))
+        audio = scripted.audio_for(self._input_text)
+        half = len(audio) // 4 * 2
+        output_emitter.push(audio[:half])
+        await _after_first_audio(fault, scripted.mid_fault_after_s)
+        output_emitter.push(audio[half:])
         output_emitter.flush()
 
 
@@ -208,6 +247,7 @@ class _ScriptedSynthesizeStream(tts.SynthesizeStream):
 
     async def _run(self, output_emitter: tts.AudioEmitter) -> None:
         scripted: ScriptedTTS = self._tts  # type: ignore[assignment]
+        fault = scripted.faults.take()
         output_emitter.initialize(
             request_id=utils.shortuuid("tts-"),
             sample_rate=TTS_SAMPLE_RATE,
@@ -226,8 +266,11 @@ class _ScriptedSynthesizeStream(tts.SynthesizeStream):
                 output_emitter.start_segment(segment_id=utils.shortuuid("seg-"))
                 self._mark_started()
                 await asyncio.sleep(scripted.ttfb_s)
-                if scripted.take_failure():
-                    raise APIConnectionError("scripted TTS failure", retryable=False)
+                await _before_audio(fault)
+                if item:
+                    output_emitter.push(scripted.audio_for(item))
+                await _after_first_audio(fault, scripted.mid_fault_after_s)
+                continue
             if item:
                 output_emitter.push(scripted.audio_for(item))
         if started:
@@ -259,7 +302,10 @@ class ScriptedSTT(stt.STT[None]):
         self.threshold = threshold
         self.language = language
         self._queue: deque[_Utterance] = deque()
-        self.drop_next_stream_after_s: float | None = None
+        #: :meth:`inject` ed faults; ``faults.always = STTFault.DOWN`` takes the STT down for good.
+        self.faults: FaultPlan[STTFault] = FaultPlan()
+        #: How far into an utterance (seconds of speech) a ``DROP`` cuts the connection.
+        self.drop_after_s = 0.4
 
     @property
     def model(self) -> str:
@@ -271,6 +317,18 @@ class ScriptedSTT(stt.STT[None]):
 
     def expect(self, text: str) -> None:
         self._queue.append(_Utterance(text, self.language))
+
+    def inject(self, *faults: STTFault) -> None:
+        """The next utterances play ``faults``: ``DROP`` cuts the connection in the middle of
+        one; ``DOWN`` fails the connection at the next audio frame, and every one after it."""
+        self.faults.add(faults)
+
+    def hear_again(self, utterance: _Utterance, words_heard: int) -> None:
+        """A dropped connection lost the words recognised so far: a new connection hears (and
+        transcribes) only the rest of the utterance, as a real streaming STT would."""
+        rest = utterance.text.split()[words_heard:]
+        if rest:
+            self._queue.appendleft(_Utterance(" ".join(rest), utterance.language))
 
     def next_utterance(self) -> _Utterance:
         return self._queue.popleft() if self._queue else _Utterance("", self.language)
@@ -313,15 +371,24 @@ class _ScriptedRecognizeStream(stt.RecognizeStream):
         utterance = _Utterance("", scripted.language)
         spoken_s = quiet_s = heard_s = 0.0
         interim_words = 0
+        if scripted.faults.peek() is STTFault.DOWN:
+            scripted.faults.take()
+            raise APIConnectionError("scripted STT unavailable", retryable=False)
         async for item in self._input_ch:
             if not isinstance(item, rtc.AudioFrame):
                 continue  # a flush: nothing is buffered here
             duration = item.samples_per_channel / item.sample_rate
             heard_s += duration
-            drop_after = scripted.drop_next_stream_after_s
-            if speaking and drop_after is not None and spoken_s >= drop_after:
-                scripted.drop_next_stream_after_s = None
-                raise APIConnectionError("scripted STT connection dropped", retryable=True)
+            fault = scripted.faults.peek()
+            if fault is STTFault.DOWN or (
+                fault is STTFault.DROP and speaking and spoken_s >= scripted.drop_after_s
+            ):
+                scripted.faults.take()
+                if speaking:
+                    scripted.hear_again(utterance, interim_words)
+                raise APIConnectionError(
+                    "scripted STT connection dropped", retryable=fault is STTFault.DROP
+                )
             loud = frame_energy(item) >= scripted.threshold
             if loud and not speaking:
                 speaking, spoken_s, quiet_s, interim_words = True, 0.0, 0.0, 0
