@@ -43,7 +43,10 @@ _LOG = logging.getLogger("voicefsm.context")
 MAX_METADATA_BYTES = 4096
 MAX_PREFERENCES = 32
 
-Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:\-]+$")]
+# The backend contract's Id: no leading dot, so "." and ".." cannot turn into other URL paths.
+Identifier = Annotated[
+    str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_:\-][A-Za-z0-9_.:\-]*$")
+]
 Language = Annotated[
     str, Field(min_length=2, max_length=35, pattern=r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$")
 ]
