@@ -47,7 +47,10 @@ class SimulationResult:
 
     @property
     def ok(self) -> bool:
-        return all(s["final_state"] == "exiting" and not s["stuck"] for s in self.sessions)
+        return all(
+            s["final_state"] == "exiting" and not s["stuck"] and not s["outbox"]["dead"]
+            for s in self.sessions
+        )
 
 
 @contextmanager
@@ -96,6 +99,9 @@ def _report(run: SessionRun, settings: Settings) -> dict[str, Any]:
     stats = run.outbox
     pending = _pending(settings.spool_path, session_id)
     submitted = stats.submitted if stats else 0
+    spooled = stats.spooled if stats else 0
+    # Refused for good by the backend: still in the spool (dead), never delivered.
+    dead = stats.dead if stats else 0
     return {
         "session_id": session_id,
         "conversation_id": controller.conversation_id,
@@ -110,9 +116,10 @@ def _report(run: SessionRun, settings: Settings) -> dict[str, Any]:
             for item in controller.state.history
         ],
         "outbox": {
-            "spooled": stats.spooled if stats else 0,
-            "delivered": max(0, (stats.spooled if stats else 0) - pending),
+            "spooled": spooled,
+            "delivered": max(0, spooled - pending - dead),
             "pending": pending,
+            "dead": dead,
             "refused": stats.refused if stats else 0,
         },
         "writes_submitted": submitted,
