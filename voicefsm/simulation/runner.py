@@ -145,12 +145,17 @@ async def simulate(
     metrics: SessionMetrics | None = None,
     tracer: Tracer | None = None,
     metrics_port: int | None = None,
+    plumbing: SimulationPlumbing | None = None,
 ) -> SimulationResult:
-    """Run ``sessions`` copies of ``scenario`` concurrently; returns each session's report."""
+    """Run ``sessions`` copies of ``scenario`` concurrently; returns each session's report.
+
+    ``plumbing`` (built for this scenario) lets a caller look at each run's controller and
+    scripted providers afterwards (``plumbing.runs``).
+    """
     logging.getLogger("livekit").setLevel(logging.WARNING)
     with _backend(settings) as url:
         settings = settings.model_copy(update={"backend_url": url})
-        plumbing = SimulationPlumbing(scenario)
+        plumbing = plumbing or SimulationPlumbing(scenario)
 
         def on_session(ctx: JobContext, controller: VoiceSession) -> None:
             if on_line is not None:
