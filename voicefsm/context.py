@@ -186,10 +186,16 @@ def participant_context_block(participant: ParticipantMetadata) -> str:
     )
 
 
+#: A name the agent may say aloud: letters (any script), digits, spaces and the punctuation names
+#: use. Anything else (markup, braces, slashes) is not a name: the greeting would put it, raw and
+#: unquoted, into the conversation the LLM reads, so such callers get the plain greeting.
+_SPEAKABLE_NAME = re.compile(r"[^\W_][\w .'\-]*")
+
+
 def greeting_for(room: RoomMetadata, participant: ParticipantMetadata) -> str:
     """The first-time greeting: the room's own, or a friendly default using the caller's name."""
     if room.agent.greeting:
         return room.agent.greeting
-    if participant.display_name:
+    if participant.display_name and _SPEAKABLE_NAME.fullmatch(participant.display_name):
         return f"Hello {participant.display_name}! How can I help you today?"
     return "Hello! How can I help you today?"
