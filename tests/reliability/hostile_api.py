@@ -119,7 +119,7 @@ def fuzz_backend_api(*, full: bool) -> GroupResult:
         for database_url in urls:
             counts = RowCounts(database_url)
             with running_backend(database_url, token=SecretStr(TOKEN)) as url:
-                _schemathesis(result, url, counts, statuses, examples=150 if full else 25)
+                _schemathesis(result, url, counts, statuses, examples=100 if full else 25)
                 _raw_bodies(result, url, counts, statuses, examples=300 if full else 40)
             counts.close()
             result.notes.append(f"ran against {make_url(database_url).get_backend_name()}")
