@@ -43,7 +43,10 @@ _LOG = logging.getLogger("voicefsm.context")
 MAX_METADATA_BYTES = 4096
 MAX_PREFERENCES = 32
 
-Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:\-]+$")]
+# The backend contract's Id: no leading dot, so "." and ".." cannot turn into other URL paths.
+Identifier = Annotated[
+    str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_:\-][A-Za-z0-9_.:\-]*$")
+]
 Language = Annotated[
     str, Field(min_length=2, max_length=35, pattern=r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$")
 ]
@@ -183,10 +186,16 @@ def participant_context_block(participant: ParticipantMetadata) -> str:
     )
 
 
+#: A name the agent may say aloud: letters (any script), digits, spaces and the punctuation names
+#: use. Anything else (markup, braces, slashes) is not a name: the greeting would put it, raw and
+#: unquoted, into the conversation the LLM reads, so such callers get the plain greeting.
+_SPEAKABLE_NAME = re.compile(r"[^\W_][\w .'\-]*")
+
+
 def greeting_for(room: RoomMetadata, participant: ParticipantMetadata) -> str:
     """The first-time greeting: the room's own, or a friendly default using the caller's name."""
     if room.agent.greeting:
         return room.agent.greeting
-    if participant.display_name:
+    if participant.display_name and _SPEAKABLE_NAME.fullmatch(participant.display_name):
         return f"Hello {participant.display_name}! How can I help you today?"
     return "Hello! How can I help you today?"

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from voicefsm.backend.models import (
-    MAX_TEXT,
     Message,
     MessageEvent,
     MessageSummary,
@@ -20,6 +19,7 @@ from voicefsm.backend.models import (
     Role,
     SessionSummary,
     TimelineRecord,
+    storable_text,
 )
 from voicefsm.context import ParticipantMetadata
 from voicefsm.lifecycle.effects import Utterance
@@ -115,7 +115,7 @@ class SessionState:
 
         Built without re-validation: every field comes from our own typed history item, and
         this runs on the voice path (validation would cost more than the rest of the event).
-        The text is capped at the contract's limit so the backend cannot refuse it.
+        The text is made storable (capped, no NUL) so the backend cannot refuse it.
         """
         return MessageEvent.model_construct(
             idempotency_key=item.id,
@@ -123,7 +123,7 @@ class SessionState:
             at=item.at,
             kind="message",
             role=item.role,
-            text=item.text[:MAX_TEXT],
+            text=storable_text(item.text),
             turn=item.turn,
             interrupted=item.interrupted,
         )
@@ -163,7 +163,9 @@ class SessionState:
                 for p in self.participants.values()
             ],
             messages=[
-                MessageSummary(role=m.role, text=m.text, turn=m.turn, interrupted=m.interrupted)
+                MessageSummary(
+                    role=m.role, text=storable_text(m.text), turn=m.turn, interrupted=m.interrupted
+                )
                 for m in self.history
             ],
             timeline=[TimelineRecord.model_validate(entry.as_json()) for entry in timeline or ()],

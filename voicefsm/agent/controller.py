@@ -25,7 +25,7 @@ from livekit.agents.voice.speech_handle import SpeechHandle
 
 from voicefsm.agent.prompts import APOLOGY, FAREWELL, context_block
 from voicefsm.backend.client import BackendClient
-from voicefsm.backend.models import ErrorEvent, SpeechEvent, TranscriptionEvent
+from voicefsm.backend.models import ErrorEvent, SpeechEvent, TranscriptionEvent, storable_text
 from voicefsm.context import ParticipantMetadata, RoomMetadata, greeting_for
 from voicefsm.errors import OutboxError, SpoolFullError
 from voicefsm.lifecycle import EndReason, Lifecycle, State, Trigger, Utterance
@@ -447,7 +447,7 @@ class VoiceSession:
                     idempotency_key=self.state.next_key(),
                     session_id=self.state.session_id,
                     at=self.state.now(),
-                    text=event.transcript[:20_000],
+                    text=storable_text(event.transcript),
                     final=True,
                     language=str(event.language)[:256] if event.language else None,
                 )

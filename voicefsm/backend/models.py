@@ -14,7 +14,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, field_validator
 
 from voicefsm.lifecycle.states import EndReason
 
@@ -22,10 +22,27 @@ API_PREFIX = "/api/v1"
 MAX_BATCH = 500
 MAX_TEXT = 20_000
 
-Key = Annotated[str, Field(min_length=1, max_length=255)]
-Id = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:\-]+$")]
-Text = Annotated[str, Field(max_length=MAX_TEXT)]
-Short = Annotated[str, Field(max_length=256)]
+# Stored text never holds NUL: PostgreSQL cannot store it, and the reference backend must accept
+# the same requests on SQLite and PostgreSQL.
+_NO_NUL = r"^[^\x00]*$"
+Key = Annotated[str, Field(min_length=1, max_length=255, pattern=_NO_NUL)]
+#: Ids appear as URL path segments: an id of only dots ("." or "..") would be resolved away by
+#: every HTTP client (RFC 3986 dot segments) and reach another path, so ids start with no dot.
+Id = Annotated[
+    str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_:\-][A-Za-z0-9_.:\-]*$")
+]
+Text = Annotated[str, Field(max_length=MAX_TEXT, pattern=_NO_NUL)]
+Short = Annotated[str, Field(max_length=256, pattern=_NO_NUL)]
+Seconds = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+
+def storable_text(text: str) -> str:
+    """``text`` as the contract stores it: without NUL, at most :data:`MAX_TEXT` characters.
+
+    What a session writes goes through here, so that no write of ours can be refused (and
+    dead-lettered) for its text.
+    """
+    return text.replace("\x00", "")[:MAX_TEXT]
 
 
 class _Request(BaseModel):
@@ -49,6 +66,17 @@ class CreateRoomRequest(_Request):
     #: Agent settings for the room (see voicefsm.context.AgentSettings); stored as given.
     metadata: dict[Short, JsonValue] = {}
 
+    @field_validator("metadata")
+    @classmethod
+    def _strict_json(cls, value: dict[str, JsonValue]) -> dict[str, JsonValue]:
+        # NaN and Infinity parse, but the room metadata must be JSON every client can read.
+        try:
+            json.dumps(value, allow_nan=False)
+        except ValueError:
+            msg = "metadata must not contain NaN or Infinity"
+            raise ValueError(msg) from None
+        return value
+
 
 class CreateRoomResponse(_Response):
     room_name: str
@@ -62,7 +90,17 @@ class CreateRoomResponse(_Response):
 # -- events ------------------------------------------------------------------------------------
 
 
+def _kind_is_required(schema: dict[str, JsonValue]) -> None:
+    # ``kind`` is the union's discriminator: the server cannot tell an event's type without it,
+    # so the wire requires it even though the Python models default it (OpenAPI asks the same).
+    required = schema.setdefault("required", [])
+    if isinstance(required, list) and "kind" not in required:
+        required.append("kind")
+
+
 class _Event(_Request):
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=_kind_is_required)
+
     idempotency_key: Key
     session_id: Id
     at: AwareDatetime
@@ -167,7 +205,7 @@ class MessageSummary(_Request):
 
 
 class TimelineRecord(_Request):
-    t: Annotated[float, Field(ge=0)]
+    t: Seconds
     from_state: Annotated[str, Field(alias="from", max_length=32)]
     to: Annotated[str, Field(max_length=32)]
     trigger: Annotated[str, Field(max_length=32)]
@@ -184,7 +222,7 @@ class SessionSummary(_Request):
     conversation_id: Id
     started_at: AwareDatetime
     ended_at: AwareDatetime
-    duration_s: Annotated[float, Field(ge=0)]
+    duration_s: Seconds
     end_reason: EndReason
     participants: Annotated[list[ParticipantSummary], Field(max_length=64)] = []
     messages: Annotated[list[MessageSummary], Field(max_length=10_000)] = []
@@ -194,6 +232,12 @@ class SessionSummary(_Request):
 class SessionStored(_Response):
     session_id: str
     created: bool
+
+
+class Problem(_Response):
+    """The body of a refusal that is not a validation error (400, 401, 413, 502)."""
+
+    detail: str
 
 
 class Health(_Response):

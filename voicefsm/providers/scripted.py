@@ -85,6 +85,9 @@ class ScriptedLLM(llm.LLM[None]):
         #: Every fault played, in order.
         self.faults_played: list[LLMFault] = []
         self.calls = 0
+        #: A copy of every chat context this LLM was asked to continue, in order: exactly what
+        #: a real model would have received (tests read the prompt from here).
+        self.chat_contexts: list[llm.ChatContext] = []
 
     @property
     def model(self) -> str:
@@ -123,6 +126,7 @@ class ScriptedLLM(llm.LLM[None]):
         extra_kwargs: NotGivenOr[dict[str, object]] = NOT_GIVEN,
     ) -> llm.LLMStream:
         self.calls += 1
+        self.chat_contexts.append(chat_ctx.copy())
         return _ScriptedLLMStream(
             self, chat_ctx=chat_ctx, tools=tools or [], conn_options=conn_options
         )

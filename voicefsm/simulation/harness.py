@@ -26,6 +26,8 @@ class SessionRun:
 
     room: str
     controller: VoiceSession | None = None
+    #: The session's scripted LLM (what it was asked is in ``llm.chat_contexts``).
+    llm: ScriptedLLM | None = None
     user_stuck: bool = False
     outbox: OutboxStats | None = None
     done: threading.Event = field(default_factory=threading.Event)
@@ -67,6 +69,7 @@ class SimulationPlumbing:
             devices = self._devices[room]
             run = self.runs[room]
         run.controller = controller
+        run.llm = devices.llm
         microphone, speaker = attach_simulated_audio(session, devices.stt.expect)
 
         user = SimulatedUser(controller, microphone, speaker, devices.llm, self.scenario)

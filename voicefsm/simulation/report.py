@@ -38,6 +38,7 @@ def summary(sessions: list[dict[str, Any]], backend_url: str | None) -> str:
             f"    outbox: {outbox['spooled']} spooled, {outbox['delivered']} delivered, "
             f"{outbox['pending']} pending"
             + (f", {outbox['refused']} refused (spool full)" if outbox["refused"] else "")
+            + (f", {outbox['dead']} refused by the backend" if outbox.get("dead") else "")
         )
         if session["stuck"]:
             lines.append("    the simulated user gave up waiting: the session did not progress")

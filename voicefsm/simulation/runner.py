@@ -49,7 +49,10 @@ class SimulationResult:
 
     @property
     def ok(self) -> bool:
-        return all(s["final_state"] == "exiting" and not s["stuck"] for s in self.sessions)
+        return all(
+            s["final_state"] == "exiting" and not s["stuck"] and not s["outbox"]["dead"]
+            for s in self.sessions
+        )
 
 
 @contextmanager
@@ -153,6 +156,9 @@ def _report(run: SessionRun, settings: Settings) -> dict[str, Any]:
     stats = run.outbox
     pending = _pending(settings.spool_path, session_id)
     submitted = stats.submitted if stats else 0
+    spooled = stats.spooled if stats else 0
+    # Refused for good by the backend: still in the spool (dead), never delivered.
+    dead = stats.dead if stats else 0
     return {
         "session_id": session_id,
         "conversation_id": controller.conversation_id,
@@ -170,9 +176,10 @@ def _report(run: SessionRun, settings: Settings) -> dict[str, Any]:
             for item in controller.state.history
         ],
         "outbox": {
-            "spooled": stats.spooled if stats else 0,
-            "delivered": max(0, (stats.spooled if stats else 0) - pending),
+            "spooled": spooled,
+            "delivered": max(0, spooled - pending - dead),
             "pending": pending,
+            "dead": dead,
             "refused": stats.refused if stats else 0,
         },
         "writes_submitted": submitted,
@@ -199,6 +206,7 @@ async def simulate(
     tracer: Tracer | None = None,
     metrics_port: int | None = None,
     on_commit: CommitListener | None = None,
+    plumbing: SimulationPlumbing | None = None,
 ) -> SimulationResult:
     """Run ``sessions`` copies of ``scenario`` concurrently; returns each session's report.
 
@@ -206,11 +214,13 @@ async def simulate(
     acknowledged (committed to the spool; on the outbox's writer thread). SIGTERM or SIGINT
     (when run on the main thread) stops the run the way a worker stops: live sessions get
     ``drain_timeout_s`` to finish, then are ended and persisted; a second signal skips the wait.
+    ``plumbing`` (built for this scenario) lets a caller look at each run's controller and
+    scripted providers afterwards (``plumbing.runs``).
     """
     logging.getLogger("livekit").setLevel(logging.WARNING)
     with _backend(settings) as url:
         settings = settings.model_copy(update={"backend_url": url})
-        plumbing = SimulationPlumbing(scenario)
+        plumbing = plumbing or SimulationPlumbing(scenario)
 
         def on_session(ctx: JobContext, controller: VoiceSession) -> None:
             if on_line is not None:

@@ -34,6 +34,21 @@ class ScenarioError(VoiceFsmError):
     """The scenario file cannot be used; the message says why and where."""
 
 
+class _AliasRefused(yaml.MarkedYAMLError):
+    pass
+
+
+class _ScenarioLoader(yaml.SafeLoader):
+    """YAML without anchors and aliases: scenarios need none, and aliases let a 1 KiB file expand
+    into billions of nodes ("billion laughs") that validation would then walk."""
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+            raise _AliasRefused(problem="YAML aliases are not allowed", problem_mark=mark)
+        return super().compose_node(parent, index)
+
+
 class Turn(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -66,11 +81,12 @@ def parse_scenario(text: str, *, source: str = "scenario") -> Scenario:
         msg = f"{source}: larger than {MAX_SCENARIO_BYTES} bytes"
         raise ScenarioError(msg)
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_ScenarioLoader)  # noqa: S506 (a SafeLoader, no aliases)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
-        msg = f"{source}: not valid JSON or YAML{where}"
+        what = "YAML aliases (*name) are not allowed" if isinstance(exc, _AliasRefused) else None
+        msg = f"{source}: {what or 'not valid JSON or YAML'}{where}"
         raise ScenarioError(msg) from None
     except RecursionError:
         msg = f"{source}: nested too deeply"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -9,6 +10,7 @@ from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, Response, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import SecretStr
@@ -25,16 +27,46 @@ from voicefsm.backend.models import (
     Health,
     Id,
     MessagesResponse,
+    Problem,
     SessionStored,
     SessionSummary,
 )
 from voicefsm.backend.server.db import build_engine, create_schema
+from voicefsm.backend.server.limits import BodyLimit
 from voicefsm.backend.server.livekit_rooms import RoomCreator
 from voicefsm.backend.server.store import KeyConflict, MetadataTooLarge, Store
 
 _LOG = logging.getLogger("voicefsm.backend")
 MAX_BODY_BYTES = 2 * 1024 * 1024
 _bearer = HTTPBearer(auto_error=False, description="Required when VOICEFSM_BACKEND_TOKEN is set")
+#: Refusals every API path may answer besides validation errors (422), documented so that
+#: clients and contract tests know them.
+_REFUSALS: dict[int | str, dict[str, object]] = {
+    400: {"model": Problem, "description": "The body is not JSON (or not UTF-8)"},
+    401: {"model": Problem, "description": "Missing or wrong bearer token"},
+    413: {"model": Problem, "description": "The body is larger than the server accepts"},
+}
+
+
+class _AsciiJSON(JSONResponse):
+    """JSON escaped to ASCII: a refusal may quote client strings (a dict key, say) that are not
+    valid Unicode, and rendering those must not turn a 422 into a 500."""
+
+    def render(self, content: object) -> bytes:
+        return json.dumps(content, ensure_ascii=True, separators=(",", ":")).encode()
+
+
+def _validation_problems(exc: RequestValidationError) -> list[dict[str, object]]:
+    """FastAPI's error list without the rejected input: it may be megabytes, or a secret."""
+    return [
+        {"loc": list(error.get("loc", ())), "msg": error.get("msg", ""), "type": error.get("type")}
+        for error in exc.errors()
+    ]
+
+
+def _unprocessable(location: list[str], message: str, kind: str) -> HTTPException:
+    """A 422 shaped like FastAPI's own validation errors, as the contract documents every 422."""
+    return HTTPException(422, [{"loc": location, "msg": message, "type": kind}])
 
 
 def _authorisation(token: SecretStr | None) -> Callable[..., Awaitable[None]]:
@@ -55,15 +87,26 @@ def _authorisation(token: SecretStr | None) -> Callable[..., Awaitable[None]]:
 
 
 def _api(store: Store, rooms: RoomCreator | None, token: SecretStr | None) -> APIRouter:
-    api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(_authorisation(token))])
+    api = APIRouter(
+        prefix=API_PREFIX, dependencies=[Depends(_authorisation(token))], responses=_REFUSALS
+    )
 
-    @api.post("/rooms", status_code=201, responses={200: {"model": CreateRoomResponse}})
+    @api.post(
+        "/rooms",
+        status_code=201,
+        responses={
+            200: {"model": CreateRoomResponse, "description": "The room's existing conversation"},
+            502: {"model": Problem, "description": "LiveKit did not create the room"},
+        },
+    )
     async def create_room(body: CreateRoomRequest, response: Response) -> CreateRoomResponse:
         """Create the conversation for a room (once), and the LiveKit room when configured."""
         try:
             room = await store.create_room(body.name, dict(body.metadata))
         except MetadataTooLarge:
-            raise HTTPException(422, "room metadata would exceed the worker's limit") from None
+            raise _unprocessable(
+                ["body", "metadata"], "room metadata would exceed the worker's limit", "too_large"
+            ) from None
         if not room.created:
             response.status_code = 200
         if rooms is not None:
@@ -99,13 +142,18 @@ def _api(store: Store, rooms: RoomCreator | None, token: SecretStr | None) -> AP
         """Context to enrich a user message with."""
         return ContextResponse(snippets=await store.context_for(conversation_id, body.text))
 
-    @api.put("/sessions/{session_id}")
+    @api.put(
+        "/sessions/{session_id}",
+        responses={201: {"model": SessionStored, "description": "The first summary stored"}},
+    )
     async def put_session(
         session_id: Id, body: SessionSummary, response: Response
     ) -> SessionStored:
         """Store the final summary of a session (replaces an earlier one)."""
         if body.session_id != session_id:
-            raise HTTPException(422, "session_id in the path and the body differ")
+            raise _unprocessable(
+                ["body", "session_id"], "session_id in the path and the body differ", "mismatch"
+            )
         created = await store.put_session(body)
         response.status_code = 201 if created else 200
         return SessionStored(session_id=session_id, created=created)
@@ -137,21 +185,20 @@ def create_app(
         lifespan=lifespan,
     )
 
-    @app.middleware("http")
-    async def limit_body(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        length = request.headers.get("content-length", "0")
-        if not length.isdigit() or int(length) > MAX_BODY_BYTES:
-            return JSONResponse({"detail": "request body too large"}, status_code=413)
-        return await call_next(request)
+    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return _AsciiJSON({"detail": _validation_problems(exc)}, status_code=422)
 
     @app.exception_handler(KeyConflict)
     async def key_conflict(_: Request, exc: KeyConflict) -> JSONResponse:
-        return JSONResponse(
-            {"detail": "idempotency key reused with a different payload", "keys": exc.keys},
-            status_code=422,
-        )
+        problem = {
+            "loc": ["body", "events"],
+            "msg": "idempotency key reused with a different payload",
+            "type": "idempotency_key_reused",
+        }
+        return JSONResponse({"detail": [problem], "keys": exc.keys}, status_code=422)
 
     @app.get("/healthz")
     async def healthz() -> Health:
