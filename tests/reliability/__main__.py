@@ -20,7 +20,10 @@ from collections.abc import Callable
 
 from tests.reliability.crash import run_crash_trials, run_sigterm_trial
 from tests.reliability.faults import PROFILES, run_backend_faults
+from tests.reliability.hostile import run_hostile
 from tests.reliability.load import run_load
+from tests.reliability.providers import run_provider_faults
+from tests.reliability.security import run_security
 from tests.reliability.summary import GroupResult, table
 from tests.support import POSTGRES_URL, postgres_database
 
@@ -39,7 +42,7 @@ def _backend_faults(full: bool, seed: int) -> list[GroupResult]:
 
 
 def _load(full: bool, seed: int) -> list[GroupResult]:
-    processes, per_process = (4, 25) if full else (2, 5)
+    processes, per_process = (10, 10) if full else (2, 5)
     with tempfile.TemporaryDirectory(prefix="voicefsm-load-db-") as directory:
         results = [
             run_load(
@@ -61,7 +64,10 @@ def _load(full: bool, seed: int) -> list[GroupResult]:
 GROUPS: dict[str, Group] = {
     "crash": _crash,
     "backend": _backend_faults,
+    "providers": lambda full, _seed: run_provider_faults(full=full),
     "load": _load,
+    "hostile": lambda full, _seed: run_hostile(full=full),
+    "security": lambda full, _seed: run_security(full=full),
 }
 
 

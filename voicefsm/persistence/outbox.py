@@ -23,7 +23,7 @@ from voicefsm.backend.models import Event, SessionSummary
 from voicefsm.errors import OutboxError, SpoolFullError
 from voicefsm.persistence import writer as spool_writer
 from voicefsm.persistence.relay import Relay, RelayPolicy
-from voicefsm.persistence.spool import SpoolStatus, read_status
+from voicefsm.persistence.spool import Spool, SpoolStatus, read_status
 from voicefsm.persistence.writer import CommitListener, LazyBody
 
 __all__ = ["CommitListener", "LazyBody", "Outbox", "OutboxStats"]
@@ -91,7 +91,7 @@ class Outbox:
             msg = f"cannot open the outbox spool at {self.spool_path}"
             raise OutboxError(msg) from writer.failure
         self._writer = writer
-        status = await asyncio.to_thread(read_status, self.spool_path)
+        status = await asyncio.wrap_future(writer.call(Spool.status))
         self._pending_at_open = status.pending
         if self._client is not None:
             self._relay = Relay(self.spool_path, self._client, self._policy)
@@ -166,6 +166,8 @@ class Outbox:
     async def status(self) -> SpoolStatus:
         if self._relay is not None:
             return await self._relay.status()
+        if self._writer is not None:
+            return await asyncio.wrap_future(self._writer.call(Spool.status))
         return await asyncio.to_thread(read_status, self.spool_path)
 
     async def stats(self) -> OutboxStats:

@@ -14,8 +14,8 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -27,6 +27,7 @@ from purgatory.domain.model import OpenedState
 
 from voicefsm.backend.client import BackendClient
 from voicefsm.errors import BackendRejected, BackendUnavailable
+from voicefsm.persistence import writer as spool_writer
 from voicefsm.persistence.spool import Spool, SpoolRow, SpoolStatus
 
 _LOG = logging.getLogger("voicefsm.outbox")
@@ -53,7 +54,7 @@ class RelayPolicy:
 
 
 class Relay:
-    """Runs in the event loop; its spool calls run on one thread of its own."""
+    """Runs in the event loop; its spool calls run on the process's spool thread."""
 
     def __init__(
         self, spool_path: Path, client: BackendClient, policy: RelayPolicy | None = None
@@ -61,8 +62,10 @@ class Relay:
         self._path = spool_path
         self._client = client
         self._policy = policy or RelayPolicy()
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix="voicefsm-relay")
-        self._spool: Spool | None = None
+        # Spool calls run on the process's spool thread (one connection per process), under
+        # this relay's own lease token.
+        self._thread: spool_writer.SpoolWriter | None = None
+        self._token = uuid.uuid4().hex
         self._wake = asyncio.Event()
         self._breakers = AsyncCircuitBreakerFactory(
             default_threshold=self._policy.breaker_threshold,
@@ -78,12 +81,15 @@ class Relay:
         self.own_targets: Callable[[], frozenset[str]] | None = None
 
     async def _db(self, call: Callable[[Spool], T]) -> T:
-        def run() -> T:
-            if self._spool is None:
-                self._spool = Spool(self._path)
-            return call(self._spool)
-
-        return await asyncio.get_running_loop().run_in_executor(self._executor, run)
+        if self._thread is None:
+            thread = spool_writer.acquire(self._path)
+            await asyncio.to_thread(thread.ready.wait)
+            if thread.failure is not None:
+                if spool_writer.release(thread):
+                    await asyncio.to_thread(thread.join)
+                raise thread.failure
+            self._thread = thread
+        return await asyncio.wrap_future(self._thread.call(call))
 
     def wake(self) -> None:
         self._wake.set()
@@ -110,17 +116,19 @@ class Relay:
             # Cancelled mid-delivery, rows would stay leased to this (living) process until the
             # lease expires; give them back so the next relay, even in this process, takes them.
             try:
-                await self._db(Spool.unlease)
+                await self._db(partial(Spool.unlease, token=self._token))
             except sqlite3.OperationalError:
                 _LOG.warning("outbox leases left to expire: the spool stayed busy")
-            await self._db(Spool.close)
-            self._spool = None
-            self._executor.shutdown(wait=False)
+            thread, self._thread = self._thread, None
+            if thread is not None and spool_writer.release(thread):
+                await asyncio.to_thread(thread.join)
 
     async def deliver_round(self) -> bool:
         """Lease one batch and deliver it; False when there was nothing to do (or no way to)."""
         policy = self._policy
-        lease = partial(Spool.lease, limit=policy.batch_size, lease_s=policy.lease_s)
+        lease = partial(
+            Spool.lease, limit=policy.batch_size, lease_s=policy.lease_s, token=self._token
+        )
         if self.own_targets is None:
             rows = await self._db(lease)
         else:

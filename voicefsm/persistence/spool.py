@@ -30,7 +30,7 @@ CREATE TABLE IF NOT EXISTS outbox (
     attempts        INTEGER NOT NULL DEFAULT 0,
     not_before      REAL    NOT NULL DEFAULT 0,
     lease_owner     INTEGER,            -- pid of the leasing process (for liveness)
-    lease_token     TEXT,               -- which spool connection in that process
+    lease_token     TEXT,               -- which relay in that process
     lease_until     REAL    NOT NULL DEFAULT 0,
     dead            INTEGER NOT NULL DEFAULT 0,
     last_error      TEXT
@@ -68,9 +68,15 @@ def _process_alive(pid: int) -> bool:
 def _private_file(path: Path) -> None:
     """Create the spool 0600 in a 0700 directory: it holds transcripts (PII) at rest."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
-    os.close(fd)
-    os.chmod(path, 0o600)  # tighten a file that existed with a looser mode
+    # Never open and close an existing spool outside SQLite: POSIX advisory locks belong to the
+    # process, and closing *any* descriptor of the file drops every lock its SQLite connections
+    # hold (sqlite.org/howtocorrupt.html §2.2). Under load that deadlocked the spool.
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600)
+    except FileExistsError:
+        os.chmod(path, 0o600)  # tighten a file that existed with a looser mode
+    else:
+        os.close(fd)  # brand new: nobody holds a lock on it yet
 
 
 def _like_prefix(text: str) -> str:
@@ -119,6 +125,7 @@ class Spool:
         *,
         targets: Collection[str] | None = None,
         older_than_s: float = 0.0,
+        token: str | None = None,
     ) -> list[SpoolRow]:
         """Take up to ``limit`` deliverable rows, oldest first, for ``lease_s`` seconds: rows of
         ``targets`` only when given, and only rows spooled at least ``older_than_s`` ago.
@@ -128,16 +135,17 @@ class Spool:
         readers take no lock), and the write lock is taken only when some row is free, then
         the choice is checked again under it.
         """
+        token = token or self._token
         if targets is not None and not targets:
             return []
-        if not self._free_seqs(limit, time.time(), targets, older_than_s):
+        if not self._free_seqs(limit, time.time(), targets, older_than_s, token):
             return []
         with self._transaction():
             now = time.time()
-            seqs = self._free_seqs(limit, now, targets, older_than_s)
+            seqs = self._free_seqs(limit, now, targets, older_than_s, token)
             self._db.executemany(
                 "UPDATE outbox SET lease_owner = ?, lease_token = ?, lease_until = ? WHERE seq = ?",
-                ((self._pid, self._token, now + lease_s, seq) for seq in seqs),
+                ((self._pid, token, now + lease_s, seq) for seq in seqs),
             )
         rows: list[SpoolRow] = []
         for start in range(0, len(seqs), 500):  # SQLite caps bound parameters per statement
@@ -148,7 +156,12 @@ class Spool:
         return rows
 
     def _free_seqs(
-        self, limit: int, now: float, targets: Collection[str] | None, older_than_s: float
+        self,
+        limit: int,
+        now: float,
+        targets: Collection[str] | None,
+        older_than_s: float,
+        token: str,
     ) -> list[int]:
         """Deliverable rows nobody alive holds: unleased, expired, ours, or a dead process's."""
         query = (
@@ -164,8 +177,8 @@ class Spool:
         ).fetchall()
         alive: dict[int, bool] = {}
         free: list[int] = []
-        for seq, owner, token, until in candidates:
-            if until <= now or owner is None or token == self._token:
+        for seq, owner, lease_token, until in candidates:
+            if until <= now or owner is None or lease_token == token:
                 free.append(seq)
             elif owner != self._pid:
                 if owner not in alive:
@@ -200,13 +213,14 @@ class Spool:
                 ((error, s) for s in seqs),
             )
 
-    def unlease(self) -> None:
-        """Give back every lease this connection holds (its relay is stopping)."""
+    def unlease(self, token: str | None = None) -> None:
+        """Give back every lease held under ``token`` (this connection's by default): its
+        relay is stopping."""
         with self._transaction():
             self._db.execute(
                 "UPDATE outbox SET lease_owner = NULL, lease_token = NULL, lease_until = 0 "
                 "WHERE lease_token = ?",
-                (self._token,),
+                (token or self._token,),
             )
 
     def count_pending(self, session_id: str) -> int:

@@ -1,10 +1,11 @@
-"""The spool writer: one thread and one SQLite connection per spool file per process, shared by
-every outbox (session) in the process.
+"""The spool thread: one thread and one SQLite connection per spool file per process, shared by
+every outbox (session) and relay in the process.
 
 Sessions run as threads of one process in ``voicefsm simulate`` and in livekit's thread
-executor. A writer per session meant a connection per session all taking the spool's write lock;
-at a hundred sessions over four processes, commits queued behind the lock for longer than its
-busy timeout. One writer per process batches every session's writes into one transaction.
+executor. A writer and a relay connection per session meant dozens of connections per process
+taking the spool's write lock in turn; at a hundred sessions over four processes the spool
+stalled for good. One connection per process batches every session's writes into one
+transaction and runs the relays' calls in between, so only processes contend for the lock.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from pydantic import BaseModel
 
@@ -24,6 +27,7 @@ from voicefsm.persistence.spool import Spool
 
 _LOG = logging.getLogger("voicefsm.outbox")
 _BATCH = 1024
+T = TypeVar("T")
 
 Body = BaseModel | str
 #: A body, or a function building it: called on the writer thread, off the voice path.
@@ -41,6 +45,14 @@ class Write:
 
 
 @dataclass(frozen=True, slots=True)
+class _Call:
+    """A relay's spool operation, run on the thread's connection."""
+
+    function: Callable[[Spool], object]
+    future: Future[object]
+
+
+@dataclass(frozen=True, slots=True)
 class _Barrier:
     """Reached once everything queued before it is committed."""
 
@@ -53,7 +65,7 @@ class SpoolWriter(threading.Thread):
     def __init__(self, path: Path) -> None:
         super().__init__(name="voicefsm-spool-writer", daemon=True)
         # None asks the writer to stop once everything before it is committed.
-        self.queue: queue.SimpleQueue[Write | _Barrier | None] = queue.SimpleQueue()
+        self.queue: queue.SimpleQueue[Write | _Call | _Barrier | None] = queue.SimpleQueue()
         self.failure: BaseException | None = None
         self.ready = threading.Event()
         self.users = 0  # outboxes sharing it (guarded by the registry's lock)
@@ -76,6 +88,7 @@ class SpoolWriter(threading.Thread):
     def _round(self, spool: Spool) -> bool:
         """Commit one batch; False once asked to stop."""
         batch: list[Write] = []
+        calls: list[_Call] = []
         barriers: list[_Barrier] = []
         item = self.queue.get()
         stopping = False
@@ -85,6 +98,8 @@ class SpoolWriter(threading.Thread):
                 break
             if isinstance(item, _Barrier):
                 barriers.append(item)
+            elif isinstance(item, _Call):
+                calls.append(item)
             else:
                 batch.append(item)
                 if len(batch) >= _BATCH:
@@ -95,6 +110,12 @@ class SpoolWriter(threading.Thread):
                 break
         if batch:
             self._commit(spool, batch)
+        for call in calls:
+            if call.future.set_running_or_notify_cancel():
+                try:
+                    call.future.set_result(call.function(spool))
+                except BaseException as exc:  # the caller gets it, the thread goes on
+                    call.future.set_exception(exc)
         for barrier in barriers:  # after the commit: everything before them is in
             barrier.done.set()
         return not stopping
@@ -131,6 +152,12 @@ class SpoolWriter(threading.Thread):
                 listener(keys)
             except Exception:  # one outbox's listener must not stop every other's commits
                 _LOG.exception("outbox commit listener failed")
+
+    def call(self, function: Callable[[Spool], T]) -> Future[T]:
+        """Run ``function`` on this thread's connection (after any writes queued before it)."""
+        future: Future[T] = Future()
+        self.queue.put(_Call(function, future))  # type: ignore[arg-type]
+        return future
 
     def barrier(self) -> threading.Event:
         """An event set once everything queued so far is committed."""

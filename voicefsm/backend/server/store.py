@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -59,6 +61,18 @@ class Store:
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
         dialect = engine.dialect.name
         self._insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        # SQLite has one writer at a time, and a deferred transaction that reads before it
+        # writes fails at once ("database is locked") when another holds the lock: a hundred
+        # concurrent sessions got 500s. Writers take turns here instead; PostgreSQL needs none.
+        self._write_turn: asyncio.Lock | None = asyncio.Lock() if dialect == "sqlite" else None
+
+    @contextlib.asynccontextmanager
+    async def _writing(self) -> AsyncIterator[AsyncSession]:
+        """A write transaction (one at a time on SQLite)."""
+        async with contextlib.AsyncExitStack() as stack:
+            if self._write_turn is not None:
+                await stack.enter_async_context(self._write_turn)
+            yield await stack.enter_async_context(self._sessions.begin())
 
     def _insert_ignoring(self, table: type[Any], *, on: str) -> Any:  # noqa: ANN401 (dialect stmt)
         return self._insert(table).on_conflict_do_nothing(index_elements=[on])
@@ -77,7 +91,7 @@ class Store:
         )
         if len(metadata.encode()) > MAX_METADATA_BYTES:
             raise MetadataTooLarge
-        async with self._sessions.begin() as db:
+        async with self._writing() as db:
             stmt = self._insert_ignoring(ConversationRow, on="room_name").values(
                 id=conversation_id, room_name=name, room_metadata=metadata, created_at=_now()
             )
@@ -101,7 +115,7 @@ class Store:
                 continue
             wanted[key] = digest
             rows.append(_event_row(conversation_id, item, payload, digest))
-        async with self._sessions.begin() as db:
+        async with self._writing() as db:
             await self._ensure_conversation(db, conversation_id)
             stmt = self._insert_ignoring(EventRow, on="idempotency_key")
             result = await db.execute(stmt.returning(EventRow.idempotency_key), rows)
@@ -157,7 +171,7 @@ class Store:
     async def put_session(self, summary: SessionSummary) -> bool:
         """Store (or replace) a session's summary; True when it is new."""
         data = summary.model_dump(mode="json", by_alias=True)
-        async with self._sessions.begin() as db:
+        async with self._writing() as db:
             await self._ensure_conversation(db, summary.conversation_id)
             row = await db.get(SessionRow, summary.session_id)
             if row is None:
