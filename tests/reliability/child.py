@@ -94,6 +94,8 @@ class ChildRun:
             self._process.kill()
             self._process.wait()
         self._reader.join(10)
+        if self._process.stdout is not None:
+            self._process.stdout.close()
         assert self._stderr is not None
         self._stderr.seek(0)
         self.stderr = self._stderr.read()
