@@ -23,7 +23,7 @@ from voicefsm.backend.models import Event, SessionSummary
 from voicefsm.errors import OutboxError, SpoolFullError
 from voicefsm.persistence import writer as spool_writer
 from voicefsm.persistence.relay import Relay, RelayPolicy
-from voicefsm.persistence.spool import Spool, SpoolStatus, read_status
+from voicefsm.persistence.spool import SpoolStatus, read_status
 from voicefsm.persistence.writer import CommitListener, LazyBody
 
 __all__ = ["CommitListener", "LazyBody", "Outbox", "OutboxStats"]
@@ -91,7 +91,7 @@ class Outbox:
             msg = f"cannot open the outbox spool at {self.spool_path}"
             raise OutboxError(msg) from writer.failure
         self._writer = writer
-        status = await asyncio.wrap_future(writer.call(Spool.status))
+        status = await asyncio.to_thread(read_status, self.spool_path)
         self._pending_at_open = status.pending
         if self._client is not None:
             self._relay = Relay(self.spool_path, self._client, self._policy)
@@ -164,10 +164,8 @@ class Outbox:
             return max(0, self._pending_at_open + self._submitted - self._removed)
 
     async def status(self) -> SpoolStatus:
-        if self._relay is not None:
-            return await self._relay.status()
-        if self._writer is not None:
-            return await asyncio.wrap_future(self._writer.call(Spool.status))
+        # A read-only connection of its own: figures must not wait behind a commit that is
+        # itself waiting for another process's lock.
         return await asyncio.to_thread(read_status, self.spool_path)
 
     async def stats(self) -> OutboxStats:
@@ -196,6 +194,6 @@ class Outbox:
             await asyncio.to_thread(writer.barrier().wait)  # everything this outbox queued
             if spool_writer.release(writer):
                 await asyncio.to_thread(writer.join)
-        if not flush_deadline_s:
+        if not flush_deadline_s and self.spool_path.exists():
             pending = (await asyncio.to_thread(read_status, self.spool_path)).pending
         return pending

@@ -28,7 +28,7 @@ from purgatory.domain.model import OpenedState
 from voicefsm.backend.client import BackendClient
 from voicefsm.errors import BackendRejected, BackendUnavailable
 from voicefsm.persistence import writer as spool_writer
-from voicefsm.persistence.spool import Spool, SpoolRow, SpoolStatus
+from voicefsm.persistence.spool import Spool, SpoolRow
 
 _LOG = logging.getLogger("voicefsm.outbox")
 T = TypeVar("T")
@@ -93,9 +93,6 @@ class Relay:
 
     def wake(self) -> None:
         self._wake.set()
-
-    async def status(self) -> SpoolStatus:
-        return await self._db(Spool.status)
 
     async def run(self) -> None:
         """Deliver until cancelled."""

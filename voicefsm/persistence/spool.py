@@ -86,18 +86,27 @@ def _like_prefix(text: str) -> str:
 class Spool:
     """One connection to the spool file. Not thread-safe: give each thread its own."""
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, *, readonly: bool = False) -> None:
+        """Open (creating it, unless ``readonly``) the spool at ``path``.
+
+        A read-only connection (status figures, post-mortems) cannot take the write lock and
+        touches neither the file's mode nor its schema.
+        """
         self.path = Path(path)
-        _private_file(self.path)
+        self._pid = os.getpid()
+        self._token = uuid.uuid4().hex
         self._writers = _process_lock(self.path)
+        if readonly:
+            uri = f"file:{self.path.resolve()}?mode=ro"
+            self._db = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=10.0)
+            return
+        _private_file(self.path)
         self._db = sqlite3.connect(self.path, isolation_level=None, timeout=10.0)
         self._db.execute("PRAGMA journal_mode=WAL")
         # Durable across process crashes (the failure we see); FULL would add power-loss
         # durability at 5-15x the cost per commit.
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
-        self._pid = os.getpid()
-        self._token = uuid.uuid4().hex
 
     def close(self) -> None:
         self._db.close()
@@ -297,8 +306,8 @@ def _process_lock(path: Path) -> threading.Lock:
 
 
 def read_status(path: Path) -> SpoolStatus:
-    """Pending, dead and oldest age of the spool at ``path`` (opens and closes it)."""
-    spool = Spool(path)
+    """Pending, dead and oldest age of the existing spool at ``path`` (read-only)."""
+    spool = Spool(path, readonly=True)
     try:
         return spool.status()
     finally:

@@ -141,7 +141,9 @@ async def _until_done_or_stopped(
 
 
 def _pending(spool_path: Path, session_id: str) -> int:
-    spool = Spool(spool_path)
+    if not spool_path.exists():
+        return 0
+    spool = Spool(spool_path, readonly=True)
     try:
         return spool.count_pending(session_id)
     finally:
