@@ -18,6 +18,7 @@ from livekit.agents import NOT_GIVEN, AgentSession, JobContext, TurnHandlingOpti
 from opentelemetry.trace import Tracer
 
 from voicefsm.agent.controller import SessionOptions, VoiceSession
+from voicefsm.agent.interpreter_guard import install_interpreter_guard
 from voicefsm.agent.plumbing import Plumbing, Providers
 from voicefsm.agent.prompts import DEFAULT_INSTRUCTIONS
 from voicefsm.agent.voice_agent import VoiceFsmAgent
@@ -141,6 +142,7 @@ async def _end_and_persist(controller: VoiceSession, options: SessionOptions) ->
 
 async def run_job(ctx: JobContext, deps: JobDeps) -> None:
     """Join, converse, persist, exit. Ends the job (``ctx.shutdown``) when the session exits."""
+    install_interpreter_guard()  # job processes are fresh interpreters
     settings = deps.settings
     await ctx.connect()
     participant = await ctx.wait_for_participant()

@@ -19,6 +19,7 @@ from livekit.agents.cli import cli as lk_cli
 from livekit.agents.cli import proto
 
 from voicefsm.agent.entrypoint import JobDeps, run_job
+from voicefsm.agent.interpreter_guard import install_interpreter_guard
 from voicefsm.agent.plumbing import RoomPlumbing
 from voicefsm.errors import ConfigurationError
 from voicefsm.observability.metrics import SessionMetrics
@@ -120,6 +121,7 @@ class _FailureWatch(logging.Handler):
 
 def run_worker(settings: Settings, *, dev: bool, log_level: str) -> int:
     """Run until stopped; 0 after a clean stop, 1 if the worker failed."""
+    install_interpreter_guard()
     server = build_server(settings)
     drain_orphans(settings)
     watch = _FailureWatch()

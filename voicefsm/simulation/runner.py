@@ -26,6 +26,7 @@ from opentelemetry.trace import Tracer
 
 from voicefsm.agent.controller import VoiceSession
 from voicefsm.agent.entrypoint import JobDeps, run_job
+from voicefsm.agent.interpreter_guard import install_interpreter_guard
 from voicefsm.backend.client import BackendClient, backend_http
 from voicefsm.backend.server.runner import running_backend
 from voicefsm.errors import BackendError
@@ -219,6 +220,7 @@ async def simulate(
     ``plumbing`` (built for this scenario) lets a caller look at each run's controller and
     scripted providers afterwards (``plumbing.runs``).
     """
+    install_interpreter_guard()
     logging.getLogger("livekit").setLevel(logging.WARNING)
     with _backend(settings) as url:
         settings = settings.model_copy(update={"backend_url": url})
