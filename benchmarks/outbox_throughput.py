@@ -15,7 +15,6 @@ import asyncio
 import json
 import os
 import queue
-import socket
 import statistics
 import subprocess
 import sys
@@ -25,10 +24,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 from sqlalchemy.engine import make_url
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: find tests/
+
+from tests.support import free_port, postgres_admin
 from voicefsm.backend.client import BackendClient
 from voicefsm.backend.models import MessageEvent, Role
 from voicefsm.persistence.outbox import Outbox
@@ -162,30 +163,11 @@ async def paced_commit_latency(directory: Path, count: int, interval_s: float) -
 
 async def fresh_postgres_database(admin_url: str, name: str, *, drop: bool = False) -> str:
     """Create (or drop) a database of our own: the server URL's default one is not ours."""
-    url = make_url(admin_url)
-    connection = await asyncpg.connect(
-        user=url.username,
-        password=url.password,
-        host=url.host,
-        port=url.port,
-        database=url.database or "postgres",
+    statement = (
+        f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)' if drop else f'CREATE DATABASE "{name}"'
     )
-    try:
-        statement = (
-            f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
-            if drop
-            else f'CREATE DATABASE "{name}"'
-        )
-        await connection.execute(statement)
-    finally:
-        await connection.close()
-    return url.set(database=name).render_as_string(hide_password=False)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    await postgres_admin(admin_url, statement)
+    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
 
 
 class BackendProcess:

@@ -25,6 +25,7 @@ from typing import Any
 
 import redis.asyncio as redis
 
+from tests.support import free_port
 from voicefsm.lifecycle import Lifecycle, Trigger, Utterance
 from voicefsm.persistence.outbox import Outbox
 from voicefsm.session import SessionState
@@ -48,18 +49,12 @@ class _Effects(NullEffects):
         self.outbox.submit_built("c1", self._item.id, partial(self.state.message_event, self._item))
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def start_redis() -> tuple[subprocess.Popen[bytes], int]:
     binary = shutil.which("redis-server")
     if binary is None:
         msg = "redis-server is not installed (benchmarks/run installs it from Debian's packages)"
         raise RuntimeError(msg)
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(  # noqa: S603 (a fixed binary from PATH, loopback only)
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
         stdout=subprocess.DEVNULL,

@@ -55,7 +55,8 @@ def free_port() -> int:
 POSTGRES_URL = os.environ.get("VOICEFSM_TEST_POSTGRES_URL")
 
 
-async def _postgres_admin(url: str, sql: str) -> None:
+async def postgres_admin(url: str, sql: str) -> None:
+    """Run one admin statement (CREATE/DROP DATABASE) on the server at ``url``."""
     import asyncpg  # noqa: PLC0415 (only needed when PostgreSQL runs)
 
     parsed = make_url(url)
@@ -76,8 +77,8 @@ async def _postgres_admin(url: str, sql: str) -> None:
 def postgres_database(server_url: str) -> Iterator[str]:
     """A fresh, empty database on ``server_url`` for one test; dropped afterwards."""
     name = f"voicefsm_test_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_postgres_admin(server_url, f'CREATE DATABASE "{name}"'))
+    asyncio.run(postgres_admin(server_url, f'CREATE DATABASE "{name}"'))
     try:
         yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
     finally:
-        asyncio.run(_postgres_admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(postgres_admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ import httpx
 from pydantic import SecretStr
 
 from tests.stubs.livekit_rooms import API_KEY, API_SECRET, room_service_stub
+from tests.support import free_port
 from voicefsm.backend.openapi import COMMITTED, openapi_document
 from voicefsm.backend.server.livekit_rooms import LiveKitRooms
 from voicefsm.backend.server.runner import running_backend
@@ -95,14 +95,8 @@ def test_the_openapi_document_covers_the_contract() -> None:
     ]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_the_backend_command_serves_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     database = tmp_path / "nested" / "backend.sqlite3"
     process = subprocess.Popen(
         [
