@@ -1,6 +1,6 @@
 """Run every benchmark, each beside its baseline in the same run; write results.json and RESULTS.md.
 
-    bash benchmarks/run            # full sizes (about 10 minutes on the 2-core VM)
+    bash benchmarks/run            # full sizes (about 11 minutes on the 2-core VM)
     bash benchmarks/run --quick    # tiny sizes, for CI: checks the benchmarks still work
 
 Prints figures and asserts nothing.
@@ -74,7 +74,9 @@ async def measure(quick: bool, out: Path) -> dict[str, Any]:
         ("backend_isolation", lambda: turns.backend_isolation(2 if quick else 10)),
         (
             "scale",
-            lambda: turns.scale([1, 4] if quick else [1, 10, 50, 100, 200], 2 if quick else 3),
+            lambda: turns.scale(
+                [1, 4] if quick else [1, 10, 50, 100, 200], 2 if quick else 3, 1 if quick else 2
+            ),
         ),
     ]
     for name, step in steps:

@@ -136,8 +136,9 @@ async def _scale_level(kind: str, sessions: int, turns: int) -> dict[str, Any]:
         await asyncio.gather(
             *(s.converse(turns, m) for s, m in zip(started, measured, strict=True))
         )
-        for session in started:
-            await session.aclose()
+        # Sessions end independently in a worker; closing them one after another would keep
+        # the others pumping audio (and burning CPU) while each said goodbye in turn.
+        await asyncio.gather(*(session.aclose() for session in started))
         if outbox is not None:
             await outbox.aclose()
     sampler.cancel()
@@ -145,10 +146,22 @@ async def _scale_level(kind: str, sessions: int, turns: int) -> dict[str, Any]:
     latencies = [value for m in measured for value in m.latencies_s]
     return {
         "sessions": sessions,
-        "turns": len(latencies),
-        "failures": sessions * turns - len(latencies),
-        "cpu_s_per_turn": cpu / max(1, len(latencies)),
+        "cpu_s": cpu,
         "rss_mb_per_session": (peak["rss"] - rss_before) / sessions / 2**20,
+        "latencies_s": latencies,
+    }
+
+
+def _combine(runs: list[dict[str, Any]], sessions: int, turns: int) -> dict[str, Any]:
+    """One kind's figures at one level over its repeated runs."""
+    latencies = [value for run in runs for value in run["latencies_s"]]
+    return {
+        "sessions": sessions,
+        "runs": len(runs),
+        "turns": len(latencies),
+        "failures": len(runs) * sessions * turns - len(latencies),
+        "cpu_s_per_turn": sum(run["cpu_s"] for run in runs) / max(1, len(latencies)),
+        "rss_mb_per_session": statistics.mean(run["rss_mb_per_session"] for run in runs),
         "latency": _stats(latencies),
     }
 
@@ -162,18 +175,27 @@ async def _bounded_level(kind: str, sessions: int, turns: int) -> dict[str, Any]
         return None
 
 
-async def scale(levels: list[int], turns: int) -> dict[str, Any]:
+async def scale(levels: list[int], turns: int, repeats: int) -> dict[str, Any]:
+    """Each level ``repeats`` times per kind, the kinds alternating which goes first (the
+    first run in a process pays for warm-up and heap growth); CPU per turn over all runs."""
     rows: list[dict[str, Any]] = []
     incomplete: list[int] = []
     for sessions in levels:
-        bare = await _bounded_level("bare", sessions, turns)
-        ours = await _bounded_level("voicefsm", sessions, turns)
-        if bare is None or ours is None:
+        runs: dict[str, list[dict[str, Any]]] = {"bare": [], "voicefsm": []}
+        for repeat in range(repeats):
+            order = ("bare", "voicefsm") if repeat % 2 == 0 else ("voicefsm", "bare")
+            for kind in order:
+                run = await _bounded_level(kind, sessions, turns)
+                if run is not None:
+                    runs[kind].append(run)
+        if len(runs["bare"]) < repeats or len(runs["voicefsm"]) < repeats:
             incomplete.append(sessions)
             print(
                 f"   N={sessions}: did not complete within {LEVEL_BUDGET_S * 3:.0f} s", flush=True
             )
             break
+        bare = _combine(runs["bare"], sessions, turns)
+        ours = _combine(runs["voicefsm"], sessions, turns)
         print(
             f"   N={sessions}: turns bare {bare['turns']}, voicefsm {ours['turns']}; "
             f"p95 voicefsm {ours['latency'].get('p95_ms', 0):.0f} ms",
@@ -188,7 +210,7 @@ async def scale(levels: list[int], turns: int) -> dict[str, Any]:
                 "extra_mb_per_session": ours["rss_mb_per_session"] - bare["rss_mb_per_session"],
             }
         )
-    base = rows[0]["voicefsm"]["latency"].get("p95_ms")
+    base = rows[0]["voicefsm"]["latency"].get("p95_ms") if rows else None
     within = [
         r["sessions"]
         for r in rows
@@ -196,6 +218,8 @@ async def scale(levels: list[int], turns: int) -> dict[str, Any]:
     ]
     return {
         "levels": rows,
+        "repeats": repeats,
+        "turns_per_session": turns,
         "incomplete_levels": incomplete,
         "largest_n_within_10pct_of_n1_p95": max(within) if within else None,
     }
