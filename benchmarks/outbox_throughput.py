@@ -215,7 +215,11 @@ async def delivery(
     )
     spool.close()
     async with httpx.AsyncClient(base_url=backend_url) as http:
-        outbox = Outbox(path, BackendClient(http), policy=RelayPolicy(batch_size=batch_size))
+        # As `voicefsm outbox drain` delivers a backlog (a session's outbox would first wait
+        # for its own writes, and leave rows this fresh to their own session for a few seconds).
+        outbox = Outbox(
+            path, BackendClient(http), policy=RelayPolicy(batch_size=batch_size), drain_all=True
+        )
         start = time.perf_counter()
         await outbox.start()
         left = await outbox.flush(600)

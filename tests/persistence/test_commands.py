@@ -11,6 +11,7 @@ from pydantic import SecretStr
 from tests.support import Backend, event, free_port
 from voicefsm.backend.server.runner import running_backend
 from voicefsm.cli import main
+from voicefsm.persistence.relay import RelayPolicy
 from voicefsm.persistence.spool import Spool
 
 
@@ -55,6 +56,19 @@ def test_drain_delivers_everything_and_exits_zero(
 ) -> None:
     fill(spool_path, 40)
     assert main(["outbox", "drain", "--spool", str(spool_path), "--backend-url", backend.url]) == 0
+    assert "delivered 40; 0 pending, 0 dead" in capsys.readouterr().out
+    assert len(backend.stored_keys()) == 40
+
+
+def test_drain_delivers_rows_spooled_a_moment_ago_at_once(
+    spool_path: Path, backend: Backend, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A session's relay leaves rows this fresh to their own session for a few seconds
+    (``RelayPolicy.stray_after_s``); a drain must not wait for them."""
+    fill(spool_path, 40)
+    timeout = str(RelayPolicy().stray_after_s / 2)
+    argv = ["outbox", "drain", "--spool", str(spool_path), "--backend-url", backend.url]
+    assert main([*argv, "--timeout", timeout]) == 0
     assert "delivered 40; 0 pending, 0 dead" in capsys.readouterr().out
     assert len(backend.stored_keys()) == 40
 

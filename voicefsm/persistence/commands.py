@@ -34,7 +34,7 @@ async def drain(
 ) -> tuple[int, int, int]:
     """Deliver what the spool holds; returns (delivered, pending, dead)."""
     async with backend_http(backend_url) as http:
-        outbox = Outbox(spool_path, BackendClient(http, token=token))
+        outbox = Outbox(spool_path, BackendClient(http, token=token), drain_all=True)
         await outbox.start()
         try:
             await outbox.flush(timeout_s)

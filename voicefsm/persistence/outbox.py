@@ -50,6 +50,10 @@ class Outbox:
 
     With ``client=None`` writes are only spooled (deliver them later with
     ``voicefsm outbox drain``). ``max_pending`` bounds the spool as seen by this process.
+
+    A session's outbox delivers its own writes first and other rows once they are a few seconds
+    old (their own session's relay is faster). ``drain_all=True`` (a drain: the CLI, a worker
+    starting) delivers every row at once, oldest first.
     """
 
     def __init__(
@@ -60,8 +64,10 @@ class Outbox:
         max_pending: int = 100_000,
         policy: RelayPolicy | None = None,
         on_commit: CommitListener | None = None,
+        drain_all: bool = False,
     ) -> None:
         self.spool_path = Path(spool_path)
+        self._drain_all = drain_all
         self._client = client
         self._max_pending = max_pending
         self._policy = policy
@@ -96,7 +102,8 @@ class Outbox:
         if self._client is not None:
             self._relay = Relay(self.spool_path, self._client, self._policy)
             self._relay.on_removed = self._count_removed
-            self._relay.own_targets = lambda: frozenset(self._targets)
+            if not self._drain_all:
+                self._relay.own_targets = lambda: frozenset(self._targets)
             self._relay_task = asyncio.create_task(self._relay.run(), name="voicefsm-relay")
 
     # -- the voice path --------------------------------------------------------------------------
