@@ -8,24 +8,14 @@ from pathlib import Path
 from livekit.agents.utils import http_context
 
 from tests.agent.harness import live_session
-from tests.stubs.voice_vendors import DEEPGRAM_KEY, ELEVEN_KEY, LLM_KEY, vendor_stubs
-from voicefsm.providers.real import build_providers, load_provider_settings
+from tests.stubs.voice_vendors import vendor_stubs
+from voicefsm.providers.real import build_providers
 from voicefsm.simulation.scenario import Turn
 
 
 async def test_a_session_on_the_real_plugins_speaks_their_wire_protocols(tmp_path: Path) -> None:
     with vendor_stubs() as stubs:
-        settings = load_provider_settings(
-            deepgram_api_key=DEEPGRAM_KEY,
-            deepgram_base_url=f"{stubs.url}/v1/listen",
-            eleven_api_key=ELEVEN_KEY,
-            elevenlabs_base_url=f"{stubs.url}/v1",
-            llm_base_url=f"{stubs.url}/v1",
-            llm_api_key=LLM_KEY,
-            llm_model="stub-model",
-            vad="none",
-            min_endpointing_delay_s=0.2,
-        )
+        settings = stubs.provider_settings()
         async with http_context.open():
             providers = build_providers(settings)
             async with live_session(tmp_path, providers=providers, announce=stubs.expect) as live:

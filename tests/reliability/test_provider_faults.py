@@ -15,11 +15,11 @@ from livekit.agents.utils import http_context
 from tests.agent.harness import live_session
 from tests.reliability.provider_cases import BY_KEY
 from tests.reliability.provider_trial import TrialRecord, run_trial
-from tests.stubs.voice_vendors import DEEPGRAM_KEY, ELEVEN_KEY, LLM_KEY, vendor_stubs
+from tests.stubs.voice_vendors import vendor_stubs
 from tests.support import Backend
 from voicefsm.agent.prompts import APOLOGY, FAREWELL
 from voicefsm.lifecycle import EndReason
-from voicefsm.providers.real import build_providers, load_provider_settings
+from voicefsm.providers.real import build_providers
 from voicefsm.simulation.scenario import Turn
 
 GREETING = ("assistant", "Hello Ada! How can I help you today?", False)
@@ -325,17 +325,7 @@ async def test_deepgram_websocket_dropping_mid_utterance_does_not_end_the_call(
     utterance, the plugin reconnects (livekit's retry), and the session goes on."""
     with vendor_stubs() as stubs:
         stubs.drop_listen_after_s = 0.4
-        settings = load_provider_settings(
-            deepgram_api_key=DEEPGRAM_KEY,
-            deepgram_base_url=f"{stubs.url}/v1/listen",
-            eleven_api_key=ELEVEN_KEY,
-            elevenlabs_base_url=f"{stubs.url}/v1",
-            llm_base_url=f"{stubs.url}/v1",
-            llm_api_key=LLM_KEY,
-            llm_model="stub-model",
-            vad="none",
-            min_endpointing_delay_s=0.2,
-        )
+        settings = stubs.provider_settings()
         async with http_context.open():
             providers = build_providers(settings)
             async with live_session(tmp_path, providers=providers, announce=stubs.expect) as live:

@@ -23,6 +23,7 @@ import numpy as np
 from aiohttp import WSMsgType, web
 
 from tests.stubs.threaded import serve_app
+from voicefsm.providers.real import ProviderSettings, load_provider_settings
 from voicefsm.providers.scripted import default_reply, tone
 
 DEEPGRAM_KEY = "dg-test-key-1234"
@@ -41,6 +42,20 @@ class VendorStubs:
     #: Drop the next Deepgram websocket this many seconds into an utterance (no close frame,
     #: like a network failure); the words not yet recognised are heard on the next connection.
     drop_listen_after_s: float | None = None
+
+    def provider_settings(self) -> ProviderSettings:
+        """voicefsm's real-provider settings, every vendor pointed at these stubs."""
+        return load_provider_settings(
+            deepgram_api_key=DEEPGRAM_KEY,
+            deepgram_base_url=f"{self.url}/v1/listen",
+            eleven_api_key=ELEVEN_KEY,
+            elevenlabs_base_url=f"{self.url}/v1",
+            llm_base_url=f"{self.url}/v1",
+            llm_api_key=LLM_KEY,
+            llm_model="stub-model",
+            vad="none",
+            min_endpointing_delay_s=0.2,
+        )
 
     def expect(self, text: str) -> None:
         """What the (simulated) user is about to say: the next utterance's transcript."""
