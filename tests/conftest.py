@@ -18,6 +18,12 @@ from tests.support import POSTGRES_URL, Backend, postgres_database
 from voicefsm.backend.server.runner import running_backend
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Slow tests first: with the suite spread over workers (``-n``), the long ones then overlap
+    with everything else instead of running alone at the end."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture
 def backend(tmp_path: Path) -> Iterator[Backend]:
     database = tmp_path / "backend.sqlite3"

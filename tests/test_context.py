@@ -35,6 +35,7 @@ PARSERS = [parse_room_metadata, parse_participant_metadata]
 
 @settings(max_examples=1500, deadline=None)
 @given(raw=st.binary(max_size=6000) | st.text(max_size=6000))
+@pytest.mark.slow
 def test_arbitrary_bytes_and_text_never_raise(raw: bytes | str) -> None:
     for parse in PARSERS:
         parsed = parse(raw)
@@ -43,6 +44,7 @@ def test_arbitrary_bytes_and_text_never_raise(raw: bytes | str) -> None:
 
 @settings(max_examples=1500, deadline=None)
 @given(data=OBJECTS | JSON)
+@pytest.mark.slow
 def test_arbitrary_json_never_raises_and_yields_valid_contracts(data: object) -> None:
     raw = json.dumps(data)
     room = parse_room_metadata(raw).value

@@ -218,6 +218,7 @@ def test_the_timeline_command_refuses_bad_files(
     assert message in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_the_standard_otel_variables_export_spans_over_otlp(tmp_path: Path) -> None:
     """In a fresh process (OpenTelemetry allows one provider per process), OTLP/HTTP export
     delivers the session's spans to a collector named by OTEL_EXPORTER_OTLP_ENDPOINT."""

@@ -25,6 +25,8 @@ from voicefsm.settings import load_settings
 from voicefsm.simulation.runner import simulate
 from voicefsm.simulation.scenario import Scenario, Turn
 
+pytestmark = pytest.mark.slow  # real sessions, processes or servers: seconds each
+
 
 async def test_spans_metrics_picture_and_report_tell_the_same_story(
     tmp_path: Path, backend: Backend

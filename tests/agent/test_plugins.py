@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from livekit.agents.utils import http_context
 
 from tests.agent.harness import live_session
 from tests.stubs.voice_vendors import vendor_stubs
 from voicefsm.providers.real import build_providers
 from voicefsm.simulation.scenario import Turn
+
+pytestmark = pytest.mark.slow  # real sessions, processes or servers: seconds each
 
 
 async def test_a_session_on_the_real_plugins_speaks_their_wire_protocols(tmp_path: Path) -> None:

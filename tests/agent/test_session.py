@@ -5,12 +5,16 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
 from tests.agent.harness import live_session
 from tests.support import Backend
 from voicefsm.agent.plumbing import Providers
 from voicefsm.lifecycle import EndReason, State
 from voicefsm.providers.scripted import EnergyVAD, ScriptedLLM, ScriptedSTT, ScriptedTTS
 from voicefsm.simulation.scenario import Turn
+
+pytestmark = pytest.mark.slow  # real sessions, processes or servers: seconds each
 
 
 async def test_greeting_turns_and_hang_up_are_recorded_and_persisted(

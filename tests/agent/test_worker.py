@@ -10,11 +10,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.support import Backend, free_port
 from voicefsm.cli import main
 from voicefsm.settings import load_settings
 from voicefsm.simulation.runner import simulate
 from voicefsm.simulation.scenario import Scenario, Turn, parse_scenario
+
+pytestmark = pytest.mark.slow  # real sessions, processes or servers: seconds each
 
 TWO_TURNS = [
     Turn(user="Do you deliver on weekends", pause_ms=100),

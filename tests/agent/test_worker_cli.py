@@ -35,12 +35,14 @@ def run(tmp_path: Path, env: dict[str, str], *args: str) -> subprocess.Completed
 
 
 @pytest.mark.parametrize("command", ["start", "dev"])
+@pytest.mark.slow
 def test_missing_livekit_settings_exit_2_naming_them(tmp_path: Path, command: str) -> None:
     result = run(tmp_path, {}, command)
     assert result.returncode == 2
     assert "LIVEKIT_URL, LIVEKIT_API_KEY, LIVEKIT_API_SECRET not set" in result.stderr
 
 
+@pytest.mark.slow
 def test_missing_provider_keys_exit_2_naming_them(tmp_path: Path) -> None:
     env = {k: v for k, v in FULL.items() if k not in ("DEEPGRAM_API_KEY", "ELEVEN_API_KEY")}
     result = run(tmp_path, env, "start")
@@ -49,6 +51,7 @@ def test_missing_provider_keys_exit_2_naming_them(tmp_path: Path) -> None:
     assert "lk-secret-value" not in result.stderr + result.stdout
 
 
+@pytest.mark.slow
 def test_a_worker_that_cannot_reach_livekit_exits_1_without_leaking_secrets(tmp_path: Path) -> None:
     env = FULL | {
         "LIVEKIT_URL": f"http://127.0.0.1:{free_port()}",

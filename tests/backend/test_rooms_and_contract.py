@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from pydantic import SecretStr
 
 from tests.stubs.livekit_rooms import API_KEY, API_SECRET, room_service_stub
@@ -95,6 +96,7 @@ def test_the_openapi_document_covers_the_contract() -> None:
     ]
 
 
+@pytest.mark.slow
 def test_the_backend_command_serves_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     port = free_port()
     database = tmp_path / "nested" / "backend.sqlite3"

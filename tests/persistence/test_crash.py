@@ -17,6 +17,8 @@ from tests.support import Backend
 from voicefsm.backend.client import BackendClient
 from voicefsm.persistence.outbox import Outbox
 
+pytestmark = pytest.mark.slow  # real sessions, processes or servers: seconds each
+
 REPO = Path(__file__).resolve().parents[2]
 
 

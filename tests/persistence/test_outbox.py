@@ -74,6 +74,7 @@ async def test_a_backend_that_is_down_loses_nothing_and_gets_everything_once_up(
     assert sorted(backend.stored_keys()) == [event(i).idempotency_key for i in range(50)]
 
 
+@pytest.mark.slow
 async def test_a_relay_stopped_mid_delivery_gives_its_rows_back(
     backend: Backend, spool_path: Path
 ) -> None:
@@ -186,6 +187,7 @@ async def test_a_full_spool_refuses_with_a_clear_error_and_keeps_what_it_has(
     assert (stats.spooled, stats.refused, stats.pending) == (10, 1, 10)
 
 
+@pytest.mark.slow
 async def test_opening_a_spool_with_pending_rows_resumes_delivery(
     backend: Backend, spool_path: Path
 ) -> None:

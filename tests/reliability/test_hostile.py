@@ -17,6 +17,8 @@ from voicefsm.lifecycle import EndReason
 from voicefsm.session import SessionState
 from voicefsm.simulation.scenario import ScenarioError, parse_scenario
 
+pytestmark = pytest.mark.slow  # real sessions, processes or servers: seconds each
+
 
 @pytest.mark.parametrize(
     "family",

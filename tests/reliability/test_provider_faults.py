@@ -22,6 +22,8 @@ from voicefsm.lifecycle import EndReason
 from voicefsm.providers.real import build_providers
 from voicefsm.simulation.scenario import Turn
 
+pytestmark = pytest.mark.slow  # real sessions, processes or servers: seconds each
+
 GREETING = ("assistant", "Hello Ada! How can I help you today?", False)
 FIRST = ("user", "Is the pool open today", False)
 FIRST_REPLY = ("assistant", "Yes, about is the pool open today: we are open until nine.", False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import pytest
 from livekit.agents import llm
 
 from tests.reliability.prompt_injection import ATTEMPT, injection_is_quoted
@@ -11,6 +12,8 @@ from tests.reliability.secrets_scan import SECRETS, captured_logs, leaks
 from tests.reliability.security import run_security
 from tests.reliability.summary import GroupResult
 from voicefsm.context import ParticipantMetadata, RoomMetadata, greeting_for
+
+pytestmark = pytest.mark.slow  # real sessions, processes or servers: seconds each
 
 
 def test_every_security_group_holds() -> None:

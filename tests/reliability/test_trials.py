@@ -13,21 +13,25 @@ from tests.reliability.load import run_load
 from tests.reliability.summary import GroupResult
 
 
+@pytest.mark.slow
 def test_sigkilled_sessions_lose_nothing_acknowledged_and_resume_from_the_backend() -> None:
     run_crash_trials(trials=2, parallel=2).assert_ok()
 
 
+@pytest.mark.slow
 def test_sigterm_mid_session_drains_persists_and_exits_cleanly() -> None:
     run_sigterm_trial().assert_ok()
 
 
 @pytest.mark.parametrize("profile", [PROFILES[1].name, PROFILES[4].name])
+@pytest.mark.slow
 def test_backend_faults_never_hold_a_turn_nor_lose_or_repeat_a_write(profile: str) -> None:
     (result,) = run_backend_faults(sessions=1, profiles=[profile])
     assert result.faults > 0, "no fault was injected"
     result.assert_ok()
 
 
+@pytest.mark.slow
 def test_concurrent_sessions_in_several_processes_deliver_every_write_once(
     database_url: str,
 ) -> None:
