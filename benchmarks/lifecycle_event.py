@@ -26,7 +26,14 @@ import transitions
 from transitions import Machine
 
 import voicefsm
-from voicefsm.lifecycle import Lifecycle, Trigger
+from voicefsm.lifecycle import (
+    Joined,
+    Lifecycle,
+    ReplyFinished,
+    ReplyStarted,
+    Resumed,
+    UserTurnCompleted,
+)
 from voicefsm.testing import NullEffects
 
 CYCLE = ("user_turn_completed", "reply_started", "reply_finished")
@@ -37,17 +44,17 @@ Step = Callable[[], object]
 
 def voicefsm_session() -> list[Step]:
     lifecycle = Lifecycle(NullEffects())
-    lifecycle.fire(Trigger.JOINED)
-    lifecycle.fire(Trigger.RESUMED)
+    lifecycle.fire(Joined())
+    lifecycle.fire(Resumed())
 
     def user_turn() -> object:
-        return lifecycle.fire(Trigger.USER_TURN_COMPLETED, text="What's on today?")
+        return lifecycle.fire(UserTurnCompleted(text="What's on today?"))
 
     def started() -> object:
-        return lifecycle.fire(Trigger.REPLY_STARTED, turn=lifecycle.turn)
+        return lifecycle.fire(ReplyStarted(turn=lifecycle.turn))
 
     def finished() -> object:
-        return lifecycle.fire(Trigger.REPLY_FINISHED, turn=lifecycle.turn, spoken="Not much.")
+        return lifecycle.fire(ReplyFinished(turn=lifecycle.turn, spoken="Not much."))
 
     return [user_turn, started, finished]
 

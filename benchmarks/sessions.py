@@ -6,22 +6,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import tempfile
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from livekit.agents import Agent, AgentSession
 
-from voicefsm.agent.controller import SessionOptions, VoiceSession
-from voicefsm.agent.entrypoint import build_agent_session
-from voicefsm.agent.plumbing import Providers
-from voicefsm.agent.prompts import FAREWELL
-from voicefsm.agent.voice_agent import VoiceFsmAgent
+from voicefsm.agent import DEFAULT_FAREWELL as FAREWELL
+from voicefsm.agent import VoiceAgent
 from voicefsm.backend.client import BackendClient
 from voicefsm.context import ParticipantMetadata, RoomMetadata, greeting_for
 from voicefsm.persistence.outbox import Outbox
+from voicefsm.providers import Providers
 from voicefsm.providers.devices import SimulatedMicrophone, SimulatedSpeaker, attach_simulated_audio
 from voicefsm.providers.scripted import ScriptedLLM, ScriptedSTT, ScriptedTTS
+from voicefsm.runtime.assembly import build_agent_session
+from voicefsm.runtime.session import VoiceSession
 from voicefsm.settings import load_settings
 
 REPLY = "Sure, done."  # short replies keep benchmark turns short; both agents say the same
@@ -62,6 +64,8 @@ class BenchSession:
     microphone: SimulatedMicrophone
     speaker: SimulatedSpeaker
     controller: VoiceSession | None
+    #: The session's own outbox (closed with it), when none was shared.
+    own_outbox: Outbox | None = None
 
     async def _until(self, condition: Any, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
@@ -95,6 +99,8 @@ class BenchSession:
             if not self.controller.lifecycle.is_finished:
                 self.controller.end()
             await asyncio.wait_for(self.controller.finished.wait(), 30)
+            if self.own_outbox is not None:
+                await self.own_outbox.aclose()
         else:  # the same goodbye the voicefsm agent says, so both do the same work
             with contextlib.suppress(RuntimeError, TimeoutError):
                 await asyncio.wait_for(self.session.say(FAREWELL, allow_interruptions=False), 4.0)
@@ -111,21 +117,28 @@ async def start_session(
 ) -> BenchSession:
     """``kind`` is "voicefsm" or "bare"."""
     providers, stt = scripted_providers()
-    settings = load_settings()  # only its silence timeout is used here
+    settings = load_settings(flush_deadline_s=2.0)
     session = build_agent_session(providers, settings)
     microphone, speaker = attach_simulated_audio(session, stt.expect, words_per_s=4.0)
     controller = None
+    own_outbox = None
     if kind == "voicefsm":
+        if outbox is None:  # spooled locally, as a session without a backend does
+            spool = Path(tempfile.mkdtemp(prefix="voicefsm-bench-")) / "spool.sqlite3"
+            outbox = own_outbox = Outbox(spool, None)
+            await outbox.start()
+        agent = VoiceAgent(instructions="benchmark")
         controller = VoiceSession(
             session,
+            agent,
+            settings=settings,
             session_id=f"bench-{id(session):x}",
             room=RoomMetadata(),
             participant=ParticipantMetadata(display_name="Ada"),
             outbox=outbox,
             client=client,
-            options=SessionOptions(flush_deadline_s=2.0),
         )
-        await session.start(VoiceFsmAgent(controller, instructions="benchmark"))
+        await session.start(agent)
     else:
         await session.start(_BareAgent(instructions="benchmark"))
-    return BenchSession(session, microphone, speaker, controller)
+    return BenchSession(session, microphone, speaker, controller, own_outbox)

@@ -1,7 +1,7 @@
 """State operation cost: one lifecycle event with its history append and outbox hand-off.
 
 * voicefsm: ``Lifecycle.fire`` (guards, callbacks, timeline) whose effects append to the in-memory
-  ``SessionState`` and hand the message to the ``Outbox`` (a queue put);
+  ``SessionRecord`` and hand the message to the ``Outbox`` (a queue put);
 * the seed's "before" design: a Redis-backed state manager, one ``RPUSH`` of the message (JSON)
   per event through redis-py's asyncio client to a real redis-server on 127.0.0.1;
 * the floor: a hand-written dict FSM appending to a Python list.
@@ -26,9 +26,17 @@ from typing import Any
 import redis.asyncio as redis
 
 from tests.support import free_port
-from voicefsm.lifecycle import Lifecycle, Trigger, Utterance
+from voicefsm.lifecycle import (
+    Joined,
+    Lifecycle,
+    ReplyFinished,
+    ReplyStarted,
+    Resumed,
+    UserTurnCompleted,
+    Utterance,
+)
 from voicefsm.persistence.outbox import Outbox
-from voicefsm.session import SessionState
+from voicefsm.record import SessionRecord
 from voicefsm.testing import NullEffects
 
 BATCH = 300
@@ -37,16 +45,14 @@ BATCH = 300
 class _Effects(NullEffects):
     """The voice path's real work for a message: append to history, hand to the outbox."""
 
-    def __init__(self, state: SessionState, outbox: Outbox) -> None:
-        self.state, self.outbox = state, outbox
-        self._item: Any = None
+    def __init__(self, session_record: SessionRecord, outbox: Outbox) -> None:
+        self.session_record, self.outbox = session_record, outbox
 
-    def append_history(self, utterance: Utterance) -> None:
-        self._item = self.state.record(utterance)
-
-    def enqueue_write(self, utterance: Utterance) -> None:
+    def record(self, utterance: Utterance) -> None:
+        item = self.session_record.append(utterance)
         # As the agent does: the event is built on the outbox's writer thread.
-        self.outbox.submit_built("c1", self._item.id, partial(self.state.message_event, self._item))
+        build = partial(self.session_record.message_event, item)
+        self.outbox.submit_built("c1", item.id, build)
 
 
 def start_redis() -> tuple[subprocess.Popen[bytes], int]:
@@ -97,22 +103,19 @@ async def measure(events: int) -> dict[str, Any]:
             rounds = max(1, events // BATCH)
             for round_index in range(rounds):
                 # voicefsm: user turn (history + outbox) and reply events, a fresh session per batch
-                state = SessionState(f"s{round_index}", "c1")
+                state = SessionRecord(f"s{round_index}", "c1")
                 lifecycle = Lifecycle(_Effects(state, outbox))
-                lifecycle.fire(Trigger.JOINED)
-                lifecycle.fire(Trigger.RESUMED)
+                lifecycle.fire(Joined())
+                lifecycle.fire(Resumed())
                 cycle = [
-                    (Trigger.USER_TURN_COMPLETED, {"text": "What time do you open on Friday?"}),
-                    (Trigger.REPLY_STARTED, None),
-                    (Trigger.REPLY_FINISHED, {"spoken": "From nine."}),
+                    lambda _turn: UserTurnCompleted("What time do you open on Friday?"),
+                    ReplyStarted,
+                    lambda turn: ReplyFinished(turn, "From nine."),
                 ]
                 for index in range(BATCH):
-                    trigger, data = cycle[index % 3]
-                    kwargs = dict(data or {})
-                    if trigger is not Trigger.USER_TURN_COMPLETED:
-                        kwargs["turn"] = lifecycle.turn
-                    start = clock()
-                    lifecycle.fire(trigger, **kwargs)
+                    make = cycle[index % 3]
+                    start = clock()  # building the trigger's data is part of firing it
+                    lifecycle.fire(make(lifecycle.turn))
                     samples["voicefsm"].append(clock() - start)
                 # the Redis-backed manager: RPUSH per message
                 for _ in range(BATCH):

@@ -108,5 +108,5 @@ def test_diagrams_command_writes_the_files_and_prints_the_lifecycle(
     assert main(["diagrams", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(diagrams.render_all())
-    assert "8 states, 40 transitions" in out
+    assert "8 states, 47 transitions" in out
     assert "--interrupted [is_current_turn]--> listening" in out

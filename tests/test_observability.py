@@ -21,7 +21,7 @@ from tests.stubs.threaded import serve_app
 from voicefsm.cli import main
 from voicefsm.lifecycle import Lifecycle, Trigger
 from voicefsm.observability import figures, picture
-from voicefsm.observability.metrics import SessionMetrics
+from voicefsm.observability.prometheus import PrometheusMetrics
 from voicefsm.observability.tracing import SessionTracer, configure_from_env
 from voicefsm.testing import RecordingEffects
 
@@ -43,7 +43,7 @@ def conversation(lifecycle: Lifecycle) -> None:
         (Trigger.HANG_UP, {}),
         (Trigger.PERSISTED, {}),
     ]:
-        lifecycle.fire(trigger, **data)
+        lifecycle.fire_named(trigger, **data)
 
 
 def ticking() -> Lifecycle:
@@ -81,12 +81,12 @@ def test_dwell_and_turn_figures_come_from_the_timeline() -> None:
 
 def test_metrics_count_transitions_dwell_refusals_and_live_sessions() -> None:
     registry = CollectorRegistry()
-    metrics = SessionMetrics(registry)
+    metrics = PrometheusMetrics(registry)
     lifecycle = ticking()
     metrics.attach(lifecycle)
     assert registry.get_sample_value("voicefsm_sessions", {"state": "joining"}) == 1
     conversation(lifecycle)
-    lifecycle.fire("no_such_trigger_" + "x" * 50)  # must not become a label value
+    lifecycle.fire_named("no_such_trigger_" + "x" * 50)  # must not become a label value
 
     def value(name: str, labels: dict[str, str] | None = None) -> float:
         return registry.get_sample_value(name, labels or {}) or 0.0
@@ -239,7 +239,7 @@ def test_the_standard_otel_variables_export_spans_over_otlp(tmp_path: Path) -> N
         "lifecycle = Lifecycle(RecordingEffects())\n"
         "SessionTracer(lifecycle, session_id='s-otlp', conversation_id='c-otlp')\n"
         "for t in (Trigger.JOINED, Trigger.HANG_UP, Trigger.PERSISTED):\n"
-        "    lifecycle.fire(t)\n"
+        "    lifecycle.fire_named(t)\n"
         "trace.get_tracer_provider().shutdown()\n"
     )
     with serve_app(app) as url:

@@ -1,6 +1,15 @@
-"""voicefsm: LiveKit voice agents whose session lifecycle is an explicit, guarded state machine."""
+"""voicefsm: LiveKit voice agents whose session lifecycle is an explicit, guarded state machine.
 
+The lifecycle (``Lifecycle``, ``State``, ``Trigger``…) is pure and imports nothing heavy. The
+names that need livekit (``VoiceAgent``, ``open_session``, ``build_server``…) are imported on
+first use, so ``import voicefsm`` stays quick for the command line and for unit tests.
+"""
+
+from __future__ import annotations
+
+import importlib
 from importlib.metadata import version as _version
+from typing import TYPE_CHECKING
 
 from voicefsm.lifecycle import (
     STATES,
@@ -14,10 +23,37 @@ from voicefsm.lifecycle import (
     TimelineEntry,
     Trigger,
     Utterance,
-    build_lifecycle,
 )
+from voicefsm.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from voicefsm.agent import VoiceAgent
+    from voicefsm.providers import Providers
+    from voicefsm.runtime.assembly import open_session
+    from voicefsm.runtime.session import VoiceSession
+    from voicefsm.runtime.worker import build_server
 
 __version__ = _version("voicefsm")
+
+#: Public names that import livekit, by the module they come from.
+_LAZY = {
+    "VoiceAgent": "voicefsm.agent",
+    "Providers": "voicefsm.providers",
+    "open_session": "voicefsm.runtime.assembly",
+    "VoiceSession": "voicefsm.runtime.session",
+    "build_server": "voicefsm.runtime.worker",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        msg = f"module 'voicefsm' has no attribute {name!r}"
+        raise AttributeError(msg)
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "STATES",
@@ -26,11 +62,17 @@ __all__ = [
     "EndReason",
     "Lifecycle",
     "Outcome",
+    "Providers",
+    "Settings",
     "State",
     "Timeline",
     "TimelineEntry",
     "Trigger",
     "Utterance",
+    "VoiceAgent",
+    "VoiceSession",
     "__version__",
-    "build_lifecycle",
+    "build_server",
+    "load_settings",
+    "open_session",
 ]

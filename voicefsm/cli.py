@@ -11,7 +11,7 @@ from pydantic import AnyHttpUrl, TypeAdapter, ValidationError
 
 from voicefsm import diagrams
 from voicefsm.errors import ConfigurationError, DiagramError
-from voicefsm.settings import Settings, default_data_dir, load_settings
+from voicefsm.settings import Settings, check_worker, default_data_dir, load_settings
 
 
 def _diagrams(args: argparse.Namespace) -> int:
@@ -129,14 +129,17 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
-    from voicefsm.agent.worker import run_worker  # noqa: PLC0415 (heavy imports)
-
     settings = _settings()
     try:
-        return run_worker(settings, dev=args.command == "dev", log_level=args.log_level)
+        check_worker(settings)  # before livekit is even imported: a mistake is reported at once
     except ConfigurationError as exc:
         print(f"voicefsm {args.command}: {exc}", file=sys.stderr)
         return 2
+    from voicefsm.agent.definition import VoiceAgent  # noqa: PLC0415 (heavy imports)
+    from voicefsm.runtime.worker import build_server, run_worker  # noqa: PLC0415
+
+    server = build_server(VoiceAgent, settings)
+    return run_worker(server, dev=args.command == "dev", log_level=args.log_level)
 
 
 def _timeline(args: argparse.Namespace) -> int:

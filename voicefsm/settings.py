@@ -1,11 +1,16 @@
-"""Settings from the environment (and a ``.env`` file): ``VOICEFSM_*`` plus LiveKit's own names.
+"""Every knob voicefsm has, in one place: its default, its environment variable, its unit.
 
-Secrets are ``SecretStr``: they print as ``**********`` in reprs, logs and errors.
+Settings come from the environment (and a ``.env`` file): ``VOICEFSM_<FIELD>`` for each field,
+except the vendors' and LiveKit's own names, which are read as those tools document them
+(``LIVEKIT_URL``, ``DEEPGRAM_API_KEY``, ``ELEVEN_API_KEY``…). Durations are seconds, in fields
+ending in ``_s``. Secrets are ``SecretStr``: they print as ``**********`` in reprs, logs and
+errors. Tests and embedders pass overrides: ``load_settings(flush_deadline_s=2.0)``.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import platformdirs
 from pydantic import AliasChoices, AnyHttpUrl, Field, SecretStr, ValidationError
@@ -22,6 +27,11 @@ def default_spool_path() -> Path:
     return default_data_dir() / "outbox.sqlite3"
 
 
+def _alias(name: str) -> AliasChoices:
+    """A variable read under its vendor's own name, and under ours."""
+    return AliasChoices(name, f"VOICEFSM_{name}")
+
+
 class Settings(BaseSettings):
     """Everything voicefsm reads from its environment."""
 
@@ -29,34 +39,79 @@ class Settings(BaseSettings):
         env_prefix="VOICEFSM_", env_file=".env", extra="ignore", frozen=True
     )
 
-    spool_path: Path = Field(default_factory=default_spool_path)
-    spool_max_rows: int = Field(100_000, ge=1)
-    backend_url: AnyHttpUrl | None = None
-    backend_token: SecretStr | None = None
-    # Reads on the way into a turn (recent messages, context) must not hold the call up.
-    backend_read_timeout_s: float = Field(0.5, gt=0)
-    backend_write_timeout_s: float = Field(5.0, gt=0)
-    flush_deadline_s: float = Field(8.0, gt=0)
-    # The user and the agent both silent this long ends the session (livekit's "away").
-    silence_timeout_s: float = Field(30.0, gt=0)
+    # -- the outbox and the backend ------------------------------------------------------------
+    spool_path: Path = Field(default_factory=default_spool_path, description="the outbox spool")
+    spool_max_rows: int = Field(100_000, ge=1, description="undelivered writes the spool holds")
+    backend_url: AnyHttpUrl | None = Field(None, description="the backend to deliver to")
+    backend_token: SecretStr | None = Field(None, description="bearer token for the backend")
+    backend_read_timeout_s: float = Field(0.5, gt=0, description="overall deadline of a read")
+    backend_write_timeout_s: float = Field(5.0, gt=0, description="deadline of one delivery")
 
-    # Worker: how long a draining worker waits for live calls (keep it under the orchestrator's
-    # grace period minus the flush deadline), and how often it retries connecting to LiveKit.
-    drain_timeout_s: float = Field(1800.0, gt=0)
-    livekit_max_retry: int = Field(16, ge=0)
-    agent_name: str = ""
-    #: Serve Prometheus metrics on this port (the worker's metrics endpoint); unset: off.
-    metrics_port: int | None = Field(None, ge=1, le=65535)
+    # -- one session's deadlines and limits ----------------------------------------------------
+    history_deadline_s: float = Field(1.0, gt=0, description="recent messages at session start")
+    recent_messages: int = Field(20, ge=0, le=500, description="messages loaded on resume")
+    context_deadline_s: float = Field(0.15, gt=0, description="context enrichment of a turn")
+    context_backoff_s: float = Field(
+        30.0, ge=0, description="enrichment skipped this long after one came too late"
+    )
+    max_reply_attempts: int = Field(2, ge=1, description="tries of a failed reply in one turn")
+    max_failed_turns: int = Field(3, ge=1, description="failed turns in a row that end the call")
+    reply_start_deadline_s: float = Field(
+        8.0, gt=0, description="from starting a reply (or greeting) to its first audio"
+    )
+    audio_stall_deadline_s: float = Field(
+        5.0, gt=0, description="longest silence between two audio frames of one synthesis"
+    )
+    silence_timeout_s: float = Field(
+        30.0, gt=0, description="caller and agent both silent this long ends the call"
+    )
+    farewell_deadline_s: float = Field(4.0, gt=0, description="the goodbye, while persisting")
+    flush_deadline_s: float = Field(8.0, gt=0, description="the outbox flush, while persisting")
 
-    livekit_url: AnyHttpUrl | None = Field(
-        None, validation_alias=AliasChoices("LIVEKIT_URL", "VOICEFSM_LIVEKIT_URL")
+    # -- providers -----------------------------------------------------------------------------
+    deepgram_api_key: SecretStr | None = Field(None, validation_alias=_alias("DEEPGRAM_API_KEY"))
+    deepgram_base_url: AnyHttpUrl | None = Field(None, description="a self-hosted Deepgram")
+    stt_model: str = "nova-3"
+    stt_language: str = "en-US"
+    eleven_api_key: SecretStr | None = Field(None, validation_alias=_alias("ELEVEN_API_KEY"))
+    elevenlabs_base_url: AnyHttpUrl | None = Field(None, description="another ElevenLabs host")
+    tts_voice_id: str = "hpp4J3VqNfWAUOO0d1Us"
+    tts_model: str = "eleven_turbo_v2_5"
+    tts_encoding: str = "pcm_24000"
+    llm_model: str = Field(
+        "openai/gpt-4.1-mini",
+        description="a LiveKit inference model, or the model at VOICEFSM_LLM_BASE_URL",
     )
-    livekit_api_key: SecretStr | None = Field(
-        None, validation_alias=AliasChoices("LIVEKIT_API_KEY", "VOICEFSM_LIVEKIT_API_KEY")
+    llm_base_url: AnyHttpUrl | None = Field(None, description="an OpenAI-compatible endpoint")
+    llm_api_key: SecretStr | None = Field(None, description="the key of that endpoint")
+    turn_detection: Literal["stt", "vad", "manual"] = "stt"
+    vad: Literal["silero", "none"] = "silero"
+    min_endpointing_delay_s: float = Field(
+        0.5, ge=0, le=5, description="silence before a turn counts as complete"
     )
+
+    # -- the worker ----------------------------------------------------------------------------
+    drain_timeout_s: float = Field(
+        1800.0, gt=0, description="a draining worker's wait for live calls"
+    )
+    livekit_max_retry: int = Field(16, ge=0, description="connection attempts to LiveKit")
+    agent_name: str = Field("", description="explicit dispatch name (empty: automatic)")
+    metrics_port: int | None = Field(None, ge=1, le=65535, description="Prometheus port")
+    idle_processes: int | None = Field(
+        None, ge=0, le=64, description="warm job processes (unset: livekit's default)"
+    )
+
+    # -- LiveKit's server API ------------------------------------------------------------------
+    livekit_url: AnyHttpUrl | None = Field(None, validation_alias=_alias("LIVEKIT_URL"))
+    livekit_api_key: SecretStr | None = Field(None, validation_alias=_alias("LIVEKIT_API_KEY"))
     livekit_api_secret: SecretStr | None = Field(
-        None, validation_alias=AliasChoices("LIVEKIT_API_SECRET", "VOICEFSM_LIVEKIT_API_SECRET")
+        None, validation_alias=_alias("LIVEKIT_API_SECRET")
     )
+
+    @property
+    def shutdown_budget_s(self) -> float:
+        """How long a job may take to end once asked to: farewell, flush and a margin."""
+        return self.farewell_deadline_s + self.flush_deadline_s + 1.0
 
     def livekit_credentials(self) -> tuple[str, SecretStr, SecretStr] | None:
         """URL, key and secret of the LiveKit server API, when all three are set."""
@@ -65,11 +120,12 @@ class Settings(BaseSettings):
         return None
 
 
-_ENV_NAMES = {
-    "livekit_url": "LIVEKIT_URL",
-    "livekit_api_key": "LIVEKIT_API_KEY",
-    "livekit_api_secret": "LIVEKIT_API_SECRET",
-}
+def env_name(field: str) -> str:
+    """The environment variable a field is read from (its vendor's name when it has one)."""
+    alias = Settings.model_fields[field].validation_alias
+    if isinstance(alias, AliasChoices) and isinstance(alias.choices[0], str):
+        return alias.choices[0]
+    return f"VOICEFSM_{field.upper()}"
 
 
 def load_settings(**overrides: object) -> Settings:
@@ -83,6 +139,40 @@ def load_settings(**overrides: object) -> Settings:
         problems = []
         for error in exc.errors(include_input=False, include_url=False):
             field = str(error["loc"][0]) if error["loc"] else "?"
-            name = _ENV_NAMES.get(field, f"VOICEFSM_{field.upper()}")
+            name = env_name(field) if field in Settings.model_fields else field
             problems.append(f"{name}: {error['msg']}")
         raise ConfigurationError("invalid settings: " + "; ".join(problems)) from None
+
+
+def check_providers(settings: Settings) -> None:
+    """Raise :class:`ConfigurationError` naming every variable the real providers lack."""
+    needed = ["deepgram_api_key", "eleven_api_key"]
+    if settings.llm_base_url is None:
+        # LiveKit inference authenticates with the LiveKit API key and secret.
+        needed += ["livekit_api_key", "livekit_api_secret"]
+    else:
+        needed.append("llm_api_key")
+    missing = [env_name(field) for field in needed if getattr(settings, field) is None]
+    if missing:
+        raise ConfigurationError("missing provider settings: " + ", ".join(missing) + " not set")
+    if settings.turn_detection == "vad" and settings.vad == "none":
+        msg = "VOICEFSM_TURN_DETECTION=vad needs a VAD: set VOICEFSM_VAD=silero"
+        raise ConfigurationError(msg)
+
+
+def check_worker(settings: Settings) -> tuple[str, str, str]:
+    """Fail fast, naming everything missing, before livekit starts (it would exit 0 on it).
+
+    Returns the LiveKit URL, key and secret.
+    """
+    credentials = settings.livekit_credentials()
+    if credentials is None:
+        missing = [
+            env_name(field)
+            for field in ("livekit_url", "livekit_api_key", "livekit_api_secret")
+            if getattr(settings, field) is None
+        ]
+        raise ConfigurationError("missing worker settings: " + ", ".join(missing) + " not set")
+    check_providers(settings)
+    url, key, secret = credentials
+    return url, key.get_secret_value(), secret.get_secret_value()

@@ -6,6 +6,7 @@ from typing import NamedTuple
 
 from voicefsm.lifecycle.effects import Utterance
 from voicefsm.lifecycle.states import EndReason
+from voicefsm.lifecycle.triggers import UserTurnCompleted
 
 
 class EffectCall(NamedTuple):
@@ -22,11 +23,10 @@ class NullEffects:
     def load_context(self) -> None: ...
     def start_greeting(self, turn: int) -> None: ...
     def listen(self, turn: int) -> None: ...
-    def start_reply(self, turn: int, user_text: str, attempt: int) -> None: ...
+    def start_reply(self, turn: int, request: UserTurnCompleted, attempt: int) -> None: ...
     def interrupt(self, turn: int) -> None: ...
     def apologise(self, turn: int) -> None: ...
-    def append_history(self, utterance: Utterance) -> None: ...
-    def enqueue_write(self, utterance: Utterance) -> None: ...
+    def record(self, utterance: Utterance) -> None: ...
     def say_farewell(self) -> None: ...
     def flush(self, reason: EndReason) -> None: ...
     def shut_down(self, reason: EndReason) -> None: ...
@@ -51,7 +51,8 @@ class RecordingEffects:
         return [call.name for call in self.calls]
 
     def history(self) -> list[Utterance]:
-        return [call.args[0] for call in self.calls if call.name == "append_history"]  # type: ignore[misc]
+        """Every utterance recorded, in order."""
+        return [arg for call in self.calls if call.name == "record" for arg in call.args]  # type: ignore[misc]
 
     def _call(self, name: str, *args: object) -> None:
         self.calls.append(EffectCall(name, args))
@@ -68,8 +69,8 @@ class RecordingEffects:
     def listen(self, turn: int) -> None:
         self._call("listen", turn)
 
-    def start_reply(self, turn: int, user_text: str, attempt: int) -> None:
-        self._call("start_reply", turn, user_text, attempt)
+    def start_reply(self, turn: int, request: UserTurnCompleted, attempt: int) -> None:
+        self._call("start_reply", turn, request, attempt)
 
     def interrupt(self, turn: int) -> None:
         self._call("interrupt", turn)
@@ -77,11 +78,8 @@ class RecordingEffects:
     def apologise(self, turn: int) -> None:
         self._call("apologise", turn)
 
-    def append_history(self, utterance: Utterance) -> None:
-        self._call("append_history", utterance)
-
-    def enqueue_write(self, utterance: Utterance) -> None:
-        self._call("enqueue_write", utterance)
+    def record(self, utterance: Utterance) -> None:
+        self._call("record", utterance)
 
     def say_farewell(self) -> None:
         self._call("say_farewell")

@@ -17,10 +17,10 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from prometheus_client import CollectorRegistry
 
 from tests.support import Backend, free_port
-from voicefsm.agent.worker import process_metrics
 from voicefsm.cli import _write_timelines
 from voicefsm.observability import figures, picture
-from voicefsm.observability.metrics import SessionMetrics
+from voicefsm.observability.prometheus import PrometheusMetrics
+from voicefsm.runtime.worker import process_metrics
 from voicefsm.settings import load_settings
 from voicefsm.simulation.runner import simulate
 from voicefsm.simulation.scenario import Scenario, Turn
@@ -44,7 +44,7 @@ async def test_spans_metrics_picture_and_report_tell_the_same_story(
     )
     [report] = (
         await simulate(
-            scenario, settings, metrics=SessionMetrics(registry), tracer=provider.get_tracer("t")
+            scenario, settings, metrics=PrometheusMetrics(registry), tracer=provider.get_tracer("t")
         )
     ).sessions
 

@@ -28,7 +28,7 @@ async def test_a_session_on_the_real_plugins_speaks_their_wire_protocols(tmp_pat
                         Turn(user="Thanks a lot", pause_ms=100),
                     ]
                 )
-                history = [(m.role.value, m.text) for m in live.controller.state.history]
+                history = [(m.role.value, m.text) for m in live.session.record.history]
                 trail = live.trail()
 
     assert [text for role, text in history if role == "user"] == [

@@ -9,8 +9,8 @@ import pytest
 
 from tests.agent.harness import live_session
 from tests.support import Backend
-from voicefsm.agent.plumbing import Providers
 from voicefsm.lifecycle import EndReason, State
+from voicefsm.providers import Providers
 from voicefsm.providers.scripted import EnergyVAD, ScriptedLLM, ScriptedSTT, ScriptedTTS
 from voicefsm.simulation.scenario import Turn
 
@@ -23,7 +23,7 @@ async def test_greeting_turns_and_hang_up_are_recorded_and_persisted(
     async with live_session(tmp_path, backend_url=backend.url) as live:
         await live.converse([Turn(user="What time do you open"), Turn(user="And on Sunday")])
         trail = live.trail()
-        history = live.controller.state.history
+        history = live.session.record.history
 
     assert trail[:3] == [
         ("joining", "joined", "loading_context"),
@@ -32,8 +32,9 @@ async def test_greeting_turns_and_hang_up_are_recorded_and_persisted(
     ]
     assert trail.count(("listening", "user_turn_completed", "thinking")) == 2
     assert trail.count(("speaking", "reply_finished", "listening")) == 2
-    assert trail[-2:] == [
+    assert trail[-3:] == [
         ("listening", "hang_up", "persisting"),
+        ("persisting", "spoke", "persisting"),  # the farewell, heard
         ("persisting", "persisted", "exiting"),
     ]
     assert [(m.role.value, m.interrupted) for m in history] == [
@@ -48,7 +49,7 @@ async def test_greeting_turns_and_hang_up_are_recorded_and_persisted(
     assert history[1].text == "What time do you open"
     assert "What time do you open" in history[2].text
     assert history[-1].text == "Thanks for calling. Goodbye!"
-    assert live.controller.lifecycle.end_reason is EndReason.HANG_UP
+    assert live.session.lifecycle.end_reason is EndReason.HANG_UP
     # Every message reached the backend, exactly once.
     keys = backend.stored_keys()
     assert len(keys) == len(set(keys))
@@ -67,7 +68,7 @@ async def test_barge_in_keeps_only_what_was_spoken(tmp_path: Path) -> None:
             ]
         )
         trail = live.trail()
-        history = live.controller.state.history
+        history = live.session.record.history
 
     assert ("speaking", "interrupted", "listening") in trail
     cut = [m for m in history if m.interrupted]
@@ -84,7 +85,7 @@ async def test_a_failed_reply_is_retried_and_the_conversation_goes_on(tmp_path: 
     async with live_session(tmp_path) as live:
         await live.converse([Turn(user="Flaky question", llm_fail=1), Turn(user="Next one")])
         trail = live.trail()
-        history = live.controller.state.history
+        history = live.session.record.history
 
     assert ("thinking", "reply_failed", "thinking") in trail  # retried in place
     assert [m.text for m in history if m.role.value == "user"] == ["Flaky question", "Next one"]
@@ -97,22 +98,22 @@ async def test_a_reply_that_keeps_failing_gets_an_apology_then_listening(tmp_pat
     async with live_session(tmp_path) as live:
         await live.converse([Turn(user="Broken question", llm_fail=2), Turn(user="Are you there")])
         trail = live.trail()
-        history = live.controller.state.history
+        history = live.session.record.history
 
     assert ("thinking", "reply_failed", "listening") in trail
     assert "Are you there" in history[-2].text  # the next turn was answered normally
-    assert live.controller.state.metrics.errors  # the failures were counted and written
+    assert live.session.record.counters.errors  # the failures were counted and written
 
 
 async def test_typed_chat_takes_the_same_path_as_speech(tmp_path: Path) -> None:
     async with live_session(tmp_path) as live:
-        lifecycle = live.controller.lifecycle
+        lifecycle = live.session.lifecycle
         while lifecycle.state is not State.LISTENING:
             await asyncio.sleep(0.05)
-        await live.controller.typed_text("Typed hello")
+        await live.session.typed_text("Typed hello")
         while not (lifecycle.state is State.LISTENING and lifecycle.turn == 1):
             await asyncio.sleep(0.05)
-        history = live.controller.state.history
+        history = live.session.record.history
         assert [m.text for m in history[1:2]] == ["Typed hello"]
         assert "Typed hello" in history[2].text
 
@@ -122,10 +123,10 @@ async def test_a_participant_leaving_gets_no_farewell_and_everything_is_spooled(
 ) -> None:
     async with live_session(tmp_path) as live:
         await live.converse([Turn(user="Quick question")], end="participant_left")
-        history = live.controller.state.history
+        history = live.session.record.history
         stats = await live.outbox.stats() if live.outbox else None
 
-    assert live.controller.lifecycle.end_reason is EndReason.PARTICIPANT_LEFT
+    assert live.session.lifecycle.end_reason is EndReason.PARTICIPANT_LEFT
     assert "Goodbye" not in history[-1].text
     assert stats is not None
     assert stats.spooled == stats.submitted > len(history)  # messages, events and the summary
@@ -154,7 +155,7 @@ async def test_turns_and_barge_in_also_work_on_the_energy_vad(tmp_path: Path) ->
             ]
         )
         trail = live.trail()
-        history = live.controller.state.history
+        history = live.session.record.history
 
     assert ("speaking", "interrupted", "listening") in trail
     assert [m.text for m in history if m.role.value == "user"] == [

@@ -10,7 +10,8 @@ import pytest
 
 from tests.support import free_port
 from voicefsm.errors import ConfigurationError
-from voicefsm.providers.real import build_providers, load_provider_settings
+from voicefsm.providers.real import build_providers
+from voicefsm.settings import check_providers, load_settings
 
 FULL = {
     "LIVEKIT_URL": "http://127.0.0.1:1",
@@ -73,17 +74,19 @@ def test_an_openai_compatible_llm_needs_its_key(
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("VOICEFSM_LLM_BASE_URL", "http://127.0.0.1:9/v1")
     with pytest.raises(ConfigurationError, match="VOICEFSM_LLM_API_KEY not set"):
-        load_provider_settings()
+        check_providers(load_settings())
     monkeypatch.setenv("VOICEFSM_TURN_DETECTION", "sideways")
     with pytest.raises(ConfigurationError, match="VOICEFSM_TURN_DETECTION"):
-        load_provider_settings()
+        check_providers(load_settings())
 
 
 def test_providers_are_the_real_plugins(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)
     for name, value in FULL.items():
         monkeypatch.setenv(name, value)
-    providers = build_providers(load_provider_settings())
+    settings = load_settings()
+    check_providers(settings)
+    providers = build_providers(settings)
     assert type(providers.stt).__module__.startswith("livekit.plugins.deepgram")
     assert type(providers.tts).__module__.startswith("livekit.plugins.elevenlabs")
     assert type(providers.llm).__module__.startswith("livekit.agents.inference")

@@ -10,14 +10,34 @@ import sys
 import pytest
 
 from tests.lifecycle.walk import reach
-from voicefsm.lifecycle import EndReason, Lifecycle, Outcome, State, Trigger, Utterance
+from voicefsm.lifecycle import (
+    ContextLoaded,
+    EndReason,
+    FatalError,
+    Greeted,
+    Interrupted,
+    Joined,
+    Lifecycle,
+    Outcome,
+    ParticipantLeft,
+    Persisted,
+    ReplyFailed,
+    ReplyFinished,
+    ReplyStarted,
+    Resumed,
+    SilenceTimeout,
+    State,
+    Trigger,
+    UserTurnCompleted,
+    Utterance,
+)
 from voicefsm.testing import EffectCall, RecordingEffects
 
 
 def _started() -> tuple[Lifecycle, RecordingEffects]:
     """A new conversation, greeted, now listening at turn 0."""
     lifecycle, effects = reach(State.GREETING)
-    lifecycle.fire(Trigger.GREETED, turn=0, spoken="Hello Ada!")
+    lifecycle.fire(Greeted(turn=0, spoken="Hello Ada!"))
     return lifecycle, effects
 
 
@@ -35,7 +55,7 @@ def test_a_whole_conversation_calls_effects_in_order() -> None:
         (Trigger.HANG_UP, {}),
         (Trigger.PERSISTED, {}),
     ]:
-        assert lifecycle.fire(trigger, **data) is Outcome.ACCEPTED, trigger
+        assert lifecycle.fire_named(trigger, **data) is Outcome.ACCEPTED, trigger
 
     greeting = Utterance("assistant", "Hello Ada!", 0)
     question = Utterance("user", "Book a table", 1)
@@ -43,14 +63,11 @@ def test_a_whole_conversation_calls_effects_in_order() -> None:
     assert effects.calls == [
         EffectCall("load_context", ()),
         EffectCall("start_greeting", (0,)),
-        EffectCall("append_history", (greeting,)),
-        EffectCall("enqueue_write", (greeting,)),
+        EffectCall("record", (greeting,)),
         EffectCall("listen", (0,)),
-        EffectCall("append_history", (question,)),
-        EffectCall("enqueue_write", (question,)),
-        EffectCall("start_reply", (1, "Book a table", 1)),
-        EffectCall("append_history", (answer,)),
-        EffectCall("enqueue_write", (answer,)),
+        EffectCall("record", (question,)),
+        EffectCall("start_reply", (1, UserTurnCompleted("Book a table"), 1)),
+        EffectCall("record", (answer,)),
         EffectCall("listen", (1,)),
         EffectCall("say_farewell", ()),
         EffectCall("flush", (EndReason.HANG_UP,)),
@@ -62,17 +79,16 @@ def test_a_whole_conversation_calls_effects_in_order() -> None:
 
 def test_barge_in_stops_speech_and_keeps_only_what_was_spoken() -> None:
     lifecycle, effects = _started()
-    lifecycle.fire(Trigger.USER_TURN_COMPLETED, text="Tell me a story")
-    lifecycle.fire(Trigger.REPLY_STARTED, turn=1)
+    lifecycle.fire(UserTurnCompleted(text="Tell me a story"))
+    lifecycle.fire(ReplyStarted(turn=1))
     mark = len(effects.calls)
 
-    assert lifecycle.fire(Trigger.INTERRUPTED, turn=1, spoken="Once upon") is Outcome.ACCEPTED
+    assert lifecycle.fire(Interrupted(turn=1, spoken="Once upon")) is Outcome.ACCEPTED
 
     partial = Utterance("assistant", "Once upon", 1, interrupted=True)
     assert effects.calls[mark:] == [
         EffectCall("interrupt", (1,)),
-        EffectCall("append_history", (partial,)),
-        EffectCall("enqueue_write", (partial,)),
+        EffectCall("record", (partial,)),
         EffectCall("listen", (1,)),
     ]
     assert lifecycle.state is State.LISTENING
@@ -80,9 +96,9 @@ def test_barge_in_stops_speech_and_keeps_only_what_was_spoken() -> None:
 
 def test_a_finished_reply_is_not_interrupted() -> None:
     lifecycle, effects = _started()
-    lifecycle.fire(Trigger.USER_TURN_COMPLETED, text="Hi")
-    lifecycle.fire(Trigger.REPLY_STARTED, turn=1)
-    lifecycle.fire(Trigger.REPLY_FINISHED, turn=1, spoken="Hello.")
+    lifecycle.fire(UserTurnCompleted(text="Hi"))
+    lifecycle.fire(ReplyStarted(turn=1))
+    lifecycle.fire(ReplyFinished(turn=1, spoken="Hello."))
     assert "interrupt" not in effects.names()
     assert effects.history()[-1] == Utterance("assistant", "Hello.", 1, interrupted=False)
 
@@ -90,12 +106,12 @@ def test_a_finished_reply_is_not_interrupted() -> None:
 def test_a_late_completion_of_an_old_turn_is_refused() -> None:
     """The user spoke over reply 1; its late 'finished' must not end reply 2."""
     lifecycle, effects = _started()
-    lifecycle.fire(Trigger.USER_TURN_COMPLETED, text="First question")
-    lifecycle.fire(Trigger.REPLY_STARTED, turn=1)
-    lifecycle.fire(Trigger.USER_TURN_COMPLETED, text="Actually, second question")
-    lifecycle.fire(Trigger.REPLY_STARTED, turn=2)
+    lifecycle.fire(UserTurnCompleted(text="First question"))
+    lifecycle.fire(ReplyStarted(turn=1))
+    lifecycle.fire(UserTurnCompleted(text="Actually, second question"))
+    lifecycle.fire(ReplyStarted(turn=2))
 
-    assert lifecycle.fire(Trigger.REPLY_FINISHED, turn=1, spoken="old") is Outcome.STALE
+    assert lifecycle.fire(ReplyFinished(turn=1, spoken="old")) is Outcome.STALE
     assert lifecycle.state is State.SPEAKING
     assert lifecycle.turn == 2
     assert ("interrupt", (1,)) in effects.calls  # reply 1 was stopped when turn 2 began
@@ -103,18 +119,16 @@ def test_a_late_completion_of_an_old_turn_is_refused() -> None:
 
 def test_speaking_over_the_reply_starts_a_new_turn() -> None:
     lifecycle, effects = _started()
-    lifecycle.fire(Trigger.USER_TURN_COMPLETED, text="one")
-    lifecycle.fire(Trigger.REPLY_STARTED, turn=1)
+    lifecycle.fire(UserTurnCompleted(text="one"))
+    lifecycle.fire(ReplyStarted(turn=1))
     mark = len(effects.calls)
 
-    lifecycle.fire(Trigger.USER_TURN_COMPLETED, text="two", spoken="Sure, one is")
+    lifecycle.fire(UserTurnCompleted(text="two", spoken="Sure, one is"))
 
     assert effects.names()[mark:] == [
         "interrupt",
-        "append_history",
-        "enqueue_write",
-        "append_history",
-        "enqueue_write",
+        "record",
+        "record",
         "start_reply",
     ]
     assert effects.history()[-2:] == [
@@ -126,23 +140,23 @@ def test_speaking_over_the_reply_starts_a_new_turn() -> None:
 
 def test_a_failed_reply_is_retried_then_apologised_for() -> None:
     lifecycle, effects = _started()
-    lifecycle.fire(Trigger.USER_TURN_COMPLETED, text="Hi")
+    lifecycle.fire(UserTurnCompleted(text="Hi"))
 
-    assert lifecycle.fire(Trigger.REPLY_FAILED, turn=1) is Outcome.ACCEPTED
+    assert lifecycle.fire(ReplyFailed(turn=1)) is Outcome.ACCEPTED
     assert lifecycle.state is State.THINKING
-    assert effects.calls[-1] == EffectCall("start_reply", (1, "Hi", 2))
+    assert effects.calls[-1] == EffectCall("start_reply", (1, UserTurnCompleted("Hi"), 2))
 
-    assert lifecycle.fire(Trigger.REPLY_FAILED, turn=1) is Outcome.ACCEPTED
+    assert lifecycle.fire(ReplyFailed(turn=1)) is Outcome.ACCEPTED
     assert lifecycle.state is State.LISTENING
     assert effects.names()[-2:] == ["listen", "apologise"]
-    assert lifecycle.fire(Trigger.USER_TURN_COMPLETED, text="Again") is Outcome.ACCEPTED
+    assert lifecycle.fire(UserTurnCompleted(text="Again")) is Outcome.ACCEPTED
 
 
 def test_a_resumed_conversation_skips_the_greeting() -> None:
     effects = RecordingEffects()
     lifecycle = Lifecycle(effects)
-    lifecycle.fire(Trigger.JOINED)
-    lifecycle.fire(Trigger.RESUMED)
+    lifecycle.fire(Joined())
+    lifecycle.fire(Resumed())
     assert lifecycle.state is State.LISTENING
     assert "start_greeting" not in effects.names()
 
@@ -151,15 +165,15 @@ def test_a_resumed_conversation_skips_the_greeting() -> None:
 def test_a_blank_user_turn_is_guarded(text: object) -> None:
     lifecycle, effects = _started()
     calls = len(effects.calls)
-    assert lifecycle.fire(Trigger.USER_TURN_COMPLETED, text=text) is Outcome.GUARDED
+    assert lifecycle.fire(UserTurnCompleted(text=text)) is Outcome.GUARDED
     assert (lifecycle.state, len(effects.calls)) == (State.LISTENING, calls)
 
 
 def test_a_bool_is_not_a_turn_token() -> None:
     """``True == 1`` in Python; a token must be the int itself."""
     lifecycle, _ = _started()
-    lifecycle.fire(Trigger.USER_TURN_COMPLETED, text="Hi")
-    assert lifecycle.fire(Trigger.REPLY_STARTED, turn=True) is Outcome.STALE
+    lifecycle.fire(UserTurnCompleted(text="Hi"))
+    assert lifecycle.fire(ReplyStarted(turn=True)) is Outcome.STALE
 
 
 @pytest.mark.parametrize(
@@ -172,22 +186,22 @@ def test_a_bool_is_not_a_turn_token() -> None:
 )
 def test_farewell_only_when_the_user_is_still_there(trigger: Trigger, farewell: bool) -> None:
     lifecycle, effects = _started()
-    lifecycle.fire(trigger)
+    lifecycle.fire_named(trigger)
     assert ("say_farewell" in effects.names()) is farewell
     assert effects.calls[-1] == EffectCall("flush", (EndReason(trigger.value),))
 
 
 def test_silence_ends_the_session_with_a_farewell() -> None:
     lifecycle, effects = _started()
-    assert lifecycle.fire(Trigger.SILENCE_TIMEOUT, turn=0) is Outcome.ACCEPTED
+    assert lifecycle.fire(SilenceTimeout(turn=0)) is Outcome.ACCEPTED
     assert lifecycle.end_reason is EndReason.SILENCE_TIMEOUT
     assert effects.names()[-2:] == ["say_farewell", "flush"]
 
 
 def test_the_first_end_reason_wins() -> None:
     lifecycle, _ = _started()
-    lifecycle.fire(Trigger.PARTICIPANT_LEFT)
-    lifecycle.fire(Trigger.FATAL_ERROR)  # e.g. the flush could not start
+    lifecycle.fire(ParticipantLeft())
+    lifecycle.fire(FatalError())  # e.g. the flush could not start
     assert lifecycle.is_finished
     assert lifecycle.end_reason is EndReason.PARTICIPANT_LEFT
 
@@ -195,10 +209,10 @@ def test_the_first_end_reason_wins() -> None:
 def test_a_failing_effect_ends_a_live_session_cleanly() -> None:
     effects = RecordingEffects(fail=frozenset({"start_reply"}))
     lifecycle = Lifecycle(effects)
-    lifecycle.fire(Trigger.JOINED)
-    lifecycle.fire(Trigger.RESUMED)
+    lifecycle.fire(Joined())
+    lifecycle.fire(Resumed())
 
-    assert lifecycle.fire(Trigger.USER_TURN_COMPLETED, text="Hi") is Outcome.ACCEPTED
+    assert lifecycle.fire(UserTurnCompleted(text="Hi")) is Outcome.ACCEPTED
 
     assert lifecycle.state is State.PERSISTING
     assert lifecycle.end_reason is EndReason.FATAL_ERROR
@@ -210,7 +224,7 @@ def test_a_failing_flush_still_lets_the_session_exit() -> None:
     effects = RecordingEffects(fail=frozenset({"flush"}))
     lifecycle, _ = reach(State.LISTENING)
     lifecycle._model.effects = effects
-    lifecycle.fire(Trigger.PARTICIPANT_LEFT)
+    lifecycle.fire(ParticipantLeft())
     assert lifecycle.is_finished
     assert effects.names() == ["flush", "shut_down"]
 
@@ -219,7 +233,7 @@ def test_a_failing_shut_down_is_recorded_and_the_session_stays_exited() -> None:
     lifecycle, _ = reach(State.PERSISTING)
     effects = RecordingEffects(fail=frozenset({"shut_down"}))
     lifecycle._model.effects = effects
-    assert lifecycle.fire(Trigger.PERSISTED) is Outcome.ACCEPTED
+    assert lifecycle.fire(Persisted()) is Outcome.ACCEPTED
     assert lifecycle.is_finished
     assert lifecycle.effect_failures == {"shut_down": 1}
 
@@ -229,7 +243,7 @@ def test_effect_errors_are_logged_without_their_message(caplog: pytest.LogCaptur
     effects = RecordingEffects(fail=frozenset({"load_context"}))
     lifecycle = Lifecycle(effects)
     with caplog.at_level(logging.DEBUG, logger="voicefsm.lifecycle"):
-        lifecycle.fire(Trigger.JOINED)
+        lifecycle.fire(Joined())
     failed = [r for r in caplog.records if r.getMessage() == "lifecycle effect failed"]
     assert [(r.effect, r.error_type) for r in failed] == [("load_context", "InjectedEffectError")]  # type: ignore[attr-defined]
     assert not any("on purpose" in r.getMessage() or r.exc_info for r in caplog.records)
@@ -243,11 +257,11 @@ def test_a_trigger_fired_inside_a_callback_runs_after_it() -> None:
 
         def load_context(self) -> None:
             super().load_context()
-            self.outcome = lifecycle.fire(Trigger.CONTEXT_LOADED)
+            self.outcome = lifecycle.fire(ContextLoaded())
 
     effects = InstantContext()
     lifecycle = Lifecycle(effects)
-    assert lifecycle.fire(Trigger.JOINED) is Outcome.ACCEPTED
+    assert lifecycle.fire(Joined()) is Outcome.ACCEPTED
     assert effects.outcome is Outcome.QUEUED
     assert lifecycle.state is State.GREETING
     assert [e.trigger for e in lifecycle.timeline] == [Trigger.JOINED, Trigger.CONTEXT_LOADED]
@@ -258,8 +272,8 @@ def test_refusals_are_counted_and_logged_with_static_messages(
 ) -> None:
     lifecycle, _ = _started()
     with caplog.at_level(logging.INFO, logger="voicefsm.lifecycle"):
-        assert lifecycle.fire("no_such_trigger") is Outcome.UNKNOWN
-        assert lifecycle.fire(Trigger.PERSISTED) is Outcome.ILLEGAL
+        assert lifecycle.fire_named("no_such_trigger") is Outcome.UNKNOWN
+        assert lifecycle.fire(Persisted()) is Outcome.ILLEGAL
     assert sum(lifecycle.refusals.values()) == 2
     assert {r.getMessage() for r in caplog.records} == {"lifecycle trigger refused"}
     assert [r.outcome for r in caplog.records] == ["unknown", "illegal"]  # type: ignore[attr-defined]
@@ -268,8 +282,8 @@ def test_refusals_are_counted_and_logged_with_static_messages(
 def test_timeline_exports_json_lines_from_an_injected_clock() -> None:
     ticks = iter(range(100))
     lifecycle = Lifecycle(RecordingEffects(), clock=lambda: float(next(ticks)))
-    lifecycle.fire(Trigger.JOINED)
-    lifecycle.fire(Trigger.RESUMED)
+    lifecycle.fire(Joined())
+    lifecycle.fire(Resumed())
     lines = [json.loads(line) for line in lifecycle.timeline.to_jsonl().splitlines()]
     assert lines == [
         {"t": 1.0, "from": "joining", "to": "loading_context", "trigger": "joined", "turn": 0},
@@ -286,8 +300,8 @@ def test_listeners_see_each_transition_and_a_broken_one_is_dropped() -> None:
         raise RuntimeError
 
     lifecycle.subscribe(broken)
-    lifecycle.fire(Trigger.JOINED)
-    lifecycle.fire(Trigger.RESUMED)
+    lifecycle.fire(Joined())
+    lifecycle.fire(Resumed())
     assert seen == ["loading_context", "listening"]
     assert lifecycle.state is State.LISTENING
 
@@ -300,17 +314,17 @@ def test_max_reply_attempts_must_allow_one_attempt() -> None:
 
 
 def _fail_turn(lifecycle: Lifecycle, text: str) -> None:
-    lifecycle.fire(Trigger.USER_TURN_COMPLETED, text=text)
-    lifecycle.fire(Trigger.REPLY_FAILED, turn=lifecycle.turn)
-    lifecycle.fire(Trigger.REPLY_FAILED, turn=lifecycle.turn)
+    lifecycle.fire(UserTurnCompleted(text=text))
+    lifecycle.fire(ReplyFailed(turn=lifecycle.turn))
+    lifecycle.fire(ReplyFailed(turn=lifecycle.turn))
 
 
 def test_turns_failing_in_a_row_end_the_session_as_a_fatal_error() -> None:
     """Two failed turns get apologies; the third in a row means the providers are down."""
     effects = RecordingEffects()
     lifecycle = Lifecycle(effects, max_failed_turns=3)
-    lifecycle.fire(Trigger.JOINED)
-    lifecycle.fire(Trigger.RESUMED)
+    lifecycle.fire(Joined())
+    lifecycle.fire(Resumed())
 
     _fail_turn(lifecycle, "one")
     _fail_turn(lifecycle, "two")
@@ -326,13 +340,13 @@ def test_turns_failing_in_a_row_end_the_session_as_a_fatal_error() -> None:
 def test_a_reply_played_to_its_end_starts_the_failure_count_again() -> None:
     effects = RecordingEffects()
     lifecycle = Lifecycle(effects, max_failed_turns=2)
-    lifecycle.fire(Trigger.JOINED)
-    lifecycle.fire(Trigger.RESUMED)
+    lifecycle.fire(Joined())
+    lifecycle.fire(Resumed())
 
     _fail_turn(lifecycle, "one")
-    lifecycle.fire(Trigger.USER_TURN_COMPLETED, text="two")
-    lifecycle.fire(Trigger.REPLY_STARTED, turn=2)
-    lifecycle.fire(Trigger.REPLY_FINISHED, turn=2, spoken="Fine.")
+    lifecycle.fire(UserTurnCompleted(text="two"))
+    lifecycle.fire(ReplyStarted(turn=2))
+    lifecycle.fire(ReplyFinished(turn=2, spoken="Fine."))
     _fail_turn(lifecycle, "three")
 
     assert lifecycle.state is State.LISTENING
@@ -341,7 +355,11 @@ def test_a_reply_played_to_its_end_starts_the_failure_count_again() -> None:
 
 def test_available_triggers_follow_the_table() -> None:
     lifecycle, _ = reach(State.PERSISTING)
-    assert set(lifecycle.available_triggers()) == {Trigger.PERSISTED, Trigger.FATAL_ERROR}
+    assert set(lifecycle.available_triggers()) == {
+        Trigger.PERSISTED,
+        Trigger.FATAL_ERROR,
+        Trigger.SPOKE,
+    }
 
 
 def test_the_lifecycle_imports_neither_livekit_nor_httpx() -> None:

@@ -13,7 +13,7 @@ from tests.lifecycle.walk import (
     reach,
     valid_data,
 )
-from voicefsm.lifecycle import STATES, TRANSITIONS, Edge, Guard, Outcome, State, Trigger
+from voicefsm.lifecycle import STATES, TRANSITIONS, Edge, Guard, Outcome, Persisted, State, Trigger
 from voicefsm.lifecycle.states import ENDING_TRIGGERS, FINAL_STATE, LIVE_STATES
 from voicefsm.lifecycle.table import ACTION_EFFECTS
 
@@ -42,7 +42,7 @@ def test_edge_is_taken(edge: Edge) -> None:
     lifecycle, effects = reach(edge.source, **_limits_for(edge))
     calls_before, entries_before = len(effects.calls), len(lifecycle.timeline)
 
-    outcome = lifecycle.fire(edge.trigger, **valid_data(lifecycle, edge.trigger))
+    outcome = lifecycle.fire_named(edge.trigger, **valid_data(lifecycle, edge.trigger))
 
     expected = edge.source if edge.dest is None else edge.dest
     assert outcome is Outcome.ACCEPTED
@@ -63,7 +63,7 @@ def test_stale_completion_is_refused(edge: Edge, offset: int) -> None:
     calls, entries = len(effects.calls), len(lifecycle.timeline)
     data = valid_data(lifecycle, edge.trigger) | {"turn": lifecycle.turn + offset}
 
-    assert lifecycle.fire(edge.trigger, **data) is Outcome.STALE
+    assert lifecycle.fire_named(edge.trigger, **data) is Outcome.STALE
     assert lifecycle.state is edge.source
     assert (len(effects.calls), len(lifecycle.timeline)) == (calls, entries)
     assert sum(lifecycle.refusals.values()) == 1
@@ -77,7 +77,7 @@ def test_pair_without_edge_is_refused(state: State, trigger: Trigger) -> None:
     lifecycle, effects = reach(state)
     calls, entries = len(effects.calls), len(lifecycle.timeline)
 
-    assert lifecycle.fire(trigger, **valid_data(lifecycle, trigger)) is Outcome.ILLEGAL
+    assert lifecycle.fire_named(trigger, **valid_data(lifecycle, trigger)) is Outcome.ILLEGAL
     assert lifecycle.state is state
     assert (len(effects.calls), len(lifecycle.timeline)) == (calls, entries)
     [(refusal, count)] = lifecycle.refusals.items()
@@ -124,9 +124,9 @@ def test_no_dead_ends_and_exiting_is_terminal() -> None:
 def test_every_live_state_can_be_ended(state: State, trigger: Trigger) -> None:
     """Hang-up, participant leaving and fatal errors end every live state, then it exits."""
     lifecycle, _ = reach(state)
-    assert lifecycle.fire(trigger) is Outcome.ACCEPTED
+    assert lifecycle.fire_named(trigger) is Outcome.ACCEPTED
     assert lifecycle.state is State.PERSISTING
-    assert lifecycle.fire(Trigger.PERSISTED) is Outcome.ACCEPTED
+    assert lifecycle.fire(Persisted()) is Outcome.ACCEPTED
     assert lifecycle.is_finished
 
 

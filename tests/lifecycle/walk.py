@@ -52,7 +52,7 @@ def reach(
         effects, max_reply_attempts=max_reply_attempts, max_failed_turns=max_failed_turns
     )
     for trigger in PATHS[state]:
-        outcome = lifecycle.fire(trigger, **valid_data(lifecycle, trigger))
+        outcome = lifecycle.fire_named(trigger, **valid_data(lifecycle, trigger))
         assert outcome is Outcome.ACCEPTED, (state, trigger, outcome)
     assert lifecycle.state is state
     return lifecycle, effects

@@ -20,7 +20,7 @@ from voicefsm.lifecycle import EndReason
 from voicefsm.persistence.outbox import Outbox
 from voicefsm.persistence.relay import RelayPolicy
 from voicefsm.persistence.spool import Spool
-from voicefsm.session import SessionState
+from voicefsm.record import SessionRecord
 
 FAST = RelayPolicy(
     wait_initial_s=0.01,
@@ -200,7 +200,7 @@ async def test_opening_a_spool_with_pending_rows_resumes_delivery(
 
 
 async def test_a_session_summary_is_delivered(backend: Backend, spool_path: Path) -> None:
-    state = SessionState("s9", "c9")
+    state = SessionRecord("s9", "c9")
     async with outbox_to(backend.url, spool_path) as outbox:
         outbox.submit_session(state.summary(EndReason.HANG_UP))
         assert await outbox.flush(10) == 0

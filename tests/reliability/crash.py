@@ -28,11 +28,11 @@ from tests.reliability.child import ChildRun
 from tests.reliability.ledger import Applied, read_applied
 from tests.reliability.ledger import account as account_writes
 from tests.reliability.summary import GroupResult
-from voicefsm.agent.controller import SessionOptions
 from voicefsm.backend.server.runner import running_backend
 from voicefsm.persistence.commands import drain
+from voicefsm.settings import Settings, load_settings
 
-RECENT_MESSAGES = SessionOptions().recent_messages
+RECENT_MESSAGES = Settings.model_fields["recent_messages"].default
 PHASE_ONE = [
     {"user": "I would like to move my appointment to Thursday"},
     {"user": "Morning if possible, around nine", "pause_ms": 200},
@@ -189,14 +189,14 @@ def run_crash_trials(*, trials: int, seed: int = 20261122, parallel: int = 1) ->
 LIVEKIT_ENTRYPOINT_GRACE_S = 15.0
 
 
-def sigterm_budget_s(drain_timeout_s: float, options: SessionOptions) -> float:
+def sigterm_budget_s(drain_timeout_s: float, settings: Settings) -> float:
     """The longest a SIGTERM may take to end a live session cleanly: the drain, livekit's
     entrypoint grace, then the farewell and the flush (each under its own deadline)."""
     return (
         drain_timeout_s
         + LIVEKIT_ENTRYPOINT_GRACE_S
-        + options.farewell_deadline_s
-        + options.flush_deadline_s
+        + settings.farewell_deadline_s
+        + settings.flush_deadline_s
         + 5.0  # process start-up of the shutdown path, the report, interpreter exit
     )
 
@@ -205,7 +205,7 @@ def run_sigterm_trial(*, drain_timeout_s: float = 1.0) -> GroupResult:
     """SIGTERM mid-turn: the run drains, then ends and persists the session, and exits 0."""
     result = GroupResult("shutdown: SIGTERM mid-session", trials=1, faults=1)
     flush_deadline_s = 4.0
-    budget = sigterm_budget_s(drain_timeout_s, SessionOptions(flush_deadline_s=flush_deadline_s))
+    budget = sigterm_budget_s(drain_timeout_s, load_settings(flush_deadline_s=flush_deadline_s))
     with ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="voicefsm-term-")))
         database_url = f"sqlite:///{workdir / 'backend.sqlite3'}"

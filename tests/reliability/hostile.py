@@ -28,7 +28,7 @@ from voicefsm.context import (
     participant_context_block,
 )
 from voicefsm.lifecycle import EndReason
-from voicefsm.session import SessionState
+from voicefsm.record import SessionRecord
 from voicefsm.simulation.scenario import ScenarioError, load_scenario, parse_scenario
 
 
@@ -86,7 +86,7 @@ def context_pipeline_holds(raw: str | bytes) -> None:
         assert httpx.URL("http://127.0.0.1" + path).path == path, (
             f"conversation id {room.conversation_id!r} changes the URL path of its writes"
         )
-    state = SessionState("s_1", room.conversation_id or "c_1")
+    state = SessionRecord("s_1", room.conversation_id or "c_1")
     state.participant_joined("identity", person)
     summary = state.summary(EndReason.HANG_UP)
     # The backend accepts the summary this participant produces (or the write is lost).

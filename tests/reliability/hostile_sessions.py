@@ -21,11 +21,10 @@ from tests.agent.harness import live_session
 from tests.reliability.summary import GroupResult
 from tests.reliability.trial import HOSTILE_STRINGS, collect, record
 from tests.support import Backend
-from voicefsm.agent.controller import SessionOptions
-from voicefsm.agent.plumbing import Providers
 from voicefsm.backend.models import storable_text
 from voicefsm.backend.server.runner import running_backend
 from voicefsm.lifecycle import State
+from voicefsm.providers import Providers
 from voicefsm.providers.scripted import ScriptedLLM, ScriptedSTT, ScriptedTTS
 from voicefsm.settings import load_settings
 from voicefsm.simulation.runner import simulate
@@ -108,7 +107,7 @@ CHAT_TEXT = (
         st.integers(1, 25_000),
     )
 )
-FAST = SessionOptions(flush_deadline_s=10.0, farewell_deadline_s=3.0)
+FAST = {"flush_deadline_s": 10.0, "farewell_deadline_s": 3.0}
 
 
 def fuzz_chat_text(*, full: bool) -> GroupResult:
@@ -143,28 +142,28 @@ async def _typed_session(texts: list[str], directory: Path, backend: Backend) ->
         min_endpointing_delay_s=0.2,
     )
     async with live_session(
-        directory, backend_url=backend.url, providers=providers, options=FAST, announce=stt.expect
+        directory, backend_url=backend.url, providers=providers, settings=FAST, announce=stt.expect
     ) as live:
-        lifecycle, speaker = live.controller.lifecycle, live.speaker
+        lifecycle, speaker = live.session.lifecycle, live.speaker
         try:
             for text in texts:
                 await _until(
                     lambda: lifecycle.state is State.LISTENING and not speaker.playing.is_set()
                 )
                 turn = lifecycle.turn
-                await live.controller.typed_text(text)
+                await live.session.typed_text(text)
                 if text.strip():
                     await _until(
                         lambda t=turn: lifecycle.turn > t and lifecycle.state is State.LISTENING
                     )
-            live.controller.end()
-            await _until(live.controller.finished.is_set, SESSION_TIMEOUT_S)
+            live.session.end()
+            await _until(live.session.finished.is_set, SESSION_TIMEOUT_S)
         finally:
             # A stuck session would hold the harness's clean-up forever: release it (the
             # failure is already recorded as the session not exiting).
-            live.controller.finished.set()
+            live.session.finished.set()
         stats = await live.outbox.stats() if live.outbox else None
-        history = list(live.controller.state.history)
+        history = list(live.session.record.history)
     assert lifecycle.state is State.EXITING, f"ended in {lifecycle.state.value}"
     assert stats is not None
     assert (stats.pending, stats.dead) == (0, 0), f"writes not delivered: {stats}"

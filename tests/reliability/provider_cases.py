@@ -20,11 +20,13 @@ GIVE_UP = ("thinking", "reply_failed", "listening")  # with an apology
 STARTED = ("thinking", "reply_started", "speaking")
 FINISHED = ("speaking", "reply_finished", "listening")
 CUT_OFF = ("speaking", "reply_failed", "listening")  # with an apology
+APOLOGY_HEARD = ("listening", "spoke", "listening")  # the apology, once heard, is recorded
+FAREWELL_HEARD = ("persisting", "spoke", "persisting")
 PERSISTED = ("persisting", "persisted", "exiting")
 
 ANSWERED = (TURN, STARTED, FINISHED)
 RETRIED_THEN_ANSWERED = (TURN, RETRY, STARTED, FINISHED)
-APOLOGISED = (TURN, RETRY, GIVE_UP)
+APOLOGISED = (TURN, RETRY, GIVE_UP, APOLOGY_HEARD)
 
 
 @dataclass(frozen=True)
@@ -148,7 +150,7 @@ CASES: tuple[FaultCase, ...] = (
         "tts-error-mid",
         "TTS",
         "TTS error after the first audio was heard",
-        (TURN, STARTED, CUT_OFF),
+        (TURN, STARTED, CUT_OFF, APOLOGY_HEARD),
         tts=(TTSFault.ERROR_MID,),
         apologies=1,
         answered=False,
@@ -167,7 +169,7 @@ CASES: tuple[FaultCase, ...] = (
         "tts-stall-mid",
         "TTS",
         "TTS stalls after the first audio (audio stall deadline)",
-        (TURN, STARTED, CUT_OFF),
+        (TURN, STARTED, CUT_OFF, APOLOGY_HEARD),
         tts=(TTSFault.STALL_MID,),
         apologies=1,
         answered=False,

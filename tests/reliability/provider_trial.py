@@ -15,16 +15,16 @@ from pathlib import Path
 
 import httpx
 from livekit.agents import APIConnectOptions
-from livekit.agents.voice.agent_session import SessionConnectOptions
 
 from tests.agent.harness import Live, live_session
 from tests.reliability.provider_cases import FaultCase, Step
-from voicefsm.agent.controller import SessionOptions
-from voicefsm.agent.plumbing import Providers
-from voicefsm.agent.prompts import APOLOGY, FAREWELL
+from voicefsm.agent import DEFAULT_APOLOGY as APOLOGY
+from voicefsm.agent import DEFAULT_FAREWELL as FAREWELL
 from voicefsm.backend.client import BackendClient
 from voicefsm.lifecycle import EndReason, State
+from voicefsm.livekit_compat import SessionConnectOptions
 from voicefsm.persistence.outbox import Outbox
+from voicefsm.providers import Providers
 from voicefsm.providers.faults import STTFault
 from voicefsm.providers.scripted import ScriptedLLM, ScriptedSTT, ScriptedTTS
 
@@ -39,12 +39,12 @@ def short_reply(user_text: str) -> str:
 #: livekit retries a failed request once, quickly; a plugin gives up after half a second.
 FAST_RETRIES = APIConnectOptions(max_retry=1, retry_interval=0.1, timeout=0.5)
 #: Deadlines short enough for trials, long enough for a healthy reply under load.
-TRIAL_OPTIONS = SessionOptions(
-    flush_deadline_s=5.0,
-    farewell_deadline_s=3.0,
-    reply_start_deadline_s=2.0,
-    audio_stall_deadline_s=1.0,
-)
+TRIAL_SETTINGS = {
+    "flush_deadline_s": 5.0,
+    "farewell_deadline_s": 3.0,
+    "reply_start_deadline_s": 2.0,
+    "audio_stall_deadline_s": 1.0,
+}
 STEP_TIMEOUT_S = 12.0
 SETTLED_S = 0.3
 
@@ -169,7 +169,7 @@ async def _until(done: Callable[[], bool], timeout_s: float = STEP_TIMEOUT_S) ->
 async def _settle(live: Live) -> None:
     """Wait until the agent has nothing more to say (the apology included) and the user has the
     floor, for a moment: a trial's user never talks over the agent."""
-    lifecycle, session, speaker = live.controller.lifecycle, live.controller.session, live.speaker
+    lifecycle, session, speaker = live.session.lifecycle, live.session.agent_session, live.speaker
 
     def quiet() -> bool:
         return lifecycle.is_finished or (
@@ -185,7 +185,7 @@ async def _settle(live: Live) -> None:
 
 
 async def _converse(live: Live, case: FaultCase, fault_turn: int, stt: ScriptedSTT) -> None:
-    lifecycle = live.controller.lifecycle
+    lifecycle = live.session.lifecycle
     for index, text in enumerate(USER_TURNS[: case.turns], start=1):
         await _settle(live)
         if lifecycle.is_finished:
@@ -248,7 +248,7 @@ async def run_trial(
     async with live_session(
         workdir,
         backend_url=backend_url,
-        options=TRIAL_OPTIONS,
+        settings=TRIAL_SETTINGS,
         providers=providers,
         announce=stt.expect,
         session_id=session_id,
@@ -258,14 +258,14 @@ async def run_trial(
         for attempt_text in USER_TURNS[fault_turn - 1 : fault_turn]:
             llm.inject(attempt_text, *case.llm)
         await _converse(live, case, fault_turn, stt)
-        if not live.controller.lifecycle.is_finished:
-            live.controller.end()
-        await asyncio.wait_for(live.controller.finished.wait(), 30.0)
-        lifecycle = live.controller.lifecycle
+        if not live.session.lifecycle.is_finished:
+            live.session.end()
+        await asyncio.wait_for(live.session.finished.wait(), 30.0)
+        lifecycle = live.session.lifecycle
         record.trail = live.trail()
         record.end_reason = lifecycle.end_reason
         record.exited = lifecycle.is_finished
-        history = live.controller.state.history
+        history = live.session.record.history
         record.history = [(m.role.value, m.text, m.turn, m.interrupted) for m in history]
         seen = [(m.role.value, m.text, m.turn, m.interrupted) for m in history]
         record.duplicate_messages = len(seen) - len(set(seen))

@@ -118,11 +118,11 @@ def _observed_session(
     secrets.failures += leaks(logs, "a log record")
     secrets.failures += leaks(rows, "a spool row")
     secrets.failures += leaks([json.dumps(report.sessions)], "the session report")
-    controller = run.controller
-    objects = [settings, controller, run.llm]
-    if controller is not None:
-        objects += [controller.outbox, controller.client, vars(controller)]
-        objects += [vars(controller.client) if controller.client else None]
+    session = run.session
+    objects = [settings, session, run.llm]
+    if session is not None:
+        objects += [session.outbox, session.client, vars(session), vars(session.pipeline)]
+        objects += [vars(session.client) if session.client else None]
     secrets.failures += leaks([repr(thing) for thing in objects], "a repr")
     _spool_modes(privacy, spool)
     injection.trials += 1
@@ -168,7 +168,8 @@ def _wrong_token_session(result: GroupResult, directory: Path) -> None:
 
 def _configuration_errors_and_reprs(result: GroupResult) -> None:
     from voicefsm.errors import ConfigurationError  # noqa: PLC0415
-    from voicefsm.providers.real import build_providers, load_provider_settings  # noqa: PLC0415
+    from voicefsm.providers.real import build_providers  # noqa: PLC0415
+    from voicefsm.settings import check_providers  # noqa: PLC0415
 
     texts: list[str] = []
     for bad in ({"spool_max_rows": 0}, {"backend_url": "not a url"}):
@@ -177,11 +178,12 @@ def _configuration_errors_and_reprs(result: GroupResult) -> None:
         except ConfigurationError as exc:
             texts += [str(exc), repr(exc)]
     try:
-        load_provider_settings(min_endpointing_delay_s=99)
+        load_settings(min_endpointing_delay_s=99)
     except ConfigurationError as exc:
         texts += [str(exc), repr(exc)]
-    provider_settings = load_provider_settings()
-    texts += [repr(load_settings()), repr(provider_settings), str(provider_settings.model_dump())]
+    provider_settings = load_settings()
+    check_providers(provider_settings)
+    texts += [repr(provider_settings), str(provider_settings.model_dump())]
 
     async def providers_repr() -> list[str]:
         providers = build_providers(provider_settings)

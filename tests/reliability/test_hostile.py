@@ -14,7 +14,7 @@ from tests.support import Backend
 from voicefsm.backend.models import SessionSummary
 from voicefsm.context import parse_room_metadata
 from voicefsm.lifecycle import EndReason
-from voicefsm.session import SessionState
+from voicefsm.record import SessionRecord
 from voicefsm.simulation.scenario import ScenarioError, parse_scenario
 
 pytestmark = pytest.mark.slow  # real sessions, processes or servers: seconds each
@@ -68,8 +68,8 @@ def test_yaml_aliases_are_refused_before_they_can_expand() -> None:
 def test_a_summary_with_an_over_long_message_stays_valid() -> None:
     from voicefsm.lifecycle import Utterance  # noqa: PLC0415
 
-    state = SessionState("s_1", "c_1")
-    state.record(Utterance("user", "x" * 25_000 + "\x00", 1, False))
+    state = SessionRecord("s_1", "c_1")
+    state.append(Utterance("user", "x" * 25_000 + "\x00", 1, False))
     summary = state.summary(EndReason.HANG_UP)
     assert len(summary.messages[0].text) == 20_000
     SessionSummary.model_validate_json(summary.model_dump_json(by_alias=True))

@@ -17,7 +17,8 @@ from tests.reliability.provider_cases import BY_KEY
 from tests.reliability.provider_trial import TrialRecord, run_trial
 from tests.stubs.voice_vendors import vendor_stubs
 from tests.support import Backend
-from voicefsm.agent.prompts import APOLOGY, FAREWELL
+from voicefsm.agent import DEFAULT_APOLOGY as APOLOGY
+from voicefsm.agent import DEFAULT_FAREWELL as FAREWELL
 from voicefsm.lifecycle import EndReason
 from voicefsm.providers.real import build_providers
 from voicefsm.simulation.scenario import Turn
@@ -82,10 +83,12 @@ async def test_llm_failing_both_attempts_gets_an_apology_and_the_call_goes_on(
         ("listening", "user_turn_completed", "thinking"),
         ("thinking", "reply_failed", "thinking"),
         ("thinking", "reply_failed", "listening"),
+        ("listening", "spoke", "listening"),  # the apology, heard
         ("listening", "user_turn_completed", "thinking"),
         ("thinking", "reply_started", "speaking"),
         ("speaking", "reply_finished", "listening"),
         ("listening", "hang_up", "persisting"),
+        ("persisting", "spoke", "persisting"),  # the farewell, heard
         ("persisting", "persisted", "exiting"),
     ]
     assert record.stored_messages == [GREETING, FIRST, SORRY, SECOND, SECOND_REPLY, BYE]
@@ -126,10 +129,11 @@ async def test_llm_that_never_answers_is_cut_off_at_the_reply_start_deadline(
     """A provider without a timeout no longer leaves the session in thinking for ever."""
     record = await _trial("llm-hang", tmp_path, backend)
 
-    assert _from_turn(record)[:4] == [
+    assert _from_turn(record)[:5] == [
         ("listening", "user_turn_completed", "thinking"),
         ("thinking", "reply_failed", "thinking"),
         ("thinking", "reply_failed", "listening"),
+        ("listening", "spoke", "listening"),  # the apology, heard
         ("listening", "user_turn_completed", "thinking"),
     ]
     assert record.stored_messages == [GREETING, FIRST, SORRY, SECOND, SECOND_REPLY, BYE]
@@ -190,10 +194,11 @@ async def test_tts_error_after_audio_keeps_what_was_heard_and_apologises(
     """Once audio was heard livekit cannot retry; the reply fails from speaking, cut off."""
     record = await _trial("tts-error-mid", tmp_path, backend)
 
-    assert _from_turn(record)[:4] == [
+    assert _from_turn(record)[:5] == [
         ("listening", "user_turn_completed", "thinking"),
         ("thinking", "reply_started", "speaking"),
         ("speaking", "reply_failed", "listening"),
+        ("listening", "spoke", "listening"),  # the apology, heard
         ("listening", "user_turn_completed", "thinking"),
     ]
     role, heard, cut = record.stored_messages[2]
@@ -338,8 +343,8 @@ async def test_deepgram_websocket_dropping_mid_utterance_does_not_end_the_call(
                     ]
                 )
                 trail = live.trail()
-                users = [m.text for m in live.controller.state.history if m.role.value == "user"]
-                errors = live.controller.state.metrics.errors
+                users = [m.text for m in live.session.record.history if m.role.value == "user"]
+                errors = live.session.record.counters.errors
 
     assert stubs.seen["deepgram.dropped"] == 1
     assert stubs.seen["deepgram.connect"] >= 2  # reconnected
@@ -348,7 +353,8 @@ async def test_deepgram_websocket_dropping_mid_utterance_does_not_end_the_call(
     assert "Is the pool open today".endswith(users[0])
     assert users[1] == "Thanks a lot"
     assert trail.count(("speaking", "reply_finished", "listening")) == 2
-    assert trail[-2:] == [
+    assert trail[-3:] == [
         ("listening", "hang_up", "persisting"),
+        ("persisting", "spoke", "persisting"),  # the farewell, heard
         ("persisting", "persisted", "exiting"),
     ]

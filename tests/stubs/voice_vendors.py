@@ -23,8 +23,8 @@ import numpy as np
 from aiohttp import WSMsgType, web
 
 from tests.stubs.threaded import serve_app
-from voicefsm.providers.real import ProviderSettings, load_provider_settings
 from voicefsm.providers.scripted import default_reply, tone
+from voicefsm.settings import Settings, check_providers, load_settings
 
 DEEPGRAM_KEY = "dg-test-key-1234"
 ELEVEN_KEY = "el-test-key-5678"
@@ -43,9 +43,11 @@ class VendorStubs:
     #: like a network failure); the words not yet recognised are heard on the next connection.
     drop_listen_after_s: float | None = None
 
-    def provider_settings(self) -> ProviderSettings:
-        """voicefsm's real-provider settings, every vendor pointed at these stubs."""
-        return load_provider_settings(
+    def provider_settings(self, **overrides: object) -> Settings:
+        """voicefsm's settings with every vendor pointed at these stubs (checked, as the worker
+        checks them)."""
+        settings = load_settings(
+            **overrides,
             deepgram_api_key=DEEPGRAM_KEY,
             deepgram_base_url=f"{self.url}/v1/listen",
             eleven_api_key=ELEVEN_KEY,
@@ -56,6 +58,8 @@ class VendorStubs:
             vad="none",
             min_endpointing_delay_s=0.2,
         )
+        check_providers(settings)
+        return settings
 
     def expect(self, text: str) -> None:
         """What the (simulated) user is about to say: the next utterance's transcript."""

@@ -11,12 +11,12 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import datetime
-from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, field_validator
 
-from voicefsm.lifecycle.states import EndReason
+from voicefsm.lifecycle.states import EndReason, Role
+from voicefsm.untrusted import Id
 
 API_PREFIX = "/api/v1"
 MAX_BATCH = 500
@@ -26,11 +26,6 @@ MAX_TEXT = 20_000
 # the same requests on SQLite and PostgreSQL.
 _NO_NUL = r"^[^\x00]*$"
 Key = Annotated[str, Field(min_length=1, max_length=255, pattern=_NO_NUL)]
-#: Ids appear as URL path segments: an id of only dots ("." or "..") would be resolved away by
-#: every HTTP client (RFC 3986 dot segments) and reach another path, so ids start with no dot.
-Id = Annotated[
-    str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_:\-][A-Za-z0-9_.:\-]*$")
-]
 Text = Annotated[str, Field(max_length=MAX_TEXT, pattern=_NO_NUL)]
 Short = Annotated[str, Field(max_length=256, pattern=_NO_NUL)]
 Seconds = Annotated[float, Field(ge=0, allow_inf_nan=False)]
@@ -51,11 +46,6 @@ class _Request(BaseModel):
 
 class _Response(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
-
-
-class Role(StrEnum):
-    USER = "user"
-    ASSISTANT = "assistant"
 
 
 # -- rooms -------------------------------------------------------------------------------------

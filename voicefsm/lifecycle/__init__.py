@@ -1,27 +1,65 @@
 """The session lifecycle: pure, importing neither livekit nor httpx."""
 
 from voicefsm.lifecycle.effects import Effects, Utterance
-from voicefsm.lifecycle.machine import Lifecycle, Outcome, Refusal, build_lifecycle
-from voicefsm.lifecycle.states import EndReason, State, Trigger
+from voicefsm.lifecycle.machine import Lifecycle, Outcome, Refusal
+from voicefsm.lifecycle.states import EndReason, Role, State, Trigger
 from voicefsm.lifecycle.table import STATES, TRANSITIONS, Action, Edge, Guard, StateSpec
 from voicefsm.lifecycle.timeline import Timeline, TimelineEntry
+from voicefsm.lifecycle.triggers import (
+    Completion,
+    ContextLoaded,
+    FatalError,
+    Greeted,
+    HangUp,
+    Interrupted,
+    Joined,
+    ParticipantLeft,
+    Persisted,
+    ReplyFailed,
+    ReplyFinished,
+    ReplyStarted,
+    Resumed,
+    SilenceTimeout,
+    SpeechCompletion,
+    Spoke,
+    TriggerData,
+    UserTurnCompleted,
+)
 
 __all__ = [
     "STATES",
     "TRANSITIONS",
     "Action",
+    "Completion",
+    "ContextLoaded",
     "Edge",
     "Effects",
     "EndReason",
+    "FatalError",
+    "Greeted",
     "Guard",
+    "HangUp",
+    "Interrupted",
+    "Joined",
     "Lifecycle",
     "Outcome",
+    "ParticipantLeft",
+    "Persisted",
     "Refusal",
+    "ReplyFailed",
+    "ReplyFinished",
+    "ReplyStarted",
+    "Resumed",
+    "Role",
+    "SilenceTimeout",
+    "SpeechCompletion",
+    "Spoke",
     "State",
     "StateSpec",
     "Timeline",
     "TimelineEntry",
     "Trigger",
+    "TriggerData",
+    "UserTurnCompleted",
     "Utterance",
-    "build_lifecycle",
 ]

@@ -3,7 +3,8 @@
 This object is private to :class:`~voicefsm.lifecycle.machine.Lifecycle`: ``transitions`` binds
 its own trigger methods onto it, and those must not be reachable around the lifecycle's queue.
 Each action calls only the effects :data:`~voicefsm.lifecycle.table.ACTION_EFFECTS` declares for
-it (a generated test holds it to that).
+it (a generated test holds it to that). ``transitions`` hands every guard and action the
+trigger's typed data (:mod:`voicefsm.lifecycle.triggers`) as its one argument.
 """
 
 from __future__ import annotations
@@ -13,11 +14,23 @@ from collections import Counter
 from collections.abc import Callable
 from types import TracebackType
 
-from transitions.core import EventData
-
 from voicefsm.lifecycle.effects import Effects, Utterance
-from voicefsm.lifecycle.states import FAREWELL_REASONS, INITIAL_STATE, EndReason, State, Trigger
+from voicefsm.lifecycle.states import (
+    FAREWELL_REASONS,
+    INITIAL_STATE,
+    EndReason,
+    Role,
+    State,
+    Trigger,
+)
 from voicefsm.lifecycle.table import SPEECH_COMPLETIONS
+from voicefsm.lifecycle.triggers import (
+    Completion,
+    SpeechCompletion,
+    Spoke,
+    TriggerData,
+    UserTurnCompleted,
+)
 
 _COMPLETED_SPEECH = frozenset({Trigger.GREETED, Trigger.REPLY_FINISHED})
 
@@ -72,7 +85,7 @@ class SessionModel:
         self._attempt = 0
         self._max_failed_turns = max_failed_turns
         self._failed_turns = 0  # in a row: a reply played to its end starts the count again
-        self._user_text = ""
+        self._request: UserTurnCompleted | None = None  # the turn being answered (retries)
         self._on_effect_failure = on_effect_failure
         self._log = log
 
@@ -90,85 +103,95 @@ class SessionModel:
 
     # -- guards -------------------------------------------------------------------------------
 
-    def is_current_turn(self, event: EventData) -> bool:
-        return is_turn_token(event.kwargs.get("turn"), self.turn)
+    def is_current_turn(self, data: TriggerData) -> bool:
+        return isinstance(data, Completion) and is_turn_token(data.turn, self.turn)
 
-    def has_user_text(self, event: EventData) -> bool:
-        text = event.kwargs.get("text")
+    def has_user_text(self, data: TriggerData) -> bool:
+        text = data.text if isinstance(data, UserTurnCompleted) else None
         return isinstance(text, str) and bool(text.strip())
 
-    def may_retry(self, event: EventData) -> bool:
+    def may_retry(self, data: TriggerData) -> bool:
         return self._attempt < self._max_attempts
 
-    def may_apologise(self, event: EventData) -> bool:
+    def may_apologise(self, data: TriggerData) -> bool:
         """This failed turn is not yet the ``max_failed_turns``-th in a row."""
         return self._failed_turns + 1 < self._max_failed_turns
 
     # -- actions ------------------------------------------------------------------------------
 
-    def load_context(self, event: EventData) -> None:
+    def load_context(self, data: TriggerData) -> None:
         with self._effect("load_context"):
             self.effects.load_context()
 
-    def start_greeting(self, event: EventData) -> None:
+    def start_greeting(self, data: TriggerData) -> None:
         with self._effect("start_greeting"):
             self.effects.start_greeting(self.turn)
 
-    def listen(self, event: EventData) -> None:
+    def listen(self, data: TriggerData) -> None:
         with self._effect("listen"):
             self.effects.listen(self.turn)
 
-    def begin_turn(self, event: EventData) -> None:
+    def begin_turn(self, data: TriggerData) -> None:
+        if not isinstance(data, UserTurnCompleted):  # unreachable: only user turns enter thinking
+            return
         self.turn += 1
         self._attempt = 1
-        self._user_text = str(event.kwargs["text"])
-        self._record(Utterance("user", self._user_text, self.turn))
+        self._request = data
+        self._record(Utterance(Role.USER, data.text, self.turn))
 
-    def start_reply(self, event: EventData) -> None:
+    def start_reply(self, data: TriggerData) -> None:
+        request = self._request
+        if request is None:  # unreachable by the table: thinking is entered by a user turn
+            return
         with self._effect("start_reply"):
-            self.effects.start_reply(self.turn, self._user_text, self._attempt)
+            self.effects.start_reply(self.turn, request, self._attempt)
 
-    def retry_reply(self, event: EventData) -> None:
+    def retry_reply(self, data: TriggerData) -> None:
         self._attempt += 1
-        self.start_reply(event)
+        self.start_reply(data)
 
-    def stop_speech(self, event: EventData) -> None:
+    def stop_speech(self, data: TriggerData) -> None:
         # Runs on exit, so the model is still in the state being left.
-        if event.event.name not in SPEECH_COMPLETIONS[State(self.state)]:
+        if data.trigger not in SPEECH_COMPLETIONS[State(self.state)]:
             with self._effect("interrupt"):
                 self.effects.interrupt(self.turn)
 
-    def record_reply(self, event: EventData) -> None:
-        spoken = event.kwargs.get("spoken")
+    def record_reply(self, data: TriggerData) -> None:
+        spoken = data.spoken if isinstance(data, SpeechCompletion | UserTurnCompleted) else None
         if isinstance(spoken, str) and spoken:
-            interrupted = event.event.name not in _COMPLETED_SPEECH
-            self._record(Utterance("assistant", spoken, self.turn, interrupted))
+            interrupted = data.trigger not in _COMPLETED_SPEECH
+            self._record(Utterance(Role.ASSISTANT, spoken, self.turn, interrupted))
 
-    def apologise(self, event: EventData) -> None:
+    def record_speech(self, data: TriggerData) -> None:
+        if isinstance(data, Spoke) and isinstance(data.spoken, str) and data.spoken:
+            self._record(
+                Utterance(Role.ASSISTANT, data.spoken, self.turn, data.interrupted is True)
+            )
+
+    def apologise(self, data: TriggerData) -> None:
         self._failed_turns += 1
         with self._effect("apologise"):
             self.effects.apologise(self.turn)
 
-    def clear_failures(self, event: EventData) -> None:
+    def clear_failures(self, data: TriggerData) -> None:
         self._failed_turns = 0
 
-    def note_end_reason(self, event: EventData) -> None:
+    def note_end_reason(self, data: TriggerData) -> None:
         if self.end_reason is None:
             # Giving up on replies that keep failing is a fatal error like any other.
-            name = event.event.name
-            failed = name == Trigger.REPLY_FAILED
-            self.end_reason = EndReason.FATAL_ERROR if failed else EndReason(name)
+            failed = data.trigger is Trigger.REPLY_FAILED
+            self.end_reason = EndReason.FATAL_ERROR if failed else EndReason(data.trigger.value)
 
-    def say_farewell(self, event: EventData) -> None:
+    def say_farewell(self, data: TriggerData) -> None:
         if self.end_reason in FAREWELL_REASONS:
             with self._effect("say_farewell"):
                 self.effects.say_farewell()
 
-    def flush(self, event: EventData) -> None:
+    def flush(self, data: TriggerData) -> None:
         with self._effect("flush"):
             self.effects.flush(self._ended_because)
 
-    def shut_down(self, event: EventData) -> None:
+    def shut_down(self, data: TriggerData) -> None:
         with self._effect("shut_down"):
             self.effects.shut_down(self._ended_because)
 
@@ -178,7 +201,5 @@ class SessionModel:
         return self.end_reason or EndReason.FATAL_ERROR
 
     def _record(self, utterance: Utterance) -> None:
-        with self._effect("append_history"):
-            self.effects.append_history(utterance)
-        with self._effect("enqueue_write"):
-            self.effects.enqueue_write(utterance)
+        with self._effect("record"):
+            self.effects.record(utterance)

@@ -37,6 +37,7 @@ from voicefsm.lifecycle.states import (
 )
 from voicefsm.lifecycle.table import STATES, TRANSITIONS, Guard
 from voicefsm.lifecycle.timeline import Timeline, TimelineEntry
+from voicefsm.lifecycle.triggers import Completion, FatalError, TriggerData, data_for
 
 _LOG = logging.getLogger("voicefsm.lifecycle")
 
@@ -128,7 +129,7 @@ class Lifecycle:
         )
         self.timeline = Timeline(origin=clock())
         self.refusals: Counter[Refusal] = Counter()
-        self._queue: deque[tuple[str, dict[str, object]]] = deque()
+        self._queue: deque[TriggerData] = deque()
         self._processing = False
         self._listeners: list[Callable[[TimelineEntry], None]] = []
         self._refusal_listeners: list[Callable[[Refusal], None]] = []
@@ -138,7 +139,8 @@ class Lifecycle:
             transitions=machine_transitions(),
             initial=INITIAL_STATE.value,
             auto_transitions=False,
-            send_event=True,
+            # Callbacks get the trigger's typed data as their one argument, not an EventData.
+            send_event=False,
         )
         self._events = self._machine.events
 
@@ -163,22 +165,32 @@ class Lifecycle:
     def is_finished(self) -> bool:
         return self._model.state == FINAL_STATE.value
 
-    def fire(self, trigger: Trigger | str, /, **data: object) -> Outcome:
-        """Fire ``trigger`` with its data (``turn=``, ``text=``, ``spoken=`` …). Never raises.
+    def fire(self, data: TriggerData) -> Outcome:
+        """Fire ``data``'s trigger (see :mod:`~voicefsm.lifecycle.triggers`). Never raises.
 
         Returns the trigger's outcome, or ``QUEUED`` when fired from inside a callback.
         """
-        self._queue.append((trigger, data))
+        self._queue.append(data)
         if self._processing:
             return Outcome.QUEUED
         self._processing = True
         try:
-            outcome = self._process(*self._queue.popleft())
+            outcome = self._process(self._queue.popleft())
             while self._queue:
-                self._process(*self._queue.popleft())
+                self._process(self._queue.popleft())
         finally:
             self._processing = False
         return outcome
+
+    def fire_named(self, trigger: Trigger | str, /, **fields: object) -> Outcome:
+        """Fire a trigger given by name with untyped fields: for replays, fuzzing and
+        table-driven tests. An unknown name is refused (``UNKNOWN``); see
+        :func:`~voicefsm.lifecycle.triggers.data_for` for how the fields are taken."""
+        try:
+            known = Trigger(trigger)
+        except ValueError:
+            return self._refuse(Outcome.UNKNOWN, self.state, str(trigger))
+        return self.fire(data_for(known, fields))
 
     def subscribe(self, listener: Callable[[TimelineEntry], None]) -> None:
         """Call ``listener`` with each accepted transition, after it is on the timeline.
@@ -195,28 +207,29 @@ class Lifecycle:
         """Triggers with a transition from the current state (guards not evaluated)."""
         return [Trigger(name) for name in self._machine.get_triggers(self._model.state)]
 
-    def _process(self, trigger: str, data: dict[str, object]) -> Outcome:
+    def _process(self, data: TriggerData) -> Outcome:
         state = self.state
+        trigger = data.trigger.value
         event = self._events.get(trigger)
         if event is None:
-            return self._refuse(Outcome.UNKNOWN, state, str(trigger))
+            return self._refuse(Outcome.UNKNOWN, state, trigger)
         if state.value not in event.transitions:
-            return self._refuse(Outcome.ILLEGAL, state, str(trigger))
+            return self._refuse(Outcome.ILLEGAL, state, trigger)
         at = self._clock()
         try:
-            accepted = event.trigger(self._model, **data)
+            accepted = event.trigger(self._model, data)
         except Exception:
             # Effects are contained by the model, so this is a defect in the machine itself.
             self._log.exception(
                 "lifecycle callback failed", extra={"session_state": state, "trigger": trigger}
             )
-            return self._refuse(Outcome.FAILED, state, str(trigger))
+            return self._refuse(Outcome.FAILED, state, trigger)
         if not accepted:
-            stale = (state, trigger) in _TURN_GUARDED and not is_turn_token(
-                data.get("turn"), self._model.turn
+            stale = (state, data.trigger) in _TURN_GUARDED and not (
+                isinstance(data, Completion) and is_turn_token(data.turn, self._model.turn)
             )
-            return self._refuse(Outcome.STALE if stale else Outcome.GUARDED, state, str(trigger))
-        self.timeline.record(at, state, self.state, Trigger(trigger), self._model.turn)
+            return self._refuse(Outcome.STALE if stale else Outcome.GUARDED, state, trigger)
+        self.timeline.record(at, state, self.state, data.trigger, self._model.turn)
         for listener in tuple(self._listeners):
             try:
                 listener(self.timeline[-1])
@@ -246,22 +259,4 @@ class Lifecycle:
         # A live session that cannot act ends cleanly, everything persisted; a failed flush must
         # still let the session exit. Other failures while ending are only recorded.
         if self.state in LIVE_STATES or effect == "flush":
-            self.fire(Trigger.FATAL_ERROR, cause=effect)
-
-
-def build_lifecycle(
-    effects: Effects,
-    *,
-    max_reply_attempts: int = 2,
-    max_failed_turns: int = 3,
-    clock: Callable[[], float] = time.monotonic,
-    log: Log = _LOG,
-) -> Lifecycle:
-    """A fresh lifecycle in ``joining`` for one session."""
-    return Lifecycle(
-        effects,
-        max_reply_attempts=max_reply_attempts,
-        max_failed_turns=max_failed_turns,
-        clock=clock,
-        log=log,
-    )
+            self.fire(FatalError(cause=effect))

@@ -1,4 +1,4 @@
-"""The names of the lifecycle: its states, its triggers and why a session ended."""
+"""The names of the lifecycle: its states, its triggers, why a session ended, who spoke."""
 
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ class Trigger(StrEnum):
     INTERRUPTED = "interrupted"
     REPLY_FAILED = "reply_failed"
     SILENCE_TIMEOUT = "silence_timeout"
+    SPOKE = "spoke"
     HANG_UP = "hang_up"
     PARTICIPANT_LEFT = "participant_left"
     FATAL_ERROR = "fatal_error"
@@ -44,6 +45,13 @@ class EndReason(StrEnum):
     PARTICIPANT_LEFT = "participant_left"
     SILENCE_TIMEOUT = "silence_timeout"
     FATAL_ERROR = "fatal_error"
+
+
+class Role(StrEnum):
+    """Who said an utterance."""
+
+    USER = "user"
+    ASSISTANT = "assistant"
 
 
 INITIAL_STATE = State.JOINING

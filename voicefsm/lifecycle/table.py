@@ -40,6 +40,7 @@ class Action(StrEnum):
     RETRY_REPLY = "retry_reply"
     STOP_SPEECH = "stop_speech"
     RECORD_REPLY = "record_reply"
+    RECORD_SPEECH = "record_speech"
     APOLOGISE = "apologise"
     CLEAR_FAILURES = "clear_failures"
     NOTE_END_REASON = "note_end_reason"
@@ -60,16 +61,13 @@ class ActionSpec:
 ACTION_EFFECTS: Mapping[Action, ActionSpec] = {
     Action.LOAD_CONTEXT: ActionSpec(("load_context",), "backend: recent messages, context"),
     Action.START_GREETING: ActionSpec(("start_greeting",), "TTS: greeting"),
-    Action.LISTEN: ActionSpec(("listen",), "STT: user turn; silence timer"),
-    Action.BEGIN_TURN: ActionSpec(
-        ("append_history", "enqueue_write"), "history + outbox: user message"
-    ),
+    Action.LISTEN: ActionSpec(("listen",), "STT: user turn"),
+    Action.BEGIN_TURN: ActionSpec(("record",), "history + outbox: user message"),
     Action.START_REPLY: ActionSpec(("start_reply",), "LLM + TTS: reply"),
     Action.RETRY_REPLY: ActionSpec(("start_reply",), "LLM + TTS: reply, again"),
     Action.STOP_SPEECH: ActionSpec(("interrupt",), "TTS: stop, unless finished"),
-    Action.RECORD_REPLY: ActionSpec(
-        ("append_history", "enqueue_write"), "history + outbox: what was spoken"
-    ),
+    Action.RECORD_REPLY: ActionSpec(("record",), "history + outbox: what was spoken"),
+    Action.RECORD_SPEECH: ActionSpec(("record",), "history + outbox: what was said"),
     Action.APOLOGISE: ActionSpec(("apologise",), "TTS: apology"),
     Action.CLEAR_FAILURES: ActionSpec((), ""),
     Action.NOTE_END_REASON: ActionSpec((), ""),
@@ -217,6 +215,11 @@ TRANSITIONS: tuple[Edge, ...] = (
         State.PERSISTING,
         _TURN,
         before=(Action.NOTE_END_REASON,),
+    ),
+    # An apology or the farewell, once heard, joins the record wherever the session now is.
+    *(
+        Edge(Trigger.SPOKE, source, None, before=(Action.RECORD_SPEECH,))
+        for source in (*LIVE_STATES, State.PERSISTING)
     ),
     *_ending_edges(),
     Edge(Trigger.PERSISTED, State.PERSISTING, State.EXITING),

@@ -17,8 +17,7 @@ from typing import Any
 
 from livekit import rtc
 from livekit.agents import AgentSession
-from livekit.agents.voice import io
-from livekit.agents.voice.transcription.synchronizer import TranscriptSynchronizer
+from livekit.agents.voice import TranscriptSynchronizer, io
 
 from voicefsm.providers.scripted import tone
 

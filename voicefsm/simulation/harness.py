@@ -6,16 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from livekit.agents import AgentSession, JobContext
+from livekit.agents import JobContext
 
-from voicefsm.agent.controller import VoiceSession
-from voicefsm.agent.plumbing import Providers
 from voicefsm.persistence.outbox import OutboxStats
+from voicefsm.providers import Providers
 from voicefsm.providers.devices import attach_simulated_audio
 from voicefsm.providers.scripted import ScriptedLLM, ScriptedSTT, ScriptedTTS
+from voicefsm.runtime.session import VoiceSession
 from voicefsm.simulation.scenario import Scenario
 from voicefsm.simulation.user import SimulatedUser
 
@@ -25,7 +26,7 @@ class SessionRun:
     """Everything one simulated job produced (filled in from the job's own thread)."""
 
     room: str
-    controller: VoiceSession | None = None
+    session: VoiceSession | None = None
     #: The session's scripted LLM (what it was asked is in ``llm.chat_contexts``).
     llm: ScriptedLLM | None = None
     user_stuck: bool = False
@@ -57,27 +58,23 @@ class SimulationPlumbing:
         devices = _Devices(ScriptedSTT(), ScriptedLLM(), ScriptedTTS())
         with self._lock:
             self._devices[ctx.job.room.name] = devices
-        return Providers(
-            stt=devices.stt, llm=devices.llm, tts=devices.tts, vad=None, turn_detection="stt"
-        )
+        return Providers(llm=devices.llm, stt=devices.stt, tts=devices.tts, turn_detection="stt")
 
-    def attach(
-        self, session: AgentSession[Any], ctx: JobContext, controller: VoiceSession
-    ) -> dict[str, Any]:
+    def attach_io(self, ctx: JobContext, session: VoiceSession) -> Mapping[str, Any]:
         room = ctx.job.room.name
         with self._lock:
             devices = self._devices[room]
             run = self.runs[room]
-        run.controller = controller
+        run.session = session
         run.llm = devices.llm
-        microphone, speaker = attach_simulated_audio(session, devices.stt.expect)
+        microphone, speaker = attach_simulated_audio(session.agent_session, devices.stt.expect)
 
-        user = SimulatedUser(controller, microphone, speaker, devices.llm, self.scenario)
+        user = SimulatedUser(session, microphone, speaker, devices.llm, self.scenario)
 
         async def converse() -> None:
             try:
                 await user.run()
-                await controller.finished.wait()
+                await session.finished.wait()
             finally:
                 run.user_stuck = user.stuck
                 microphone.close()
@@ -89,9 +86,9 @@ class SimulationPlumbing:
         task.add_done_callback(self._tasks.discard)
         return {}
 
-    def finished(self, ctx: JobContext, stats: OutboxStats) -> None:
+    def finished(self, room: str, stats: OutboxStats) -> None:
         with self._lock:
-            run = self.runs.get(ctx.job.room.name)
+            run = self.runs.get(room)
         if run is not None:
             run.outbox = stats
             run.done.set()

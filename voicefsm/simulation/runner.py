@@ -20,20 +20,21 @@ from pathlib import Path
 from typing import Any
 
 from livekit.agents import AgentServer, JobContext, JobExecutorType
-from livekit.agents.ipc.mock_room import create_mock_room
 from livekit.protocol import models
 from opentelemetry.trace import Tracer
 
-from voicefsm.agent.controller import VoiceSession
-from voicefsm.agent.entrypoint import JobDeps, run_job
-from voicefsm.agent.interpreter_guard import install_interpreter_guard
+from voicefsm import livekit_compat
+from voicefsm.agent.definition import VoiceAgent
 from voicefsm.backend.client import BackendClient, backend_http
-from voicefsm.backend.server.runner import running_backend
 from voicefsm.errors import BackendError
 from voicefsm.lifecycle import TimelineEntry
-from voicefsm.observability.metrics import SessionMetrics
+from voicefsm.observability.prometheus import PrometheusMetrics
 from voicefsm.persistence.outbox import CommitListener
 from voicefsm.persistence.spool import Spool
+from voicefsm.runtime.entrypoint import AgentFactory, run_job
+from voicefsm.runtime.interpreter_guard import install_interpreter_guard
+from voicefsm.runtime.observers import Observers
+from voicefsm.runtime.session import VoiceSession
 from voicefsm.settings import Settings, default_data_dir
 from voicefsm.simulation.harness import SessionRun, SimulationPlumbing
 from voicefsm.simulation.scenario import Scenario
@@ -61,6 +62,8 @@ def _backend(settings: Settings) -> Iterator[str | None]:
     if settings.backend_url is not None:
         yield str(settings.backend_url)
         return
+    from voicefsm.backend.server.runner import running_backend  # noqa: PLC0415 (only embedded)
+
     directory = default_data_dir() / "simulate"
     directory.mkdir(parents=True, exist_ok=True)
     with running_backend(
@@ -141,6 +144,13 @@ async def _until_done_or_stopped(
             await task
 
 
+def _printing(room: str, on_line: Line) -> Callable[[VoiceSession], None]:
+    def subscribe(session: VoiceSession) -> None:
+        session.lifecycle.subscribe(lambda entry: on_line(room, entry))
+
+    return subscribe
+
+
 def _pending(spool_path: Path, session_id: str) -> int:
     if not spool_path.exists():
         return 0
@@ -152,10 +162,11 @@ def _pending(spool_path: Path, session_id: str) -> int:
 
 
 def _report(run: SessionRun, settings: Settings) -> dict[str, Any]:
-    controller = run.controller
-    if controller is None:
+    session = run.session
+    if session is None:
         return {"room": run.room, "final_state": "not started", "stuck": True}
-    session_id = controller.state.session_id
+    session_id = session.session_id
+    lifecycle, record = session.lifecycle, session.record
     stats = run.outbox
     pending = _pending(settings.spool_path, session_id)
     submitted = stats.submitted if stats else 0
@@ -164,19 +175,15 @@ def _report(run: SessionRun, settings: Settings) -> dict[str, Any]:
     dead = stats.dead if stats else 0
     return {
         "session_id": session_id,
-        "conversation_id": controller.conversation_id,
-        "final_state": controller.lifecycle.state.value,
-        "end_reason": controller.lifecycle.end_reason.value
-        if controller.lifecycle.end_reason
-        else None,
+        "conversation_id": session.conversation_id,
+        "final_state": lifecycle.state.value,
+        "end_reason": lifecycle.end_reason.value if lifecycle.end_reason else None,
         "stuck": run.user_stuck,
-        "timeline": [entry.as_json() for entry in controller.lifecycle.timeline],
-        "resumed_from": [
-            {"role": item.role.value, "text": item.text} for item in controller.state.prior
-        ],
+        "timeline": [entry.as_json() for entry in lifecycle.timeline],
+        "resumed_from": [{"role": item.role.value, "text": item.text} for item in record.prior],
         "history": [
             {"role": item.role.value, "text": item.text, "interrupted": item.interrupted}
-            for item in controller.state.history
+            for item in record.history
         ],
         "outbox": {
             "spooled": spooled,
@@ -193,9 +200,10 @@ def _report(run: SessionRun, settings: Settings) -> dict[str, Any]:
                 "llm_ttft_s": latency.llm_ttft_s,
                 "tts_ttfb_s": latency.tts_ttfb_s,
             }
-            for latency in sorted(controller.latencies.values(), key=lambda item: item.turn)
+            for latency in sorted(session.latencies.values(), key=lambda item: item.turn)
         ],
-        "refused_triggers": sum(controller.lifecycle.refusals.values()),
+        "refused_triggers": sum(lifecycle.refusals.values()),
+        "counters": record.counters.as_json(),
     }
 
 
@@ -205,11 +213,12 @@ async def simulate(
     *,
     sessions: int = 1,
     on_line: Line | None = None,
-    metrics: SessionMetrics | None = None,
+    metrics: PrometheusMetrics | None = None,
     tracer: Tracer | None = None,
     metrics_port: int | None = None,
     on_commit: CommitListener | None = None,
     plumbing: SimulationPlumbing | None = None,
+    agent: AgentFactory = VoiceAgent,
 ) -> SimulationResult:
     """Run ``sessions`` copies of ``scenario`` concurrently; returns each session's report.
 
@@ -217,29 +226,15 @@ async def simulate(
     acknowledged (committed to the spool; on the outbox's writer thread). SIGTERM or SIGINT
     (when run on the main thread) stops the run the way a worker stops: live sessions get
     ``drain_timeout_s`` to finish, then are ended and persisted; a second signal skips the wait.
-    ``plumbing`` (built for this scenario) lets a caller look at each run's controller and
-    scripted providers afterwards (``plumbing.runs``).
+    ``plumbing`` (built for this scenario) lets a caller look at each run's session and
+    scripted providers afterwards (``plumbing.runs``). ``agent`` makes each session's agent.
     """
     install_interpreter_guard()
     logging.getLogger("livekit").setLevel(logging.WARNING)
     with _backend(settings) as url:
         settings = settings.model_copy(update={"backend_url": url})
-        plumbing = plumbing or SimulationPlumbing(scenario)
+        sim = plumbing or SimulationPlumbing(scenario)
 
-        def on_session(ctx: JobContext, controller: VoiceSession) -> None:
-            if on_line is not None:
-                room = ctx.job.room.name
-                controller.lifecycle.subscribe(lambda entry: on_line(room, entry))
-
-        deps = JobDeps(
-            settings=settings,
-            plumbing=plumbing,
-            on_session=on_session,
-            on_finished=plumbing.finished,
-            on_commit=on_commit,
-            metrics=metrics,
-            tracer=tracer,
-        )
         server = AgentServer(
             job_executor_type=JobExecutorType.THREAD,
             num_idle_processes=0,
@@ -249,11 +244,19 @@ async def simulate(
         )
 
         async def entrypoint(ctx: JobContext) -> None:
-            await run_job(ctx, deps)
+            room = ctx.job.room.name
+            listeners = [] if on_line is None else [_printing(room, on_line)]
+            observers = Observers(
+                tracer=tracer,
+                metrics=metrics,
+                on_commit=on_commit,
+                on_session=listeners,
+                on_closed=[lambda _session, stats: sim.finished(room, stats)],
+            )
+            await run_job(ctx, agent=agent, plumbing=sim, settings=settings, observers=observers)
 
         server.rtc_session(entrypoint)
-        participant = next(iter(create_mock_room().remote_participants.values()))
-        participant.metadata = scenario.participant_metadata_text()
+        livekit_compat.mock_room_participant().metadata = scenario.participant_metadata_text()
 
         stop = _StopRequest()
         stop.install()
@@ -266,7 +269,7 @@ async def simulate(
             runs = []
             for index in range(sessions):
                 name = f"{prefix}-{index}"
-                runs.append(plumbing.expect(name))
+                runs.append(sim.expect(name))
                 metadata = await _room_metadata(scenario, url, name, settings)
                 room = models.Room(sid=f"RM_{name}", name=name, metadata=metadata)
                 await server.simulate_job(name, fake_job=True, room_info=room)

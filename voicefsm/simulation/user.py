@@ -6,11 +6,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from voicefsm.agent.controller import VoiceSession
 from voicefsm.lifecycle import EndReason, State
 from voicefsm.providers.devices import SimulatedMicrophone, SimulatedSpeaker
 from voicefsm.providers.scripted import ScriptedLLM
+from voicefsm.runtime.session import ExternalEnd, VoiceSession
 from voicefsm.simulation.scenario import Scenario
+
+ENDINGS: dict[str, ExternalEnd] = {
+    "hang_up": EndReason.HANG_UP,
+    "participant_left": EndReason.PARTICIPANT_LEFT,
+}
 
 STEP_TIMEOUT_S = 60.0
 
@@ -18,19 +23,19 @@ STEP_TIMEOUT_S = 60.0
 class SimulatedUser:
     def __init__(
         self,
-        controller: VoiceSession,
+        session: VoiceSession,
         microphone: SimulatedMicrophone,
         speaker: SimulatedSpeaker,
         llm: ScriptedLLM,
         scenario: Scenario,
     ) -> None:
-        self._controller = controller
+        self._session = session
         self._mic = microphone
         self._speaker = speaker
         self._llm = llm
         self._scenario = scenario
         self._changed = asyncio.Event()
-        controller.lifecycle.subscribe(lambda _entry: self._changed.set())
+        session.lifecycle.subscribe(lambda _entry: self._changed.set())
         self.stuck = False
 
     async def _until(self, done: Callable[[], bool]) -> None:
@@ -47,13 +52,13 @@ class SimulatedUser:
                 continue  # also re-check conditions that are not transitions (the speaker)
 
     def _idle(self) -> bool:
-        lifecycle = self._controller.lifecycle
+        lifecycle = self._session.lifecycle
         return lifecycle.is_finished or (
             lifecycle.state is State.LISTENING and not self._speaker.playing.is_set()
         )
 
     async def run(self) -> None:
-        lifecycle = self._controller.lifecycle
+        lifecycle = self._session.lifecycle
         try:
             await self._until(lambda: lifecycle.state not in (State.JOINING, State.LOADING_CONTEXT))
             for turn in self._scenario.turns:
@@ -78,4 +83,4 @@ class SimulatedUser:
             self.stuck = True
         finally:
             if not lifecycle.is_finished:
-                self._controller.end(EndReason(self._scenario.end))
+                self._session.end(ENDINGS[self._scenario.end])

@@ -25,7 +25,6 @@ from voicefsm.backend.models import (
     EventBatch,
     EventBatchResult,
     Health,
-    Id,
     MessagesResponse,
     Problem,
     SessionStored,
@@ -35,6 +34,7 @@ from voicefsm.backend.server.db import build_engine, create_schema
 from voicefsm.backend.server.limits import BodyLimit
 from voicefsm.backend.server.livekit_rooms import RoomCreator
 from voicefsm.backend.server.store import KeyConflict, MetadataTooLarge, Store
+from voicefsm.untrusted import Id
 
 _LOG = logging.getLogger("voicefsm.backend")
 MAX_BODY_BYTES = 2 * 1024 * 1024

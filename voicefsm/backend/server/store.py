@@ -20,12 +20,12 @@ from voicefsm.backend.models import (
     Event,
     Message,
     MessageEvent,
-    Role,
     SessionSummary,
     payload_digest,
 )
 from voicefsm.backend.server.db import ConversationRow, EventRow, SessionRow
 from voicefsm.context import MAX_METADATA_BYTES
+from voicefsm.lifecycle.states import Role
 
 CONTEXT_SNIPPETS = 3
 _WORD = re.compile(r"\w{4,}")

@@ -30,7 +30,7 @@ LATENCY_BUCKETS = (0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0)
 _KNOWN_TRIGGERS = {trigger.value for trigger in Trigger}
 
 
-class SessionMetrics:
+class PrometheusMetrics:
     """The metric families, registered once per registry; attach each session's lifecycle."""
 
     def __init__(self, registry: CollectorRegistry = REGISTRY) -> None:

@@ -7,21 +7,21 @@ from itertools import count
 
 from voicefsm.backend.models import Message, MessageEvent, Role, SessionSummary
 from voicefsm.context import ParticipantMetadata
-from voicefsm.lifecycle import EndReason, Lifecycle, Trigger, Utterance
-from voicefsm.session import SessionState
+from voicefsm.lifecycle import EndReason, HangUp, Joined, Lifecycle, Utterance
+from voicefsm.record import SessionRecord
 from voicefsm.testing import RecordingEffects
 
 
-def clocked() -> SessionState:
+def clocked() -> SessionRecord:
     ticks = count(1_700_000_000)
-    return SessionState("s1", "c1", clock=lambda: float(next(ticks)))
+    return SessionRecord("s1", "c1", clock=lambda: float(next(ticks)))
 
 
 def test_history_keeps_order_roles_and_deterministic_keys() -> None:
     state = clocked()
-    first = state.record(Utterance("assistant", "Hello!", 0))
-    second = state.record(Utterance("user", "Hi", 1))
-    third = state.record(Utterance("assistant", "Well", 1, interrupted=True))
+    first = state.append(Utterance("assistant", "Hello!", 0))
+    second = state.append(Utterance("user", "Hi", 1))
+    third = state.append(Utterance("assistant", "Well", 1, interrupted=True))
     assert [item.id for item in state.history] == ["s1:000001", "s1:000002", "s1:000003"]
     assert [(i.role, i.text, i.interrupted) for i in (first, second, third)] == [
         (Role.ASSISTANT, "Hello!", False),
@@ -29,16 +29,11 @@ def test_history_keeps_order_roles_and_deterministic_keys() -> None:
         (Role.ASSISTANT, "Well", True),
     ]
     assert first.at < second.at < third.at
-    assert (state.metrics.user_turns, state.metrics.replies, state.metrics.interruptions) == (
-        1,
-        1,
-        1,
-    )
 
 
 def test_a_history_item_becomes_an_event_keyed_by_its_id() -> None:
     state = clocked()
-    item = state.record(Utterance("user", "Hi", 1))
+    item = state.append(Utterance("user", "Hi", 1))
     event = state.message_event(item)
     assert (event.idempotency_key, event.session_id, event.text, event.turn) == (
         "s1:000001",
@@ -51,7 +46,7 @@ def test_a_history_item_becomes_an_event_keyed_by_its_id() -> None:
 def test_a_message_event_is_valid_by_the_contract_even_for_huge_text() -> None:
     """Built without validation on the voice path, it must still be what validation accepts."""
     state = clocked()
-    item = state.record(Utterance("user", "x" * 30_000, 1, interrupted=False))
+    item = state.append(Utterance("user", "x" * 30_000, 1, interrupted=False))
     event = state.message_event(item)
     again = MessageEvent.model_validate_json(event.model_dump_json())
     assert again == event
@@ -60,7 +55,7 @@ def test_a_message_event_is_valid_by_the_contract_even_for_huge_text() -> None:
 
 def test_keys_for_other_writes_continue_the_same_sequence() -> None:
     state = clocked()
-    state.record(Utterance("user", "Hi", 1))
+    state.append(Utterance("user", "Hi", 1))
     assert state.next_key() == "s1:000002"
 
 
@@ -86,10 +81,10 @@ def test_preloaded_messages_are_kept_apart_from_this_sessions_history() -> None:
 def test_the_summary_is_a_valid_wire_model_with_participants_and_timeline() -> None:
     state = clocked()
     state.participant_joined("caller", ParticipantMetadata(user_id="u_1", display_name="Ada"))
-    state.record(Utterance("user", "Bye", 1))
+    state.append(Utterance("user", "Bye", 1))
     lifecycle = Lifecycle(RecordingEffects())
-    lifecycle.fire(Trigger.JOINED)
-    lifecycle.fire(Trigger.HANG_UP)
+    lifecycle.fire(Joined())
+    lifecycle.fire(HangUp())
     state.participant_left("caller")
     state.participant_left("caller")  # a second notice changes nothing
 

@@ -1,4 +1,5 @@
-"""A session's live state, in memory: history, participants, metrics, and keys for its writes.
+"""What one session has recorded, in memory: history, participants, counters, and the keys of
+its writes.
 
 Everything here is an O(1) append or counter update with no I/O: it sits on the voice path.
 """
@@ -16,14 +17,13 @@ from voicefsm.backend.models import (
     MessageEvent,
     MessageSummary,
     ParticipantSummary,
-    Role,
     SessionSummary,
     TimelineRecord,
     storable_text,
 )
 from voicefsm.context import ParticipantMetadata
 from voicefsm.lifecycle.effects import Utterance
-from voicefsm.lifecycle.states import EndReason
+from voicefsm.lifecycle.states import EndReason, Role
 from voicefsm.lifecycle.timeline import Timeline
 
 
@@ -48,23 +48,27 @@ class ParticipantState:
 
 
 @dataclass(slots=True)
-class SessionMetrics:
-    """Counters the session keeps; exported by observability, never blocking anything."""
+class SessionCounters:
+    """What went into the outbox or wrong, by kind; ``voicefsm simulate`` reports them."""
 
-    user_turns: int = 0
-    replies: int = 0
-    interruptions: int = 0
     writes: int = 0
     writes_refused: int = 0
     errors: Counter[str] = field(default_factory=Counter)
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "writes": self.writes,
+            "writes_refused": self.writes_refused,
+            "errors": dict(sorted(self.errors.items())),
+        }
 
 
 def _utc(timestamp: float) -> datetime:
     return datetime.fromtimestamp(timestamp, UTC)
 
 
-class SessionState:
-    """The in-memory state of one session.
+class SessionRecord:
+    """The in-memory record of one session.
 
     ``prior`` holds the messages of earlier sessions of the same conversation (loaded on resume);
     ``history`` holds this session's own, in the order they were said.
@@ -80,7 +84,7 @@ class SessionState:
         self.history: list[HistoryItem] = []
         self.prior: list[HistoryItem] = []
         self.participants: dict[str, ParticipantState] = {}
-        self.metrics = SessionMetrics()
+        self.counters = SessionCounters()
         self._seq = 0
 
     def next_key(self) -> str:
@@ -91,7 +95,7 @@ class SessionState:
     def now(self) -> datetime:
         return _utc(self._clock())
 
-    def record(self, utterance: Utterance) -> HistoryItem:
+    def append(self, utterance: Utterance) -> HistoryItem:
         """Append what was said; O(1), no I/O."""
         item = HistoryItem(
             id=self.next_key(),
@@ -102,12 +106,6 @@ class SessionState:
             at=self.now(),
         )
         self.history.append(item)
-        if item.role is Role.USER:
-            self.metrics.user_turns += 1
-        elif item.interrupted:
-            self.metrics.interruptions += 1
-        else:
-            self.metrics.replies += 1
         return item
 
     def message_event(self, item: HistoryItem) -> MessageEvent:

@@ -1,0 +1,79 @@
+"""Each livekit internal voicefsm depends on (``voicefsm/livekit_compat.py``), pinned: a livekit
+upgrade that changes one fails here, by name."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from livekit.agents import AgentSession, APIConnectOptions
+
+from voicefsm import livekit_compat
+from voicefsm.agent import VoiceAgent
+from voicefsm.providers.scripted import ScriptedLLM
+
+
+@pytest.mark.slow
+def test_the_worker_runner_runs_the_server_and_returns_even_when_it_fails() -> None:
+    """livekit's runner calls ``server.run`` and swallows what it raises: voicefsm's server
+    notes the failure itself (``VoiceFsmServer.failed``)."""
+    probe = (
+        "from livekit.agents import AgentServer\n"
+        "from voicefsm import livekit_compat\n"
+        "class Server(AgentServer):\n"
+        "    raised = False\n"
+        "    async def run(self, **options):\n"
+        "        try:\n"
+        "            await super().run(**options)\n"
+        "        except Exception:\n"
+        "            Server.raised = True\n"
+        "            raise\n"
+        "server = Server(ws_url='ws://127.0.0.1:9', api_key='', api_secret='')\n"
+        "async def entrypoint(ctx): pass\n"
+        "server.rtc_session(entrypoint)\n"
+        "livekit_compat.run_worker(server, log_level='CRITICAL', dev=True)\n"
+        "print('failed' if Server.raised else 'ran')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={"PATH": "/usr/bin:/bin"},
+    )
+    assert result.returncode == 0, result.stderr[-2000:]  # livekit returns normally ...
+    assert result.stdout.strip().splitlines()[-1] == "failed"  # ... having logged the failure
+
+
+def test_the_mock_room_and_its_participant_are_shared_by_every_fake_job() -> None:
+    """simulate_job(fake_job=True) hands each job livekit's cached mock room: what the simulator
+    sets on its participant is what the next job's wait_for_participant returns."""
+    participant = livekit_compat.mock_room_participant()
+    participant.metadata = '{"display_name": "Ada"}'
+    assert livekit_compat.mock_room_participant() is participant
+    assert livekit_compat.mock_room_participant().metadata == '{"display_name": "Ada"}'
+    assert participant.identity == "mock_user"
+
+
+async def test_a_session_reports_that_it_is_closing() -> None:
+    session: AgentSession[None] = AgentSession(
+        llm=ScriptedLLM(ttft_s=0.0), vad=None, turn_handling={"turn_detection": "manual"}
+    )
+    assert not livekit_compat.session_is_closing(session)
+    await session.start(VoiceAgent(instructions="test"))
+    assert not livekit_compat.session_is_closing(session)
+    await session.aclose()
+    assert livekit_compat.session_is_closing(session)
+
+
+def test_session_connect_options_take_per_provider_retries() -> None:
+    fast = APIConnectOptions(max_retry=1, retry_interval=0.1, timeout=0.5)
+    options = livekit_compat.SessionConnectOptions(
+        stt_conn_options=fast,
+        llm_conn_options=fast,
+        tts_conn_options=fast,
+        max_unrecoverable_errors=2,
+    )
+    assert (options.llm_conn_options, options.max_unrecoverable_errors) == (fast, 2)

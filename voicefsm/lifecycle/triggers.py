@@ -1,0 +1,191 @@
+"""What each trigger carries: one frozen dataclass per trigger, so every call site is typed.
+
+Fire one with :meth:`Lifecycle.fire <voicefsm.lifecycle.machine.Lifecycle.fire>`::
+
+    lifecycle.fire(UserTurnCompleted("Is the pool open?"))
+    lifecycle.fire(ReplyStarted(turn=lifecycle.turn))
+
+Completions of long work (a speech, a reply, the silence timer) carry the ``turn`` they were
+started for; the ``is_current_turn`` guard refuses one from another turn as stale. Guards and
+actions receive the dataclass itself, never loose keyword arguments.
+"""
+
+from __future__ import annotations
+
+from dataclasses import MISSING, dataclass, fields
+from typing import ClassVar
+
+from voicefsm.lifecycle.states import Trigger
+
+
+@dataclass(frozen=True, slots=True)
+class TriggerData:
+    """Base of every trigger's data; ``trigger`` names the trigger it fires."""
+
+    trigger: ClassVar[Trigger]
+
+
+@dataclass(frozen=True, slots=True)
+class Completion(TriggerData):
+    """The end (or start) of long work started for ``turn``."""
+
+    turn: int
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechCompletion(Completion):
+    """A speech ended; ``spoken`` is what was actually heard (partial when cut off)."""
+
+    spoken: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Joined(TriggerData):
+    """In the room with the participant, the pipeline running."""
+
+    trigger: ClassVar[Trigger] = Trigger.JOINED
+
+
+@dataclass(frozen=True, slots=True)
+class ContextLoaded(TriggerData):
+    """Context is loaded and the conversation is new (or its history could not be read)."""
+
+    trigger: ClassVar[Trigger] = Trigger.CONTEXT_LOADED
+
+
+@dataclass(frozen=True, slots=True)
+class Resumed(TriggerData):
+    """Context is loaded and the conversation has history: no first-time greeting."""
+
+    trigger: ClassVar[Trigger] = Trigger.RESUMED
+
+
+@dataclass(frozen=True, slots=True)
+class Greeted(SpeechCompletion):
+    """The greeting played to its end."""
+
+    trigger: ClassVar[Trigger] = Trigger.GREETED
+
+
+@dataclass(frozen=True, slots=True)
+class UserTurnCompleted(TriggerData):
+    """The user finished a turn, spoken or typed.
+
+    ``source`` is whatever the effects need to answer it (livekit's ``ChatMessage``, so the
+    reply keeps the message's id and speech metrics); the lifecycle only passes it on.
+    ``spoken`` is what had been heard of a speech this turn cuts off (typed over a reply).
+    """
+
+    trigger: ClassVar[Trigger] = Trigger.USER_TURN_COMPLETED
+    text: str
+    source: object = None
+    spoken: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyStarted(Completion):
+    """The reply's first audio (or text) is out."""
+
+    trigger: ClassVar[Trigger] = Trigger.REPLY_STARTED
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyFinished(SpeechCompletion):
+    """The reply played to its end."""
+
+    trigger: ClassVar[Trigger] = Trigger.REPLY_FINISHED
+
+
+@dataclass(frozen=True, slots=True)
+class Interrupted(SpeechCompletion):
+    """The user cut the agent off (barge-in)."""
+
+    trigger: ClassVar[Trigger] = Trigger.INTERRUPTED
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyFailed(SpeechCompletion):
+    """The reply failed: a provider error, a timeout, a stall or an empty answer."""
+
+    trigger: ClassVar[Trigger] = Trigger.REPLY_FAILED
+
+
+@dataclass(frozen=True, slots=True)
+class SilenceTimeout(Completion):
+    """The user and the agent were both silent for the silence timeout."""
+
+    trigger: ClassVar[Trigger] = Trigger.SILENCE_TIMEOUT
+
+
+@dataclass(frozen=True, slots=True)
+class Spoke(TriggerData):
+    """The agent said something outside a reply (an apology, the farewell), as heard."""
+
+    trigger: ClassVar[Trigger] = Trigger.SPOKE
+    spoken: str
+    interrupted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class HangUp(TriggerData):
+    """The caller hung up (or the application ended the call)."""
+
+    trigger: ClassVar[Trigger] = Trigger.HANG_UP
+
+
+@dataclass(frozen=True, slots=True)
+class ParticipantLeft(TriggerData):
+    """The caller left the room."""
+
+    trigger: ClassVar[Trigger] = Trigger.PARTICIPANT_LEFT
+
+
+@dataclass(frozen=True, slots=True)
+class FatalError(TriggerData):
+    """Something the session cannot recover from; ``cause`` is a short, static name."""
+
+    trigger: ClassVar[Trigger] = Trigger.FATAL_ERROR
+    cause: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Persisted(TriggerData):
+    """The summary is written and the outbox flushed; ``pending`` writes stay spooled."""
+
+    trigger: ClassVar[Trigger] = Trigger.PERSISTED
+    pending: int = 0
+
+
+TRIGGER_DATA: dict[Trigger, type[TriggerData]] = {
+    cls.trigger: cls
+    for cls in (
+        Joined,
+        ContextLoaded,
+        Resumed,
+        Greeted,
+        UserTurnCompleted,
+        ReplyStarted,
+        ReplyFinished,
+        Interrupted,
+        ReplyFailed,
+        SilenceTimeout,
+        Spoke,
+        HangUp,
+        ParticipantLeft,
+        FatalError,
+        Persisted,
+    )
+}
+
+
+def data_for(trigger: Trigger, raw: dict[str, object]) -> TriggerData:
+    """``trigger``'s data built from untyped fields (replays, fuzzing, table-driven tests).
+
+    Fields the trigger does not have are ignored; fields it lacks are ``None``, which every
+    guard refuses. Values are not converted: a guard that checks a type checks it here too.
+    """
+    cls = TRIGGER_DATA[trigger]
+    values = {
+        f.name: raw.get(f.name, None if f.default is MISSING else f.default) for f in fields(cls)
+    }
+    return cls(**values)

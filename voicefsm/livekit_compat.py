@@ -1,0 +1,44 @@
+"""Every livekit-agents internal voicefsm depends on, in one place (verified on 1.8.9).
+
+Each is something livekit does not (yet) offer publicly; ``tests/test_livekit_compat.py``
+pins every one, so a livekit upgrade that moves one fails a test that names it instead of a call.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from livekit.agents import AgentServer, AgentSession
+from livekit.agents.cli import cli as _lk_cli
+from livekit.agents.cli import proto as _lk_proto
+from livekit.agents.ipc.mock_room import create_mock_room as _create_mock_room
+from livekit.agents.voice.agent_session import SessionConnectOptions
+
+__all__ = [
+    "SessionConnectOptions",
+    "mock_room_participant",
+    "run_worker",
+    "session_is_closing",
+]
+
+
+def run_worker(server: AgentServer, *, log_level: str, dev: bool) -> None:
+    """Run ``server`` exactly as ``python -m livekit.agents start [--dev]`` does: livekit's own
+    logging setup, signal handling (SIGTERM drains, a second one exits) and shutdown. Private in
+    livekit (``cli._run_worker``); its public CLI parses ``sys.argv`` itself. It returns
+    normally even when ``server.run`` raised (livekit only logs "worker failed")."""
+    args = _lk_proto.CliArgs(log_level=log_level, log_format="colored" if dev else "json", dev=dev)
+    _lk_cli._run_worker(server, args=args)
+
+
+def mock_room_participant() -> Any:  # noqa: ANN401 (livekit's autospec mock)
+    """The remote participant of livekit's mock room, which ``simulate_job(fake_job=True)``
+    gives every fake job. The room is cached process-wide, so what is set here is what the next
+    simulated job's ``wait_for_participant`` returns."""
+    return next(iter(_create_mock_room().remote_participants.values()))
+
+
+def session_is_closing(session: AgentSession[Any]) -> bool:
+    """True once ``session`` has begun to close (``aclose``, a participant leaving, errors):
+    nothing more can be said in it. Private in livekit (``AgentSession._is_closing``)."""
+    return bool(session._is_closing())

@@ -1,0 +1,50 @@
+"""The end of a session: the farewell heard, the summary written, the outbox flushed, then the
+livekit session closed. Each step has its deadline, so a session always reaches ``exiting``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from livekit.agents import AgentSession
+
+from voicefsm.lifecycle import EndReason, Lifecycle, Persisted
+from voicefsm.persistence.outbox import Outbox
+from voicefsm.runtime.pipeline import Pipeline
+from voicefsm.runtime.recorder import Recorder
+
+
+async def persist(
+    reason: EndReason,
+    *,
+    lifecycle: Lifecycle,
+    pipeline: Pipeline,
+    recorder: Recorder,
+    outbox: Outbox,
+    before_summary: Callable[[], Awaitable[None]],
+    farewell_deadline_s: float,
+    flush_deadline_s: float,
+) -> None:
+    """Wait for the farewell (bounded), record it through the lifecycle, let ``before_summary``
+    finish (the agent's own hooks, bounded by their deadline), write the summary and flush."""
+    farewell = pipeline.farewell
+    if farewell is not None and not pipeline.closed:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(farewell_deadline_s):
+                await farewell
+        spoken = pipeline.farewell_spoken()
+        if spoken is not None:
+            lifecycle.fire(spoken)
+    await before_summary()
+    recorder.summary(reason, lifecycle.timeline)
+    pending = await outbox.flush(flush_deadline_s)
+    lifecycle.fire(Persisted(pending))
+
+
+async def close(agent_session: AgentSession[Any], pipeline: Pipeline) -> None:
+    """Close the livekit session (unless livekit already did) and stop every deadline."""
+    pipeline.deadlines.clear()
+    if not pipeline.closed:
+        await agent_session.aclose()

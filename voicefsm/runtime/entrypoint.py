@@ -1,0 +1,68 @@
+"""The job entrypoint: one call, from joining the room to exiting it.
+
+The same function runs a real call (``voicefsm start``, ``python -m livekit.agents start``) and
+a simulated one (``voicefsm simulate``); only the :class:`JobPlumbing` differs: where the
+providers come from, and how audio and text reach the session.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+from livekit.agents import JobContext
+
+from voicefsm.agent.definition import VoiceAgent
+from voicefsm.context import parse_participant_metadata, parse_room_metadata
+from voicefsm.providers import Providers
+from voicefsm.runtime.assembly import open_session
+from voicefsm.runtime.interpreter_guard import install_interpreter_guard
+from voicefsm.runtime.observers import Observers
+from voicefsm.runtime.session import VoiceSession
+from voicefsm.settings import Settings
+
+AgentFactory = Callable[[], VoiceAgent]
+
+
+class JobPlumbing(Protocol):
+    """What differs between a real call and a simulated one."""
+
+    def providers(self, ctx: JobContext) -> Providers:
+        """The STT, LLM, TTS and VAD for this job's session."""
+
+    def attach_io(self, ctx: JobContext, session: VoiceSession) -> Mapping[str, Any]:
+        """Connect the session's input and output; returns extra ``session.start`` keywords."""
+
+
+def _metadata(value: object) -> str | None:
+    # Mock rooms hand out mocks for unset fields; only a real string is metadata.
+    return value if isinstance(value, str) and value else None
+
+
+async def run_job(
+    ctx: JobContext,
+    *,
+    agent: AgentFactory,
+    plumbing: JobPlumbing,
+    settings: Settings,
+    observers: Observers | None = None,
+) -> None:
+    """Join, converse, persist, exit. Ends the job (``ctx.shutdown``) when the session exits."""
+    install_interpreter_guard()  # job processes are fresh interpreters
+    await ctx.connect()
+    caller = await ctx.wait_for_participant()
+    room = parse_room_metadata(_metadata(ctx.room.metadata) or _metadata(ctx.job.room.metadata))
+    participant = parse_participant_metadata(_metadata(caller.metadata))
+    async with open_session(
+        agent(),
+        providers=plumbing.providers(ctx),
+        settings=settings,
+        session_id=ctx.job.id,
+        room=room.value,
+        participant=participant.value,
+        observers=observers,
+        attach_io=lambda session: plumbing.attach_io(ctx, session),
+    ) as session:
+        await session.finished.wait()
+        reason = session.lifecycle.end_reason
+        ctx.shutdown(reason=reason.value if reason else "")

@@ -1,0 +1,29 @@
+"""Production plumbing: providers from settings; audio and typed chat through the LiveKit room."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from livekit.agents import AgentSession, JobContext, room_io
+
+from voicefsm.providers import Providers
+from voicefsm.runtime.session import VoiceSession
+
+
+class RoomPlumbing:
+    """A real call: the room's audio and ``lk.chat`` text, the providers given."""
+
+    def __init__(self, providers: Providers) -> None:
+        self._providers = providers
+
+    def providers(self, ctx: JobContext) -> Providers:
+        return self._providers
+
+    def attach_io(self, ctx: JobContext, session: VoiceSession) -> Mapping[str, Any]:
+        async def typed(_session: AgentSession[Any], event: room_io.TextInputEvent) -> None:
+            # Typed chat (lk.chat) takes the same path as speech: the lifecycle decides.
+            await session.typed_text(event.text)
+
+        options = room_io.RoomOptions(text_input=room_io.TextInputOptions(text_input_cb=typed))
+        return {"room": ctx.room, "room_options": options}

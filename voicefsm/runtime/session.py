@@ -1,0 +1,216 @@
+"""``VoiceSession``: one call, the lifecycle driving a livekit ``AgentSession``.
+
+It owns the parts of a call and wires them: the lifecycle (when things happen), the pipeline
+(speeches over the ``AgentSession``), the recorder (history and backend writes), livekit's
+events (turned into triggers), and the agent it runs. Nothing here does I/O on construction;
+:func:`voicefsm.runtime.assembly.open_session` builds one with its outbox and starts it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Callable, Coroutine
+from typing import Any, Literal
+
+from livekit.agents import AgentSession, llm
+from livekit.agents.voice import SpeechHandle
+
+from voicefsm.agent.definition import VoiceAgent
+from voicefsm.backend.client import BackendClient
+from voicefsm.context import ParticipantMetadata, RoomMetadata, greeting_for
+from voicefsm.lifecycle import (
+    EndReason,
+    FatalError,
+    HangUp,
+    Joined,
+    Lifecycle,
+    Outcome,
+    ParticipantLeft,
+    State,
+    UserTurnCompleted,
+)
+from voicefsm.persistence.outbox import Outbox
+from voicefsm.record import SessionRecord
+from voicefsm.runtime import ending, resume
+from voicefsm.runtime.effects import SessionEffects
+from voicefsm.runtime.enrichment import Enrichment
+from voicefsm.runtime.events import SessionEvents
+from voicefsm.runtime.pipeline import Phrases, Pipeline, TurnLatency
+from voicefsm.runtime.recorder import Recorder
+from voicefsm.settings import Settings
+
+_LOG = logging.getLogger("voicefsm.agent")
+
+#: The reasons a call can be ended from outside the session (the silence timeout cannot: it
+#: is livekit's to report).
+ExternalEnd = Literal[EndReason.HANG_UP, EndReason.PARTICIPANT_LEFT, EndReason.FATAL_ERROR]
+_ENDINGS = {
+    EndReason.HANG_UP: HangUp,
+    EndReason.PARTICIPANT_LEFT: ParticipantLeft,
+    EndReason.FATAL_ERROR: FatalError,
+}
+
+
+def phrases_for(agent: VoiceAgent, room: RoomMetadata, participant: ParticipantMetadata) -> Phrases:
+    """What the agent says on its own in this room, to this caller."""
+    greeting = agent.greeting
+    if room.agent.greeting:
+        text = room.agent.greeting
+    elif callable(greeting):
+        text = greeting(room, participant)
+    else:
+        text = greeting or greeting_for(room, participant)
+    return Phrases(greeting=text, apology=agent.apology, farewell=agent.farewell)
+
+
+class VoiceSession:
+    """One call. Read ``lifecycle`` (state, timeline), ``record`` (history, participants);
+    end it with :meth:`end`; ``finished`` is set once it has exited."""
+
+    def __init__(
+        self,
+        agent_session: AgentSession[Any],
+        agent: VoiceAgent,
+        *,
+        settings: Settings,
+        session_id: str,
+        outbox: Outbox,
+        client: BackendClient | None,
+        room: RoomMetadata | None = None,
+        participant: ParticipantMetadata | None = None,
+    ) -> None:
+        self.agent_session = agent_session
+        self.settings = settings
+        self.session_id = session_id
+        self.room = room or RoomMetadata()
+        self.participant = participant or ParticipantMetadata()
+        self.conversation_id = self.room.conversation_id or f"c_{uuid.uuid4().hex}"
+        self.record = SessionRecord(session_id, self.conversation_id)
+        self.outbox = outbox
+        outbox.claim(self.conversation_id)
+        self.client = client
+        self._log = logging.LoggerAdapter(_LOG, {"session_id": session_id})
+        self.recorder = Recorder(self.record, outbox, self._log)
+        self.latencies: dict[int, TurnLatency] = {}
+        self._latency_listeners: list[Callable[[TurnLatency], None]] = []
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.finished = asyncio.Event()
+        self.pipeline = Pipeline(
+            agent_session,
+            lambda: self.lifecycle,
+            recorder=self.recorder,
+            enrichment=Enrichment(
+                client,
+                conversation_id=self.conversation_id,
+                session_id=session_id,
+                deadline_s=settings.context_deadline_s,
+                backoff_s=settings.context_backoff_s,
+                log=self._log,
+            ),
+            phrases=phrases_for(agent, self.room, self.participant),
+            reply_start_deadline_s=settings.reply_start_deadline_s,
+            spawn=self.spawn,
+            on_latency=self._latency,
+        )
+        self.lifecycle = Lifecycle(
+            SessionEffects(self),
+            max_reply_attempts=settings.max_reply_attempts,
+            max_failed_turns=settings.max_failed_turns,
+            log=self._log,
+        )
+        SessionEvents(agent_session, self.lifecycle, self.pipeline, self.recorder)
+        agent._bind(self)
+
+    # -- what the agent reports (voicefsm.agent.definition.AgentRuntime) -----------------------
+
+    @property
+    def audio_stall_deadline_s(self) -> float:
+        return self.settings.audio_stall_deadline_s
+
+    def agent_entered(self, agent: VoiceAgent) -> None:
+        if self.lifecycle.state is State.JOINING:
+            self.lifecycle.fire(Joined())
+
+    async def user_turn(self, message: llm.ChatMessage) -> None:
+        """A completed user turn, spoken or typed: the lifecycle takes it from here."""
+        text = (message.text_content or "").strip()
+        if text:
+            self.lifecycle.fire(UserTurnCompleted(text, source=message))
+
+    def synthesis_failed(self, speech: SpeechHandle) -> None:
+        self.pipeline.synthesis_failed(speech)
+
+    # -- from outside --------------------------------------------------------------------------
+
+    async def typed_text(self, text: str) -> None:
+        """Typed chat from the room (``lk.chat``) takes the same path as speech."""
+        await self.user_turn(llm.ChatMessage(role="user", content=[text]))
+
+    def end(self, reason: ExternalEnd = EndReason.HANG_UP) -> Outcome:
+        """End the call (the application, a job shutdown, the simulator). The lifecycle then
+        persists it; returns what the lifecycle made of the request."""
+        ending_trigger = _ENDINGS.get(reason)
+        if ending_trigger is None:
+            msg = f"a call cannot be ended from outside with {reason!s}"
+            raise ValueError(msg)
+        return self.lifecycle.fire(ending_trigger())
+
+    def subscribe_latency(self, listener: Callable[[TurnLatency], None]) -> None:
+        """Call ``listener`` with each reply's latency figures as livekit reports them."""
+        self._latency_listeners.append(listener)
+
+    # -- the session's own work ----------------------------------------------------------------
+
+    def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            self._log.error(
+                "session task failed",
+                extra={"task": task.get_name(), "error_type": type(task.exception()).__name__},
+            )
+
+    def _latency(self, latency: TurnLatency) -> None:
+        self.latencies[latency.turn] = latency
+        for listener in self._latency_listeners:
+            listener(latency)
+
+    async def load_context(self) -> None:
+        await resume.load_context(
+            self.agent_session,
+            self.lifecycle,
+            record=self.record,
+            client=self.client,
+            outbox=self.outbox,
+            known_conversation=self.room.conversation_id is not None,
+            deadline_s=self.settings.history_deadline_s,
+            limit=self.settings.recent_messages,
+        )
+
+    async def persist(self, reason: EndReason) -> None:
+        await ending.persist(
+            reason,
+            lifecycle=self.lifecycle,
+            pipeline=self.pipeline,
+            recorder=self.recorder,
+            outbox=self.outbox,
+            before_summary=_nothing,
+            farewell_deadline_s=self.settings.farewell_deadline_s,
+            flush_deadline_s=self.settings.flush_deadline_s,
+        )
+
+    async def shut_down(self) -> None:
+        try:
+            await ending.close(self.agent_session, self.pipeline)
+        finally:
+            self.finished.set()
+
+
+async def _nothing() -> None:
+    return None
