@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -12,7 +13,10 @@ import pytest
 
 from voicefsm import diagrams
 from voicefsm.cli import main
-from voicefsm.lifecycle import STATES, TRANSITIONS
+from voicefsm.diagrams.model import build
+from voicefsm.lifecycle import STATES, TRANSITIONS, State
+from voicefsm.lifecycle.states import ENDING_TRIGGERS, LIVE_STATES
+from voicefsm.lifecycle.table import ACTION_EFFECTS
 
 REPO = Path(__file__).resolve().parent.parent
 COMMITTED = REPO / "diagrams"
@@ -59,7 +63,11 @@ def test_check_reports_missing_files(tmp_path: Path, capsys: pytest.CaptureFixtu
 
 def test_output_is_byte_stable_across_processes_and_hash_seeds() -> None:
     """Mermaid and DOT come out the same whatever the interpreter's hash seed."""
-    code = "from voicefsm import diagrams; print(diagrams.render_mermaid() + diagrams.render_dot())"
+    code = (
+        "from voicefsm.diagrams import dot, mermaid\n"
+        "from voicefsm.diagrams.model import build\n"
+        "print(mermaid.render(build()) + dot.render(build()))"
+    )
     outputs = {
         subprocess.run(
             [sys.executable, "-c", code],
@@ -74,21 +82,53 @@ def test_output_is_byte_stable_across_processes_and_hash_seeds() -> None:
 
 
 def test_mermaid_has_a_title_and_marks_start_and_end() -> None:
-    mermaid = diagrams.render_mermaid()
-    assert mermaid.startswith("---\ntitle: Voice session lifecycle\n---\nstateDiagram-v2\n")
+    mermaid = diagrams.render_all()["lifecycle.mmd"]
+    assert mermaid.startswith("---\ntitle: Voice session lifecycle\n")
+    assert "\n---\nstateDiagram-v2\n" in mermaid
     assert "[*] --> joining" in mermaid
     assert mermaid.endswith("exiting --> [*]\n")
-    assert "s_active" not in mermaid.split("classDef s_active", 1)[1]  # nothing highlighted
+    assert "classDef" not in mermaid  # nothing highlighted in committed docs
 
 
-def test_every_state_shows_its_effects_in_every_format() -> None:
+def test_every_state_is_in_every_format_and_every_effect_in_the_table() -> None:
     files = diagrams.render_all()
     for spec in STATES:
-        for text in (files["lifecycle.mmd"], files["lifecycle.dot"], files["README.md"]):
+        for text in (files["lifecycle.mmd"], files["lifecycle.dot"], files["lifecycle.svg"]):
             assert spec.state.value in text
-    assert "enter: LLM + TTS: reply" in files["lifecycle.mmd"]
-    assert "enter: LLM + TTS: reply\\l" in files["lifecycle.dot"]
-    assert "enter: LLM + TTS: reply" in files["lifecycle.svg"]
+        for action in (*spec.on_enter, *spec.on_exit):
+            assert (
+                f"`{action.value}`: {ACTION_EFFECTS[action].label or 'bookkeeping'}"
+                in (files["README.md"])
+            )
+
+
+def test_the_live_states_share_one_box_and_one_arrow_for_every_way_a_call_ends() -> None:
+    """The drawing fits a page: six live states in "in call", one edge out of it carrying
+    every ending trigger (24 edges of the table), no self-loops drawn."""
+    diagram = build()
+    assert {node.state for node in diagram.nodes if node.live} == set(LIVE_STATES)
+    [ending] = [arrow for arrow in diagram.arrows if arrow.source is None]
+    assert (ending.dest, set(ending.triggers)) == (State.PERSISTING, set(ENDING_TRIGGERS))
+    assert all(arrow.source is not arrow.dest for arrow in diagram.arrows)
+    mermaid = diagrams.render_all()["lifecycle.mmd"]
+    assert "in_call --> persisting: hang_up | participant_left | fatal_error | end_call" in mermaid
+    # What stays in a state is named on it instead: the tool calls on thinking, for one.
+    assert {"tool_started", "tool_finished", "handed_off"} <= set(
+        diagram.node(State.THINKING).stays
+    )
+
+
+def test_the_svg_reads_at_a_readme_width() -> None:
+    """Scaled to 900 px wide (what a README gives it), no text is under 12 px and the page is
+    no wider than 2.5 times its height."""
+    svg = diagrams.render_all()["lifecycle.svg"]
+    width, height = (
+        float(v) for v in re.search(r'width="([\d.]+)pt" height="([\d.]+)pt"', svg).groups()
+    )
+    scale = min(1.0, 900 / (width * 4 / 3))
+    smallest = min(float(size) for size in re.findall(r'font-size="([\d.]+)"', svg))
+    assert smallest * 4 / 3 * scale >= 12
+    assert width / height <= 2.5
 
 
 def test_readme_embeds_the_mermaid_and_tables_every_transition() -> None:
@@ -108,5 +148,5 @@ def test_diagrams_command_writes_the_files_and_prints_the_lifecycle(
     assert main(["diagrams", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(diagrams.render_all())
-    assert "8 states, 47 transitions" in out
+    assert f"8 states, {len(TRANSITIONS)} transitions" in out
     assert "--interrupted [is_current_turn]--> listening" in out

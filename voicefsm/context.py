@@ -71,6 +71,12 @@ class RoomMetadata(_Contract):
     agent: AgentSettings = AgentSettings()
 
 
+#: A name the agent may say aloud: letters (any script), digits, spaces and the punctuation names
+#: use. Anything else (markup, braces, slashes) is not a name: a greeting would put it, raw and
+#: unquoted, into the conversation the LLM reads, so such callers get the plain greeting.
+_SPEAKABLE_NAME = re.compile(r"[^\W_][\w .'\-]*")
+
+
 class ParticipantMetadata(_Contract):
     user_id: Id | None = None
     # Not length-checked before cleaning: a long name is shortened, not thrown away (the 4 KiB
@@ -83,6 +89,13 @@ class ParticipantMetadata(_Contract):
     @classmethod
     def _name(cls, value: str | None) -> str | None:
         return clean_text(value, limit=64) or None if value is not None else None
+
+    @property
+    def speakable_name(self) -> str | None:
+        """The display name, when it is a name the agent may say aloud (and so put, unquoted,
+        into what the LLM reads); ``None`` for markup, braces, slashes and the like."""
+        name = self.display_name
+        return name if name and _SPEAKABLE_NAME.fullmatch(name) else None
 
     @field_validator("preferences")
     @classmethod
@@ -168,16 +181,10 @@ def participant_context_block(participant: ParticipantMetadata) -> str:
     )
 
 
-#: A name the agent may say aloud: letters (any script), digits, spaces and the punctuation names
-#: use. Anything else (markup, braces, slashes) is not a name: the greeting would put it, raw and
-#: unquoted, into the conversation the LLM reads, so such callers get the plain greeting.
-_SPEAKABLE_NAME = re.compile(r"[^\W_][\w .'\-]*")
-
-
 def greeting_for(room: RoomMetadata, participant: ParticipantMetadata) -> str:
     """The first-time greeting: the room's own, or a friendly default using the caller's name."""
     if room.agent.greeting:
         return room.agent.greeting
-    if participant.display_name and _SPEAKABLE_NAME.fullmatch(participant.display_name):
-        return f"Hello {participant.display_name}! How can I help you today?"
+    if participant.speakable_name:
+        return f"Hello {participant.speakable_name}! How can I help you today?"
     return "Hello! How can I help you today?"

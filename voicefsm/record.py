@@ -25,6 +25,7 @@ from voicefsm.context import ParticipantMetadata
 from voicefsm.lifecycle.effects import Utterance
 from voicefsm.lifecycle.states import EndReason, Role
 from voicefsm.lifecycle.timeline import Timeline
+from voicefsm.lifecycle.triggers import ToolCall
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,12 +55,17 @@ class SessionCounters:
     writes: int = 0
     writes_refused: int = 0
     errors: Counter[str] = field(default_factory=Counter)
+    app_events: int = 0
+    #: Hook runs by outcome ("ok", "failed", "timeout").
+    hooks: Counter[str] = field(default_factory=Counter)
 
     def as_json(self) -> dict[str, object]:
         return {
             "writes": self.writes,
             "writes_refused": self.writes_refused,
             "errors": dict(sorted(self.errors.items())),
+            "app_events": self.app_events,
+            "hooks": dict(sorted(self.hooks.items())),
         }
 
 
@@ -84,6 +90,8 @@ class SessionRecord:
         self.history: list[HistoryItem] = []
         self.prior: list[HistoryItem] = []
         self.participants: dict[str, ParticipantState] = {}
+        #: Every tool call that finished, in the order it did.
+        self.tool_calls: list[ToolCall] = []
         self.counters = SessionCounters()
         self._seq = 0
 

@@ -65,6 +65,15 @@ class Settings(BaseSettings):
     silence_timeout_s: float = Field(
         30.0, gt=0, description="caller and agent both silent this long ends the call"
     )
+    tool_deadline_s: float = Field(
+        20.0, gt=0, description="longest run of one tool call (per tool: @tool_deadline)"
+    )
+    tool_filler_after_s: float = Field(
+        2.0, ge=0, description="a tool running this long gets the agent's filler (0: never)"
+    )
+    hook_deadline_s: float = Field(
+        2.0, gt=0, description="longest run of one agent hook; the summary waits this long"
+    )
     farewell_deadline_s: float = Field(4.0, gt=0, description="the goodbye, while persisting")
     flush_deadline_s: float = Field(8.0, gt=0, description="the outbox flush, while persisting")
 
@@ -90,6 +99,10 @@ class Settings(BaseSettings):
         0.5, ge=0, le=5, description="silence before a turn counts as complete"
     )
 
+    hang_up_room: bool = Field(
+        True, description="delete the room when the agent ends the call (off: keep it)"
+    )
+
     # -- the worker ----------------------------------------------------------------------------
     drain_timeout_s: float = Field(
         1800.0, gt=0, description="a draining worker's wait for live calls"
@@ -110,8 +123,8 @@ class Settings(BaseSettings):
 
     @property
     def shutdown_budget_s(self) -> float:
-        """How long a job may take to end once asked to: farewell, flush and a margin."""
-        return self.farewell_deadline_s + self.flush_deadline_s + 1.0
+        """How long a job may take to end once asked to: farewell, hooks, flush, a margin."""
+        return self.farewell_deadline_s + self.hook_deadline_s + self.flush_deadline_s + 1.0
 
     def livekit_credentials(self) -> tuple[str, SecretStr, SecretStr] | None:
         """URL, key and secret of the LiveKit server API, when all three are set."""

@@ -1,12 +1,31 @@
-"""Helpers for testing lifecycles in isolation: no audio, no network, no event loop."""
+"""Helpers for testing lifecycles and agents in isolation: no audio, no network, no event loop.
+
+* :class:`RecordingEffects` records what the machine asks for, to test transitions.
+* :class:`AgentHarness` runs an agent's lifecycle hooks on the transitions you fire, and keeps
+  what they wrote::
+
+      harness = AgentHarness(BistroAgent())
+      harness.walk(Joined(), Resumed(), UserTurnCompleted("Hi"), HangUp())
+      assert harness.writes == [("call_note", {"caller_turns": 1, "ended_by": "hang_up"})]
+"""
 
 from __future__ import annotations
 
-from typing import NamedTuple
+import asyncio
+import inspect
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from voicefsm.lifecycle.effects import Utterance
+from voicefsm.lifecycle.machine import Lifecycle, Outcome
 from voicefsm.lifecycle.states import EndReason
-from voicefsm.lifecycle.triggers import UserTurnCompleted
+from voicefsm.lifecycle.timeline import TimelineEntry
+from voicefsm.lifecycle.triggers import HandedOff, ToolCall, TriggerData, UserTurnCompleted
+
+if TYPE_CHECKING:
+    from pydantic import JsonValue
+
+    from voicefsm.context import ParticipantMetadata
+    from voicefsm.record import SessionRecord
 
 
 class EffectCall(NamedTuple):
@@ -27,6 +46,8 @@ class NullEffects:
     def interrupt(self, turn: int) -> None: ...
     def apologise(self, turn: int) -> None: ...
     def record(self, utterance: Utterance) -> None: ...
+    def record_tool(self, call: ToolCall) -> None: ...
+    def record_handoff(self, handoff: HandedOff) -> None: ...
     def say_farewell(self) -> None: ...
     def flush(self, reason: EndReason) -> None: ...
     def shut_down(self, reason: EndReason) -> None: ...
@@ -81,6 +102,12 @@ class RecordingEffects:
     def record(self, utterance: Utterance) -> None:
         self._call("record", utterance)
 
+    def record_tool(self, call: ToolCall) -> None:
+        self._call("record_tool", call)
+
+    def record_handoff(self, handoff: HandedOff) -> None:
+        self._call("record_handoff", handoff)
+
     def say_farewell(self) -> None:
         self._call("say_farewell")
 
@@ -89,3 +116,90 @@ class RecordingEffects:
 
     def shut_down(self, reason: EndReason) -> None:
         self._call("shut_down", reason)
+
+
+class _RecordingInto(RecordingEffects):
+    """Recording effects that also keep the session record a hook reads."""
+
+    def __init__(self, record: SessionRecord) -> None:
+        super().__init__()
+        self.session_record = record
+
+    def record(self, utterance: Utterance) -> None:
+        super().record(utterance)
+        self.session_record.append(utterance)
+
+
+class HookRun(NamedTuple):
+    """One hook run: the method's name, and "ok", "failed" or "timeout"."""
+
+    hook: str
+    outcome: str
+
+
+class AgentHarness:
+    """An agent's hooks run on the lifecycle transitions you fire, one after the other, each to
+    its end (async hooks on a private event loop), exactly as a session would pick them."""
+
+    def __init__(
+        self,
+        agent: object,
+        *,
+        participant: ParticipantMetadata | None = None,
+        session_id: str = "s_test",
+        conversation_id: str = "c_test",
+    ) -> None:
+        from voicefsm.agent.hooks import find_hooks  # noqa: PLC0415 (an agent: livekit is in)
+        from voicefsm.context import ParticipantMetadata  # noqa: PLC0415
+        from voicefsm.record import SessionRecord  # noqa: PLC0415
+
+        self.record = SessionRecord(session_id, conversation_id)
+        self.effects = _RecordingInto(self.record)
+        self.lifecycle = Lifecycle(self.effects)
+        self.participant = participant or ParticipantMetadata()
+        self.hooks = find_hooks(agent)
+        #: Every application event the hooks wrote, as (name, data).
+        self.writes: list[tuple[str, JsonValue]] = []
+        self.runs: list[HookRun] = []
+        self.lifecycle.subscribe(self._transition)
+
+    def fire(self, data: TriggerData) -> Outcome:
+        """Fire one trigger; the hooks it runs have finished when this returns."""
+        return self.lifecycle.fire(data)
+
+    def walk(self, *steps: TriggerData) -> list[Outcome]:
+        """Fire each trigger in turn."""
+        return [self.fire(step) for step in steps]
+
+    def _write(self, name: str, data: JsonValue) -> None:
+        from voicefsm.backend.models import validated_app_event  # noqa: PLC0415
+
+        validated_app_event(name, data)
+        self.writes.append((name, data))
+
+    def _transition(self, entry: TimelineEntry) -> None:
+        from voicefsm.agent.hooks import HookContext  # noqa: PLC0415
+        from voicefsm.runtime.hooks import due_hooks  # noqa: PLC0415
+
+        for hook in due_hooks(self.hooks, entry):
+            context = HookContext(
+                session_id=self.record.session_id,
+                conversation_id=self.record.conversation_id,
+                entry=entry,
+                participant=self.participant,
+                history=tuple(self.record.history),
+                timeline=tuple(self.lifecycle.timeline),
+                _write=self._write,
+            )
+            try:
+                result: Any = hook.call(context)
+                if inspect.isawaitable(result):
+                    asyncio.run(_awaited(result))
+            except Exception:
+                self.runs.append(HookRun(hook.name, "failed"))
+            else:
+                self.runs.append(HookRun(hook.name, "ok"))
+
+
+async def _awaited(awaitable: Any) -> None:  # noqa: ANN401 (whatever the hook returned)
+    await awaitable

@@ -12,7 +12,7 @@ import re
 import unicodedata
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, JsonValue
 
 #: An id that travels in URL paths and idempotency keys. No leading dot, so that "." and ".."
 #: cannot be resolved by an HTTP client into another path (RFC 3986 dot segments).
@@ -36,3 +36,34 @@ def quoted_data(data: object) -> str:
     ``\\u`` escapes, so it cannot close the tag around it or smuggle markup in."""
     text = json.dumps(data, ensure_ascii=True, sort_keys=True, default=str)
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def capped_json(value: JsonValue, *, limit: int) -> JsonValue:
+    """``value`` if it is JSON every store takes: finite numbers, no NUL, at most ``limit``
+    bytes compact; raises ``ValueError`` naming what is wrong."""
+    try:
+        text = json.dumps(value, allow_nan=False, separators=(",", ":"), ensure_ascii=False)
+    except ValueError:
+        msg = "data must not contain NaN or Infinity"
+        raise ValueError(msg) from None
+    except TypeError:
+        msg = "data must be JSON: objects, arrays, strings, numbers, booleans, null"
+        raise ValueError(msg) from None
+    if _has_nul(value):
+        msg = "data must not contain NUL characters"
+        raise ValueError(msg)
+    size = len(text.encode())
+    if size > limit:
+        msg = f"data is {size} bytes as JSON, over the {limit}-byte limit"
+        raise ValueError(msg)
+    return value
+
+
+def _has_nul(value: JsonValue) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(item) for item in value)
+    return False

@@ -5,7 +5,17 @@ from __future__ import annotations
 from collections import deque
 from itertools import product
 
-from voicefsm.lifecycle import TRANSITIONS, Edge, Guard, Lifecycle, Outcome, State, Trigger
+from voicefsm.lifecycle import (
+    TRANSITIONS,
+    Edge,
+    Guard,
+    Lifecycle,
+    Outcome,
+    State,
+    ToolCall,
+    ToolOutcome,
+    Trigger,
+)
 from voicefsm.lifecycle.states import INITIAL_STATE
 from voicefsm.testing import RecordingEffects
 
@@ -23,8 +33,18 @@ def edge_id(edge: Edge) -> str:
 
 
 def valid_data(lifecycle: Lifecycle, trigger: Trigger) -> dict[str, object]:
-    """Data that satisfies every data guard of ``trigger``: the current turn, some text."""
-    return {"turn": lifecycle.turn, "text": "what's the weather?", "spoken": "It is sunny."}
+    """Data that satisfies every data guard of ``trigger``: the current turn, some text, a
+    finished tool call, the agents of a handoff."""
+    call = ToolCall("call-1", "lookup", lifecycle.turn, "{}", "sunny", ToolOutcome.OK, 0.2)
+    return {
+        "turn": lifecycle.turn,
+        "text": "what's the weather?",
+        "spoken": "It is sunny.",
+        "name": "lookup",
+        "call": call,
+        "from_agent": "front_desk",
+        "to_agent": "billing",
+    }
 
 
 def _shortest_paths() -> dict[State, list[Trigger]]:

@@ -4,9 +4,24 @@ the lifecycle, run by voicefsm's runtime (:mod:`voicefsm.runtime`)."""
 from voicefsm.agent.definition import (
     DEFAULT_APOLOGY,
     DEFAULT_FAREWELL,
+    DEFAULT_FILLER,
     DEFAULT_INSTRUCTIONS,
     Greeting,
     VoiceAgent,
 )
+from voicefsm.agent.hooks import HookContext, on_enter, on_exit, on_transition
+from voicefsm.agent.tools import tool_deadline
 
-__all__ = ["DEFAULT_APOLOGY", "DEFAULT_FAREWELL", "DEFAULT_INSTRUCTIONS", "Greeting", "VoiceAgent"]
+__all__ = [
+    "DEFAULT_APOLOGY",
+    "DEFAULT_FAREWELL",
+    "DEFAULT_FILLER",
+    "DEFAULT_INSTRUCTIONS",
+    "Greeting",
+    "HookContext",
+    "VoiceAgent",
+    "on_enter",
+    "on_exit",
+    "on_transition",
+    "tool_deadline",
+]

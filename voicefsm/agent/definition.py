@@ -15,15 +15,19 @@ a ``VoiceAgent`` behaves as a plain livekit agent.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 from typing import Any, Protocol
 
 from livekit import rtc
 from livekit.agents import Agent, ModelSettings, StopResponse, llm
 from livekit.agents.voice import SpeechHandle
+from pydantic import JsonValue
 
 from voicefsm.agent.stall import until_audio_stalls
 from voicefsm.context import ParticipantMetadata, RoomMetadata
+
+_LOG = logging.getLogger("voicefsm.agent")
 
 DEFAULT_INSTRUCTIONS = (
     "You are a helpful voice assistant. Answer in one to three short spoken sentences, "
@@ -31,6 +35,7 @@ DEFAULT_INSTRUCTIONS = (
 )
 DEFAULT_APOLOGY = "Sorry, I couldn't answer that just now. Could you say it again?"
 DEFAULT_FAREWELL = "Thanks for calling. Goodbye!"
+DEFAULT_FILLER = "One moment, please."
 
 #: A greeting: the text, or a function of the room's and the caller's (parsed) metadata.
 Greeting = str | Callable[[RoomMetadata, ParticipantMetadata], str]
@@ -42,11 +47,15 @@ class AgentRuntime(Protocol):
     @property
     def audio_stall_deadline_s(self) -> float: ...
 
-    def agent_entered(self, agent: VoiceAgent) -> None: ...
+    async def agent_entered(self, agent: VoiceAgent) -> None: ...
 
     async def user_turn(self, message: llm.ChatMessage) -> None: ...
 
     def synthesis_failed(self, speech: SpeechHandle) -> None: ...
+
+    def end_call(self) -> None: ...
+
+    def write_event(self, name: str, data: JsonValue) -> None: ...
 
 
 class VoiceAgent(Agent):
@@ -54,8 +63,9 @@ class VoiceAgent(Agent):
 
     ``greeting`` is text or a function of ``(room, participant)`` metadata; without one, the
     caller is greeted by name when their metadata carries one. A room's own greeting (room
-    metadata ``agent.greeting``) takes precedence. Other keyword arguments go to livekit's
-    ``Agent`` (``tools``, ``chat_ctx``, ``llm``…).
+    metadata ``agent.greeting``) takes precedence. ``apology`` follows a reply that failed
+    twice; ``farewell`` ends the call; ``filler`` is said when a tool takes a while. Other
+    keyword arguments go to livekit's ``Agent`` (``tools``, ``chat_ctx``, ``llm``…).
     """
 
     def __init__(
@@ -65,23 +75,49 @@ class VoiceAgent(Agent):
         greeting: Greeting | None = None,
         apology: str = DEFAULT_APOLOGY,
         farewell: str = DEFAULT_FAREWELL,
+        filler: str = DEFAULT_FILLER,
         **livekit_options: Any,  # noqa: ANN401 (livekit's Agent keywords, passed on as given)
     ) -> None:
         super().__init__(instructions=instructions, **livekit_options)
         self.greeting = greeting
         self.apology = apology
         self.farewell = farewell
+        self.filler = filler
         self._runtime: AgentRuntime | None = None
+        self._unwritten = 0
 
     def _bind(self, runtime: AgentRuntime) -> None:
         """Called by the voicefsm session that runs this agent (before it enters)."""
         self._runtime = runtime
 
+    def end_call(self) -> None:
+        """End the call: once the reply in progress has been heard, the agent says its
+        farewell, everything is persisted and the caller is hung up (end reason
+        ``end_call``). Call it from a tool, as a LiveKit agent would."""
+        if self._runtime is None:
+            self.session.shutdown()  # a plain livekit session: livekit's own way to end it
+            return
+        self._runtime.end_call()
+
+    def write_event(self, name: str, data: JsonValue) -> None:
+        """Write an application event (``name``, JSON ``data``: a booking, a call note) through
+        the outbox, durable once spooled and delivered exactly once. Raises ``ValueError`` when
+        the contract refuses the name or the data (over 16 KiB, NaN, NUL...). In a plain
+        livekit session (no voicefsm) it writes nothing, and logs that once."""
+        if self._runtime is None:
+            # A plain livekit session has nowhere durable to put it: the agent behaves as a
+            # plain livekit agent, and says so once.
+            if not self._unwritten:
+                _LOG.warning("write_event outside a voicefsm session: nothing is written")
+            self._unwritten += 1
+            return
+        self._runtime.write_event(name, data)
+
     async def on_enter(self) -> None:
         """The agent is live in the session: the lifecycle moves on (the first agent joins,
         a later one is a handoff)."""
         if self._runtime is not None:
-            self._runtime.agent_entered(self)
+            await self._runtime.agent_entered(self)
 
     async def on_user_turn_completed(
         self, turn_ctx: llm.ChatContext, new_message: llm.ChatMessage

@@ -10,13 +10,22 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, field_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    ValidationError,
+    field_validator,
+)
 
 from voicefsm.lifecycle.states import EndReason, Role
-from voicefsm.untrusted import Id
+from voicefsm.lifecycle.triggers import ToolOutcome
+from voicefsm.untrusted import Id, capped_json
 
 API_PREFIX = "/api/v1"
 MAX_BATCH = 500
@@ -129,8 +138,90 @@ class ErrorEvent(_Event):
     recoverable: bool
 
 
+#: The most an application event's data may weigh, as compact JSON.
+MAX_APP_DATA_BYTES = 16_384
+AppEventName = Annotated[
+    str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:\-]*$")
+]
+
+
+class AppEvent(_Event):
+    """An application's own durable record: a name and capped JSON data (a booking, a call
+    note), written by the agent's tools and hooks through the outbox."""
+
+    kind: Literal["app"] = "app"
+    name: AppEventName
+    data: JsonValue = None
+
+    @field_validator("data")
+    @classmethod
+    def _storable(cls, value: JsonValue) -> JsonValue:
+        return capped_json(value, limit=MAX_APP_DATA_BYTES)
+
+
+#: The most a tool call's arguments or result keep, each.
+MAX_TOOL_TEXT = 8_192
+
+
+class ToolCallEvent(_Event):
+    """A tool the agent called: the model's arguments (JSON text) and what the model was told,
+    each capped; how it ended, how long it took, and whether the user barged in meanwhile."""
+
+    kind: Literal["tool_call"] = "tool_call"
+    call_id: Short
+    name: Short
+    turn: Annotated[int, Field(ge=0)]
+    arguments: Annotated[str, Field(max_length=MAX_TOOL_TEXT, pattern=_NO_NUL)]
+    result: Annotated[str, Field(max_length=MAX_TOOL_TEXT, pattern=_NO_NUL)]
+    outcome: ToolOutcome
+    duration_s: Seconds
+    interrupted: bool = False
+
+
+class HandoffEvent(_Event):
+    """Another agent took over the call."""
+
+    kind: Literal["handoff"] = "handoff"
+    from_agent: Short
+    to_agent: Short
+
+
+def validated_app_event(
+    name: str,
+    data: JsonValue,
+    *,
+    key: str = "check",
+    session_id: str = "check",
+    at: datetime | None = None,
+) -> AppEvent:
+    """An :class:`AppEvent`, or ``ValueError`` saying in one line what the contract refuses
+    (the caller's mistake: reported to the caller, never stored)."""
+    try:
+        return AppEvent(
+            idempotency_key=key,
+            session_id=session_id,
+            at=at or datetime.now(UTC),
+            name=name,
+            data=data,
+        )
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
+            for error in exc.errors(include_input=False, include_url=False)
+        )
+        msg = f"application event refused: {problems}"
+        raise ValueError(msg) from None
+
+
 Event = Annotated[
-    MessageEvent | TranscriptionEvent | SpeechEvent | ErrorEvent, Field(discriminator="kind")
+    MessageEvent
+    | TranscriptionEvent
+    | SpeechEvent
+    | ErrorEvent
+    | AppEvent
+    | ToolCallEvent
+    | HandoffEvent,
+    Field(discriminator="kind"),
 ]
 
 
@@ -200,6 +291,8 @@ class TimelineRecord(_Request):
     to: Annotated[str, Field(max_length=32)]
     trigger: Annotated[str, Field(max_length=32)]
     turn: Annotated[int, Field(ge=0)]
+    #: A tool's name and outcome, a handoff's agents; absent from the wire when there is none.
+    detail: Annotated[Short | None, Field(exclude_if=lambda value: value is None)] = None
 
     # "from" is a keyword in Python: the field has another name, the wire always says "from".
     model_config = ConfigDict(

@@ -26,8 +26,11 @@ from voicefsm.lifecycle.states import (
 from voicefsm.lifecycle.table import SPEECH_COMPLETIONS
 from voicefsm.lifecycle.triggers import (
     Completion,
+    HandedOff,
     SpeechCompletion,
     Spoke,
+    ToolCall,
+    ToolFinished,
     TriggerData,
     UserTurnCompleted,
 )
@@ -167,6 +170,16 @@ class SessionModel:
             self._record(
                 Utterance(Role.ASSISTANT, data.spoken, self.turn, data.interrupted is True)
             )
+
+    def record_tool(self, data: TriggerData) -> None:
+        if isinstance(data, ToolFinished) and isinstance(data.call, ToolCall):
+            with self._effect("record_tool"):
+                self.effects.record_tool(data.call)
+
+    def record_handoff(self, data: TriggerData) -> None:
+        if isinstance(data, HandedOff):
+            with self._effect("record_handoff"):
+                self.effects.record_handoff(data)
 
     def apologise(self, data: TriggerData) -> None:
         self._failed_turns += 1

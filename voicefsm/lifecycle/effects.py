@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from voicefsm.lifecycle.states import EndReason, Role
-from voicefsm.lifecycle.triggers import UserTurnCompleted
+from voicefsm.lifecycle.triggers import HandedOff, ToolCall, UserTurnCompleted
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +68,12 @@ class Effects(Protocol):
 
     def record(self, utterance: Utterance) -> None:
         """Append to the in-memory history and hand its write to the outbox (O(1), no I/O)."""
+
+    def record_tool(self, call: ToolCall) -> None:
+        """Hand a finished tool call's record to the outbox (non-blocking)."""
+
+    def record_handoff(self, handoff: HandedOff) -> None:
+        """Hand a handoff's record to the outbox (non-blocking)."""
 
     def say_farewell(self) -> None:
         """Say goodbye; only asked for when the user is presumably still listening. The flush

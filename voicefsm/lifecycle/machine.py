@@ -199,6 +199,11 @@ class Lifecycle:
         """
         self._listeners.append(listener)
 
+    def unsubscribe(self, listener: Callable[[TimelineEntry], None]) -> None:
+        """Stop calling ``listener`` (subscribed with :meth:`subscribe`)."""
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
     def subscribe_refusals(self, listener: Callable[[Refusal], None]) -> None:
         """Call ``listener`` with each refused trigger (same rules as :meth:`subscribe`)."""
         self._refusal_listeners.append(listener)
@@ -229,7 +234,9 @@ class Lifecycle:
                 isinstance(data, Completion) and is_turn_token(data.turn, self._model.turn)
             )
             return self._refuse(Outcome.STALE if stale else Outcome.GUARDED, state, trigger)
-        self.timeline.record(at, state, self.state, data.trigger, self._model.turn)
+        self.timeline.record(
+            at, state, self.state, data.trigger, self._model.turn, detail=data.detail
+        )
         for listener in tuple(self._listeners):
             try:
                 listener(self.timeline[-1])

@@ -31,10 +31,14 @@ class Trigger(StrEnum):
     INTERRUPTED = "interrupted"
     REPLY_FAILED = "reply_failed"
     SILENCE_TIMEOUT = "silence_timeout"
+    TOOL_STARTED = "tool_started"
+    TOOL_FINISHED = "tool_finished"
+    HANDED_OFF = "handed_off"
     SPOKE = "spoke"
     HANG_UP = "hang_up"
     PARTICIPANT_LEFT = "participant_left"
     FATAL_ERROR = "fatal_error"
+    END_CALL = "end_call"
     PERSISTED = "persisted"
 
 
@@ -45,6 +49,7 @@ class EndReason(StrEnum):
     PARTICIPANT_LEFT = "participant_left"
     SILENCE_TIMEOUT = "silence_timeout"
     FATAL_ERROR = "fatal_error"
+    END_CALL = "end_call"  # the agent ended the call itself
 
 
 class Role(StrEnum):
@@ -67,6 +72,10 @@ LIVE_STATES: tuple[State, ...] = (
     State.SPEAKING,
 )
 
+#: Live states in which a tool can be running: during a reply, and after a barge-in stopped the
+#: reply but not its tool (livekit never cancels a running tool).
+TOOL_STATES: tuple[State, ...] = (State.LISTENING, State.THINKING, State.SPEAKING)
+
 #: Live states in which the agent owns a speech (being generated or played) that must be stopped
 #: when the state is left for any reason other than the speech's own completion.
 SPEECH_STATES: tuple[State, ...] = (State.GREETING, State.THINKING, State.SPEAKING)
@@ -76,7 +85,10 @@ ENDING_TRIGGERS: tuple[Trigger, ...] = (
     Trigger.HANG_UP,
     Trigger.PARTICIPANT_LEFT,
     Trigger.FATAL_ERROR,
+    Trigger.END_CALL,
 )
 
 #: Endings after which the user is presumably still on the line and deserves a goodbye.
-FAREWELL_REASONS: frozenset[EndReason] = frozenset({EndReason.HANG_UP, EndReason.SILENCE_TIMEOUT})
+FAREWELL_REASONS: frozenset[EndReason] = frozenset(
+    {EndReason.HANG_UP, EndReason.SILENCE_TIMEOUT, EndReason.END_CALL}
+)

@@ -15,6 +15,7 @@ from voicefsm.lifecycle.states import (
     ENDING_TRIGGERS,
     LIVE_STATES,
     SPEECH_STATES,
+    TOOL_STATES,
     State,
     Trigger,
 )
@@ -41,6 +42,8 @@ class Action(StrEnum):
     STOP_SPEECH = "stop_speech"
     RECORD_REPLY = "record_reply"
     RECORD_SPEECH = "record_speech"
+    RECORD_TOOL = "record_tool"
+    RECORD_HANDOFF = "record_handoff"
     APOLOGISE = "apologise"
     CLEAR_FAILURES = "clear_failures"
     NOTE_END_REASON = "note_end_reason"
@@ -68,6 +71,8 @@ ACTION_EFFECTS: Mapping[Action, ActionSpec] = {
     Action.STOP_SPEECH: ActionSpec(("interrupt",), "TTS: stop, unless finished"),
     Action.RECORD_REPLY: ActionSpec(("record",), "history + outbox: what was spoken"),
     Action.RECORD_SPEECH: ActionSpec(("record",), "history + outbox: what was said"),
+    Action.RECORD_TOOL: ActionSpec(("record_tool",), "outbox: the tool call"),
+    Action.RECORD_HANDOFF: ActionSpec(("record_handoff",), "outbox: the handoff"),
     Action.APOLOGISE: ActionSpec(("apologise",), "TTS: apology"),
     Action.CLEAR_FAILURES: ActionSpec((), ""),
     Action.NOTE_END_REASON: ActionSpec((), ""),
@@ -124,7 +129,9 @@ STATES: tuple[StateSpec, ...] = (
 #: handed on to the next state, or already failed): leaving by any other trigger stops it.
 SPEECH_COMPLETIONS: Mapping[State, frozenset[Trigger]] = {
     State.GREETING: frozenset({Trigger.GREETED, Trigger.REPLY_FAILED}),
-    State.THINKING: frozenset({Trigger.REPLY_STARTED, Trigger.REPLY_FAILED}),
+    State.THINKING: frozenset(
+        {Trigger.REPLY_STARTED, Trigger.REPLY_FINISHED, Trigger.REPLY_FAILED}
+    ),
     State.SPEAKING: frozenset({Trigger.REPLY_FINISHED, Trigger.REPLY_FAILED}),
 }
 
@@ -169,6 +176,14 @@ TRANSITIONS: tuple[Edge, ...] = (
         for source in (State.LISTENING, *SPEECH_STATES)
     ),
     Edge(Trigger.REPLY_STARTED, State.THINKING, State.SPEAKING, _TURN),
+    # A reply that ends with nothing said: its tools asked for no reply (they returned None).
+    Edge(
+        Trigger.REPLY_FINISHED,
+        State.THINKING,
+        State.LISTENING,
+        _TURN,
+        after=(Action.CLEAR_FAILURES,),
+    ),
     Edge(
         Trigger.REPLY_FINISHED,
         State.SPEAKING,
@@ -215,6 +230,17 @@ TRANSITIONS: tuple[Edge, ...] = (
         State.PERSISTING,
         _TURN,
         before=(Action.NOTE_END_REASON,),
+    ),
+    # Tool calls belong to a reply but outlive a barge-in (livekit lets them finish): visible,
+    # recorded, never a state of their own. A handoff to another agent keeps the lifecycle.
+    *(Edge(Trigger.TOOL_STARTED, source, None) for source in TOOL_STATES),
+    *(
+        Edge(Trigger.TOOL_FINISHED, source, None, before=(Action.RECORD_TOOL,))
+        for source in TOOL_STATES
+    ),
+    *(
+        Edge(Trigger.HANDED_OFF, source, None, before=(Action.RECORD_HANDOFF,))
+        for source in TOOL_STATES
     ),
     # An apology or the farewell, once heard, joins the record wherever the session now is.
     *(

@@ -18,16 +18,22 @@ class TimelineEntry:
     dest: State
     trigger: Trigger
     turn: int
+    #: What else the trigger said: a tool's name and outcome, a handoff's agents.
+    detail: str | None = None
 
     def as_json(self) -> dict[str, object]:
-        """The wire shape: ``{"t", "from", "to", "trigger", "turn"}``."""
-        return {
+        """The wire shape: ``{"t", "from", "to", "trigger", "turn"}``, and ``"detail"`` when
+        there is one."""
+        record: dict[str, object] = {
             "t": round(self.t, 6),
             "from": self.source.value,
             "to": self.dest.value,
             "trigger": self.trigger.value,
             "turn": self.turn,
         }
+        if self.detail is not None:
+            record["detail"] = self.detail
+        return record
 
 
 class Timeline:
@@ -39,8 +45,17 @@ class Timeline:
         self.origin = origin
         self._entries: list[TimelineEntry] = []
 
-    def record(self, at: float, source: State, dest: State, trigger: Trigger, turn: int) -> None:
-        self._entries.append(TimelineEntry(at - self.origin, source, dest, trigger, turn))
+    def record(
+        self,
+        at: float,
+        source: State,
+        dest: State,
+        trigger: Trigger,
+        turn: int,
+        *,
+        detail: str | None = None,
+    ) -> None:
+        self._entries.append(TimelineEntry(at - self.origin, source, dest, trigger, turn, detail))
 
     def __len__(self) -> int:
         return len(self._entries)

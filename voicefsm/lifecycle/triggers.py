@@ -13,6 +13,7 @@ actions receive the dataclass itself, never loose keyword arguments.
 from __future__ import annotations
 
 from dataclasses import MISSING, dataclass, fields
+from enum import StrEnum
 from typing import ClassVar
 
 from voicefsm.lifecycle.states import Trigger
@@ -23,6 +24,11 @@ class TriggerData:
     """Base of every trigger's data; ``trigger`` names the trigger it fires."""
 
     trigger: ClassVar[Trigger]
+
+    @property
+    def detail(self) -> str | None:
+        """What the timeline shows beside the trigger (a tool's name, a handoff's agents)."""
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +123,74 @@ class SilenceTimeout(Completion):
     trigger: ClassVar[Trigger] = Trigger.SILENCE_TIMEOUT
 
 
+class ToolOutcome(StrEnum):
+    """How a tool call ended."""
+
+    OK = "ok"  # returned a result, and the model replies to it
+    NO_REPLY = "no_reply"  # returned None (livekit's "no reply wanted"): nothing more is said
+    ERROR = "error"  # raised: the model is told, and replies
+    TIMEOUT = "timeout"  # ran past its deadline: stopped, and the model is told
+    CANCELLED = "cancelled"  # cancelled (a tool flagged cancellable, the session closing)
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A finished tool call, as recorded: what was called with what, and what came of it.
+
+    ``arguments`` is the model's JSON text and ``result`` what the model was told, both as
+    given (the recorder caps them); ``turn`` is the user turn whose reply called it.
+    """
+
+    call_id: str
+    name: str
+    turn: int
+    arguments: str
+    result: str
+    outcome: ToolOutcome
+    duration_s: float
+    interrupted: bool = False  # the user barged in while it ran (it ran to its end anyway)
+
+
+@dataclass(frozen=True, slots=True)
+class ToolStarted(TriggerData):
+    """A reply called a tool (livekit runs it; the reply waits for it)."""
+
+    trigger: ClassVar[Trigger] = Trigger.TOOL_STARTED
+    name: str
+    call_id: str = ""
+
+    @property
+    def detail(self) -> str | None:
+        return self.name if isinstance(self.name, str) else None
+
+
+@dataclass(frozen=True, slots=True)
+class ToolFinished(TriggerData):
+    """A tool call ended (see :class:`ToolCall`)."""
+
+    trigger: ClassVar[Trigger] = Trigger.TOOL_FINISHED
+    call: ToolCall
+
+    @property
+    def detail(self) -> str | None:
+        call = self.call
+        return f"{call.name}: {call.outcome.value}" if isinstance(call, ToolCall) else None
+
+
+@dataclass(frozen=True, slots=True)
+class HandedOff(TriggerData):
+    """Another agent took over the call (a tool returned it, or an ``AgentTask`` started or
+    completed); the lifecycle, the history and the record go on."""
+
+    trigger: ClassVar[Trigger] = Trigger.HANDED_OFF
+    from_agent: str
+    to_agent: str
+
+    @property
+    def detail(self) -> str | None:
+        return f"{self.from_agent} -> {self.to_agent}"  # f-strings take any value
+
+
 @dataclass(frozen=True, slots=True)
 class Spoke(TriggerData):
     """The agent said something outside a reply (an apology, the farewell), as heard."""
@@ -149,6 +223,13 @@ class FatalError(TriggerData):
 
 
 @dataclass(frozen=True, slots=True)
+class EndCall(TriggerData):
+    """The agent ended the call itself (``VoiceAgent.end_call``), its last reply heard."""
+
+    trigger: ClassVar[Trigger] = Trigger.END_CALL
+
+
+@dataclass(frozen=True, slots=True)
 class Persisted(TriggerData):
     """The summary is written and the outbox flushed; ``pending`` writes stay spooled."""
 
@@ -169,10 +250,14 @@ TRIGGER_DATA: dict[Trigger, type[TriggerData]] = {
         Interrupted,
         ReplyFailed,
         SilenceTimeout,
+        ToolStarted,
+        ToolFinished,
+        HandedOff,
         Spoke,
         HangUp,
         ParticipantLeft,
         FatalError,
+        EndCall,
         Persisted,
     )
 }

@@ -27,6 +27,7 @@ from voicefsm.context import ParticipantMetadata, RoomMetadata, participant_cont
 from voicefsm.persistence.outbox import Outbox
 from voicefsm.providers import Providers
 from voicefsm.runtime.observers import Observers
+from voicefsm.runtime.room import RoomControl
 from voicefsm.runtime.session import VoiceSession
 from voicefsm.settings import Settings
 
@@ -82,11 +83,13 @@ async def open_session(
     participant: ParticipantMetadata | None = None,
     observers: Observers | None = None,
     attach_io: AttachIO | None = None,
+    room_control: RoomControl | None = None,
 ) -> AsyncIterator[VoiceSession]:
     """A started call running ``agent``; on exit it is ended (if it has not ended), persisted
     within ``settings.shutdown_budget_s``, and everything it opened is closed.
 
     Without ``attach_io`` the session has no audio: a text session for ``AgentSession.run``.
+    ``room_control`` changes the call's room (hanging up, its metadata); none by default.
     """
     observers = observers or Observers()
     participant = participant or ParticipantMetadata()
@@ -111,6 +114,7 @@ async def open_session(
             client=client,
             room=room,
             participant=participant,
+            room_control=room_control,
         )
         gauges = observers.attach(session)
         start_options = dict(attach_io(session)) if attach_io is not None else {}
@@ -118,6 +122,7 @@ async def open_session(
             # Caller data reaches the LLM as quoted data, never as instructions of its own.
             block = participant_context_block(participant)
             await agent.update_instructions(agent.instructions + "\n\n" + block)
+        await session.prepare(agent)
         await agent_session.start(agent, **start_options)
         yield session
     finally:

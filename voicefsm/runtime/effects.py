@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from voicefsm.lifecycle import EndReason, UserTurnCompleted, Utterance
+from voicefsm.lifecycle import EndReason, HandedOff, ToolCall, UserTurnCompleted, Utterance
 
 if TYPE_CHECKING:
     from voicefsm.runtime.session import VoiceSession
@@ -40,6 +40,12 @@ class SessionEffects:
     def record(self, utterance: Utterance) -> None:
         self._session.recorder.utterance(utterance)
 
+    def record_tool(self, call: ToolCall) -> None:
+        self._session.recorder.tool_call(call)
+
+    def record_handoff(self, handoff: HandedOff) -> None:
+        self._session.recorder.handoff(handoff.from_agent, handoff.to_agent)
+
     def say_farewell(self) -> None:
         self._session.pipeline.say_farewell()
 
@@ -47,4 +53,4 @@ class SessionEffects:
         self._session.spawn(self._session.persist(reason), "voicefsm-persist")
 
     def shut_down(self, reason: EndReason) -> None:
-        self._session.spawn(self._session.shut_down(), "voicefsm-shut-down")
+        self._session.spawn(self._session.shut_down(reason), "voicefsm-shut-down")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -14,6 +15,9 @@ from voicefsm.lifecycle import EndReason, Lifecycle, Persisted
 from voicefsm.persistence.outbox import Outbox
 from voicefsm.runtime.pipeline import Pipeline
 from voicefsm.runtime.recorder import Recorder
+from voicefsm.runtime.room import RoomControl
+
+Log = logging.Logger | logging.LoggerAdapter[logging.Logger]
 
 
 async def persist(
@@ -43,8 +47,28 @@ async def persist(
     lifecycle.fire(Persisted(pending))
 
 
-async def close(agent_session: AgentSession[Any], pipeline: Pipeline) -> None:
-    """Close the livekit session (unless livekit already did) and stop every deadline."""
+#: Endings the agent decides on: the caller may still be on the line and must be hung up.
+HANG_UP_REASONS = frozenset({EndReason.END_CALL, EndReason.SILENCE_TIMEOUT, EndReason.FATAL_ERROR})
+
+
+async def close(
+    agent_session: AgentSession[Any],
+    pipeline: Pipeline,
+    *,
+    reason: EndReason,
+    room: RoomControl,
+    hang_up_room: bool,
+    log: Log,
+) -> None:
+    """Close the livekit session (unless livekit already did), stop every deadline, and hang
+    the caller up when the agent ended the call (delete the room, once everything is
+    persisted)."""
     pipeline.deadlines.clear()
     if not pipeline.closed:
         await agent_session.aclose()
+    if reason not in HANG_UP_REASONS or not hang_up_room:
+        return
+    if room.available:
+        await room.delete_room()
+    else:
+        log.info("the agent ended the call; no room to hang up (no LiveKit credentials)")

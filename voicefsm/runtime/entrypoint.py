@@ -18,6 +18,7 @@ from voicefsm.providers import Providers
 from voicefsm.runtime.assembly import open_session
 from voicefsm.runtime.interpreter_guard import install_interpreter_guard
 from voicefsm.runtime.observers import Observers
+from voicefsm.runtime.room import RoomControl
 from voicefsm.runtime.session import VoiceSession
 from voicefsm.settings import Settings
 
@@ -32,6 +33,9 @@ class JobPlumbing(Protocol):
 
     def attach_io(self, ctx: JobContext, session: VoiceSession) -> Mapping[str, Any]:
         """Connect the session's input and output; returns extra ``session.start`` keywords."""
+
+    def room_control(self, ctx: JobContext, settings: Settings) -> RoomControl:
+        """What may be changed in the job's room (hanging up, its metadata)."""
 
 
 def _metadata(value: object) -> str | None:
@@ -62,6 +66,7 @@ async def run_job(
         participant=participant.value,
         observers=observers,
         attach_io=lambda session: plumbing.attach_io(ctx, session),
+        room_control=plumbing.room_control(ctx, settings),
     ) as session:
         await session.finished.wait()
         reason = session.lifecycle.end_reason

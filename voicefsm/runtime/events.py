@@ -7,16 +7,19 @@ lifecycle with the reason livekit gives, so a session livekit closes is still pe
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from livekit.agents import (
     AgentSession,
     AgentStateChangedEvent,
     CloseEvent,
+    ConversationItemAddedEvent,
     ErrorEvent,
     SpeechCreatedEvent,
     UserInputTranscribedEvent,
     UserStateChangedEvent,
+    llm,
 )
 
 from voicefsm.lifecycle import (
@@ -30,6 +33,7 @@ from voicefsm.lifecycle import (
     TriggerData,
 )
 from voicefsm.lifecycle.states import LIVE_STATES
+from voicefsm.runtime.adoption import ForeignSpeeches
 from voicefsm.runtime.pipeline import Pipeline
 from voicefsm.runtime.recorder import Recorder
 
@@ -48,12 +52,22 @@ class SessionEvents:
         lifecycle: Lifecycle,
         pipeline: Pipeline,
         recorder: Recorder,
+        *,
+        on_handoff: Callable[[str | None, str | None], None],
     ) -> None:
         self._session = agent_session
         self._lifecycle = lifecycle
         self._pipeline = pipeline
         self._recorder = recorder
+        self._on_handoff = on_handoff
+        self._foreign = ForeignSpeeches(
+            is_own=pipeline.is_own,
+            sent=pipeline.sent,
+            adopted=pipeline.adopted,
+            fire=lifecycle.fire,
+        )
         on = agent_session.on
+        on("conversation_item_added", self._item_added)
         on("agent_state_changed", self._agent_state)
         on("user_state_changed", self._user_state)
         on("user_input_transcribed", self._transcribed)
@@ -72,6 +86,14 @@ class SessionEvents:
         if turn is not None and self._lifecycle.state is State.THINKING:
             self._lifecycle.fire(ReplyStarted(turn))
 
+    def _item_added(self, event: ConversationItemAddedEvent) -> None:
+        item = event.item
+        if item.type == "agent_handoff":
+            if item.old_agent_id is not None:  # from none: the first agent, the start itself
+                self._on_handoff(item.old_agent_id, item.new_agent_id)
+        elif isinstance(item, llm.ChatMessage) and item.role == "user":
+            self._foreign.user_message(item)
+
     def _user_state(self, event: UserStateChangedEvent) -> None:
         # livekit's user_away_timeout: the user and the agent both silent. Only listening has
         # the edge, so the lifecycle's current turn is the one the user had the floor in.
@@ -87,6 +109,7 @@ class SessionEvents:
         self._recorder.speech(
             event.speech_handle.id, event.source, user_initiated=event.user_initiated
         )
+        self._foreign.speech_created(event.speech_handle)
 
     def _error(self, event: ErrorEvent) -> None:
         error = event.error

@@ -30,6 +30,7 @@ from voicefsm.lifecycle import (
     UserTurnCompleted,
 )
 from voicefsm.lifecycle.states import LIVE_STATES
+from voicefsm.runtime.adoption import AdoptedReply
 from voicefsm.runtime.enrichment import Enrichment, context_block
 from voicefsm.runtime.recorder import Recorder
 from voicefsm.runtime.speech import (
@@ -48,6 +49,7 @@ class Phrases:
     greeting: str
     apology: str
     farewell: str
+    filler: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,9 +89,15 @@ class Pipeline:
         self._on_latency = on_latency
         self.deadlines = StartDeadlines(reply_start_deadline_s, self._start_overdue)
         self._replies: dict[str, int] = {}  # reply speech id -> its turn
+        self._speeches: dict[str, Speech] = {}  # every speech started, until it is done
         self._failed_syntheses: set[str] = set()
+        self._no_reply_wanted: set[str] = set()  # replies whose tools asked for no answer
         self.farewell: SpeechHandle | None = None
         self.closed = False  # livekit's close event came: nothing more can be said
+        self._latest: SpeechHandle | None = None  # the last greeting or reply started
+        self._own: set[str] = set()  # every speech this pipeline started
+        self._sent: set[str] = set()  # ids of the user messages handed to generate_reply
+        self._adopted: set[str] = set()
 
     # -- effects -------------------------------------------------------------------------------
 
@@ -97,6 +105,13 @@ class Pipeline:
         self._track(Speech(self._session.say(self.phrases.greeting), SpeechKind.GREETING, turn))
 
     def start_reply(self, turn: int, request: UserTurnCompleted, attempt: int) -> None:
+        source = request.source
+        if isinstance(source, AdoptedReply) and attempt == 1:
+            # livekit is already answering this turn: the reply is that speech.
+            self._adopted.add(source.handle.id)
+            self._replies[source.handle.id] = turn
+            self._track(Speech(source.handle, SpeechKind.REPLY, turn))
+            return
         self._spawn(self._reply(turn, request, attempt), "voicefsm-reply")
 
     async def _reply(self, turn: int, request: UserTurnCompleted, attempt: int) -> None:
@@ -110,7 +125,8 @@ class Pipeline:
             # A retry answers the message livekit already added to the history.
             if not any(item.id == message.id for item in self._session.history.items):
                 kwargs["user_input"] = message
-        else:
+                self._sent.add(message.id)
+        elif not isinstance(message, AdoptedReply):  # an adopted turn's message is in history
             kwargs["user_input"] = request.text
         if snippets:
             kwargs["instructions"] = context_block(snippets)
@@ -119,13 +135,22 @@ class Pipeline:
         self._track(Speech(handle, SpeechKind.REPLY, turn))
 
     def interrupt(self) -> None:
-        if not self.cannot_speak:
-            self._session.interrupt()
+        """Stop this session's greeting or reply (only it: a speech livekit queued after it,
+        such as a ``session.run`` turn, must go on)."""
+        speech = self.unfinished_speech()
+        if speech is not None and not self.cannot_speak:
+            speech.interrupt()
 
     def apologise(self, turn: int) -> None:
         handle = self._say(self.phrases.apology, add_to_chat_ctx=False, allow_interruptions=True)
         if handle is not None:
-            handle.add_done_callback(self._apology_done)
+            handle.add_done_callback(lambda h: self._aside_done(h, self.phrases.apology))
+
+    def say_filler(self) -> None:
+        """A tool is taking a while: a word to the caller (heard, it joins the record)."""
+        handle = self._say(self.phrases.filler, add_to_chat_ctx=False, allow_interruptions=True)
+        if handle is not None:
+            handle.add_done_callback(lambda h: self._aside_done(h, self.phrases.filler))
 
     def say_farewell(self) -> None:
         self.farewell = self._say(
@@ -153,13 +178,34 @@ class Pipeline:
         if self.cannot_speak:
             return None
         try:
-            return self._session.say(
+            handle = self._session.say(
                 text, add_to_chat_ctx=add_to_chat_ctx, allow_interruptions=allow_interruptions
             )
         except RuntimeError:  # the session began closing under us: nobody to hear it
             return None
+        self._own.add(handle.id)
+        return handle
+
+    def is_own(self, handle: SpeechHandle) -> bool:
+        """True for a speech this pipeline started (greeting, reply, apology, farewell...)."""
+        return handle.id in self._own
+
+    def sent(self, message: llm.ChatMessage) -> bool:
+        """True for a user message this pipeline handed to ``generate_reply``."""
+        return message.id in self._sent
+
+    def adopted(self, handle: SpeechHandle) -> bool:
+        return handle.id in self._adopted
+
+    def unfinished_speech(self) -> SpeechHandle | None:
+        """The greeting or reply still being generated or played, if any."""
+        latest = self._latest
+        return latest if latest is not None and not latest.done() else None
 
     def _track(self, speech: Speech) -> None:
+        self._latest = speech.handle
+        self._own.add(speech.handle.id)
+        self._speeches[speech.handle.id] = speech
         self.deadlines.arm(speech)
         speech.handle.add_done_callback(lambda _handle: self._speech_done(speech))
 
@@ -169,6 +215,9 @@ class Pipeline:
     def _speech_done(self, speech: Speech) -> None:
         handle, turn = speech.handle, speech.turn
         self.deadlines.started(handle.id)
+        self._speeches.pop(handle.id, None)
+        silent = handle.id in self._no_reply_wanted
+        self._no_reply_wanted.discard(handle.id)
         if self.deadlines.was_abandoned(handle.id):
             return  # already failed at its start deadline
         spoken = spoken_text(handle)
@@ -176,7 +225,7 @@ class Pipeline:
         synthesis_failed = handle.id in self._failed_syntheses
         self._failed_syntheses.discard(handle.id)
         greeting = speech.kind is SpeechKind.GREETING
-        empty = not greeting and not spoken and not handle.interrupted
+        empty = not greeting and not spoken and not handle.interrupted and not silent
         if error is not None or synthesis_failed or empty:
             source = "tts" if greeting or synthesis_failed else "llm"
             self._recorder.error(
@@ -196,12 +245,27 @@ class Pipeline:
             self._fire(ReplyStarted(turn))
         self._fire(ReplyFinished(turn, spoken))
 
-    def _apology_done(self, handle: SpeechHandle) -> None:
-        # Kept out of the LLM's context, but said: the conversation record has it.
+    def _aside_done(self, handle: SpeechHandle, text: str) -> None:
+        # An apology or a filler: kept out of the LLM's context, but said, so the conversation
+        # record has it.
         failed = handle.exception() is not None or handle.id in self._failed_syntheses
         self._failed_syntheses.discard(handle.id)
         if not failed and not handle.interrupted:
-            self._fire(Spoke(self.phrases.apology))
+            self._fire(Spoke(text))
+
+    # -- tools (voicefsm.runtime.tools) --------------------------------------------------------
+
+    def pause_start_deadline(self, handle: SpeechHandle) -> None:
+        self.deadlines.started(handle.id)
+
+    def resume_start_deadline(self, handle: SpeechHandle) -> None:
+        speech = self._speeches.get(handle.id)
+        if speech is not None and not handle.done():
+            self.deadlines.arm(speech)
+
+    def no_reply_wanted(self, handle: SpeechHandle) -> None:
+        """The reply's tools asked for no answer: ending with nothing said is its success."""
+        self._no_reply_wanted.add(handle.id)
 
     def farewell_spoken(self) -> Spoke | None:
         """The farewell as heard, once it is done (``None`` if none was said)."""

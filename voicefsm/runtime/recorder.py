@@ -11,15 +11,21 @@ import logging
 from collections.abc import Callable
 from functools import partial
 
+from pydantic import JsonValue
+
 from voicefsm.backend.models import (
+    MAX_TOOL_TEXT,
     ErrorEvent,
     Event,
+    HandoffEvent,
     SpeechEvent,
+    ToolCallEvent,
     TranscriptionEvent,
     storable_text,
+    validated_app_event,
 )
 from voicefsm.errors import OutboxError, SpoolFullError
-from voicefsm.lifecycle import EndReason, Timeline, Utterance
+from voicefsm.lifecycle import EndReason, Timeline, ToolCall, Utterance
 from voicefsm.persistence.outbox import Outbox
 from voicefsm.record import HistoryItem, SessionRecord
 
@@ -80,6 +86,48 @@ class Recorder:
                 source=source[:256],
                 error_type=error_type[:256],
                 recoverable=recoverable,
+            )
+        )
+
+    def app_event(self, name: str, data: JsonValue) -> None:
+        """The agent's own event. Raises ``ValueError`` (the message says why) for a name or
+        data the contract refuses: the caller's mistake, reported to the caller."""
+        event = validated_app_event(
+            name,
+            data,
+            key=self.record.next_key(),
+            session_id=self.record.session_id,
+            at=self.record.now(),
+        )
+        self.record.counters.app_events += 1
+        self.submit(event)
+
+    def tool_call(self, call: ToolCall) -> None:
+        self.record.tool_calls.append(call)
+        self.submit(
+            ToolCallEvent(
+                idempotency_key=self.record.next_key(),
+                session_id=self.record.session_id,
+                at=self.record.now(),
+                call_id=call.call_id[:256] or "unknown",
+                name=storable_text(call.name)[:256] or "unknown",
+                turn=call.turn,
+                arguments=storable_text(call.arguments)[:MAX_TOOL_TEXT],
+                result=storable_text(call.result)[:MAX_TOOL_TEXT],
+                outcome=call.outcome,
+                duration_s=max(0.0, call.duration_s),
+                interrupted=call.interrupted,
+            )
+        )
+
+    def handoff(self, from_agent: str, to_agent: str) -> None:
+        self.submit(
+            HandoffEvent(
+                idempotency_key=self.record.next_key(),
+                session_id=self.record.session_id,
+                at=self.record.now(),
+                from_agent=storable_text(from_agent)[:256],
+                to_agent=storable_text(to_agent)[:256],
             )
         )
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
 from livekit.agents import AgentSession, JobContext, room_io
 
 from voicefsm.providers import Providers
+from voicefsm.runtime.room import LiveKitRoom, RoomControl
 from voicefsm.runtime.session import VoiceSession
+from voicefsm.settings import Settings
 
 
 class RoomPlumbing:
@@ -27,3 +30,7 @@ class RoomPlumbing:
 
         options = room_io.RoomOptions(text_input=room_io.TextInputOptions(text_input_cb=typed))
         return {"room": ctx.room, "room_options": options}
+
+    def room_control(self, ctx: JobContext, settings: Settings) -> RoomControl:
+        log = logging.getLogger("voicefsm.agent")
+        return LiveKitRoom(ctx.room.name, settings.livekit_credentials(), log=log)

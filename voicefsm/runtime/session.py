@@ -10,25 +10,31 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import uuid
 from collections.abc import Callable, Coroutine
 from typing import Any, Literal
 
-from livekit.agents import AgentSession, llm
+from livekit.agents import Agent, AgentSession, llm
 from livekit.agents.voice import SpeechHandle
+from pydantic import JsonValue
 
 from voicefsm.agent.definition import VoiceAgent
 from voicefsm.backend.client import BackendClient
+from voicefsm.backend.models import validated_app_event
 from voicefsm.context import ParticipantMetadata, RoomMetadata, greeting_for
 from voicefsm.lifecycle import (
+    EndCall,
     EndReason,
     FatalError,
+    HandedOff,
     HangUp,
     Joined,
     Lifecycle,
     Outcome,
     ParticipantLeft,
     State,
+    TimelineEntry,
     UserTurnCompleted,
 )
 from voicefsm.persistence.outbox import Outbox
@@ -37,19 +43,25 @@ from voicefsm.runtime import ending, resume
 from voicefsm.runtime.effects import SessionEffects
 from voicefsm.runtime.enrichment import Enrichment
 from voicefsm.runtime.events import SessionEvents
+from voicefsm.runtime.hooks import HookRunner
 from voicefsm.runtime.pipeline import Phrases, Pipeline, TurnLatency
 from voicefsm.runtime.recorder import Recorder
+from voicefsm.runtime.room import NoRoom, RoomControl
+from voicefsm.runtime.tools import ToolWatch, with_deadlines
 from voicefsm.settings import Settings
 
 _LOG = logging.getLogger("voicefsm.agent")
 
 #: The reasons a call can be ended from outside the session (the silence timeout cannot: it
 #: is livekit's to report).
-ExternalEnd = Literal[EndReason.HANG_UP, EndReason.PARTICIPANT_LEFT, EndReason.FATAL_ERROR]
+ExternalEnd = Literal[
+    EndReason.HANG_UP, EndReason.PARTICIPANT_LEFT, EndReason.FATAL_ERROR, EndReason.END_CALL
+]
 _ENDINGS = {
     EndReason.HANG_UP: HangUp,
     EndReason.PARTICIPANT_LEFT: ParticipantLeft,
     EndReason.FATAL_ERROR: FatalError,
+    EndReason.END_CALL: EndCall,
 }
 
 
@@ -62,7 +74,9 @@ def phrases_for(agent: VoiceAgent, room: RoomMetadata, participant: ParticipantM
         text = greeting(room, participant)
     else:
         text = greeting or greeting_for(room, participant)
-    return Phrases(greeting=text, apology=agent.apology, farewell=agent.farewell)
+    return Phrases(
+        greeting=text, apology=agent.apology, farewell=agent.farewell, filler=agent.filler
+    )
 
 
 class VoiceSession:
@@ -80,6 +94,7 @@ class VoiceSession:
         client: BackendClient | None,
         room: RoomMetadata | None = None,
         participant: ParticipantMetadata | None = None,
+        room_control: RoomControl | None = None,
     ) -> None:
         self.agent_session = agent_session
         self.settings = settings
@@ -92,10 +107,13 @@ class VoiceSession:
         outbox.claim(self.conversation_id)
         self.client = client
         self._log = logging.LoggerAdapter(_LOG, {"session_id": session_id})
+        self.room_control = room_control or NoRoom()
         self.recorder = Recorder(self.record, outbox, self._log)
         self.latencies: dict[int, TurnLatency] = {}
         self._latency_listeners: list[Callable[[TurnLatency], None]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
         self.finished = asyncio.Event()
         self.pipeline = Pipeline(
             agent_session,
@@ -120,7 +138,33 @@ class VoiceSession:
             max_failed_turns=settings.max_failed_turns,
             log=self._log,
         )
-        SessionEvents(agent_session, self.lifecycle, self.pipeline, self.recorder)
+        self.hooks = HookRunner(
+            self.lifecycle,
+            self.record,
+            participant=lambda: self.participant,
+            write_event=self.write_event,
+            deadline_s=settings.hook_deadline_s,
+            log=self._log,
+        )
+        self.tools = ToolWatch(
+            agent_session,
+            self.lifecycle,
+            current_speech=self.pipeline.unfinished_speech,
+            pause_deadline=self.pipeline.pause_start_deadline,
+            resume_deadline=self.pipeline.resume_start_deadline,
+            no_reply_wanted=self.pipeline.no_reply_wanted,
+            say_filler=self.pipeline.say_filler,
+            filler_after_s=settings.tool_filler_after_s,
+        )
+        SessionEvents(
+            agent_session,
+            self.lifecycle,
+            self.pipeline,
+            self.recorder,
+            on_handoff=self._handed_off,
+        )
+        self.agent: Agent = agent
+        self.hooks.use(agent)
         agent._bind(self)
 
     # -- what the agent reports (voicefsm.agent.definition.AgentRuntime) -----------------------
@@ -129,9 +173,25 @@ class VoiceSession:
     def audio_stall_deadline_s(self) -> float:
         return self.settings.audio_stall_deadline_s
 
-    def agent_entered(self, agent: VoiceAgent) -> None:
+    async def prepare(self, agent: Agent) -> None:
+        """Ready an agent to run in this session: its tools get their deadlines."""
+        await with_deadlines(agent, self.settings.tool_deadline_s, self.tools.timed_out)
+
+    async def agent_entered(self, agent: VoiceAgent) -> None:
         if self.lifecycle.state is State.JOINING:
             self.lifecycle.fire(Joined())
+
+    def _handed_off(self, old_agent: str | None, new_agent: str | None) -> None:
+        """Another agent took over (livekit switched it in before its on_enter): it runs in this
+        session, its hooks and phrases apply, and the handoff is on the record."""
+        current = self.agent_session.current_agent
+        if isinstance(current, VoiceAgent) and current is not self.agent:
+            current._bind(self)
+            self.hooks.use(current)
+            self.pipeline.phrases = phrases_for(current, self.room, self.participant)
+        self.agent = current
+        self.spawn(self.prepare(current), "voicefsm-prepare-agent")
+        self.lifecycle.fire(HandedOff(old_agent or "none", new_agent or type(current).__name__))
 
     async def user_turn(self, message: llm.ChatMessage) -> None:
         """A completed user turn, spoken or typed: the lifecycle takes it from here."""
@@ -141,6 +201,26 @@ class VoiceSession:
 
     def synthesis_failed(self, speech: SpeechHandle) -> None:
         self.pipeline.synthesis_failed(speech)
+
+    def end_call(self) -> None:
+        """The agent ends the call, once the greeting or reply in progress has been heard
+        (a tool calls this from inside that reply)."""
+        speech = self.pipeline.unfinished_speech()
+        if speech is None:
+            self.lifecycle.fire(EndCall())
+        else:
+            speech.add_done_callback(lambda _speech: self._end_call_now())
+
+    def _end_call_now(self) -> None:
+        self.lifecycle.fire(EndCall())
+
+    def write_event(self, name: str, data: JsonValue) -> None:
+        """An application event into the outbox, from the loop or (a sync hook) any thread."""
+        if threading.get_ident() == self._loop_thread:
+            self.recorder.app_event(name, data)
+            return
+        validated_app_event(name, data)  # a mistake is the caller's, raised in its thread
+        self._loop.call_soon_threadsafe(self.recorder.app_event, name, data)
 
     # -- from outside --------------------------------------------------------------------------
 
@@ -156,6 +236,22 @@ class VoiceSession:
             msg = f"a call cannot be ended from outside with {reason!s}"
             raise ValueError(msg)
         return self.lifecycle.fire(ending_trigger())
+
+    async def settled(self) -> None:
+        """Until the session has greeted (or resumed) and is listening, or has ended: where a
+        test starts its ``agent_session.run(...)`` turns."""
+        changed = asyncio.Event()
+
+        def moved(_entry: TimelineEntry) -> None:
+            changed.set()
+
+        self.lifecycle.subscribe(moved)
+        try:
+            while self.lifecycle.state in (State.JOINING, State.LOADING_CONTEXT, State.GREETING):
+                changed.clear()
+                await changed.wait()
+        finally:
+            self.lifecycle.unsubscribe(moved)
 
     def subscribe_latency(self, listener: Callable[[TurnLatency], None]) -> None:
         """Call ``listener`` with each reply's latency figures as livekit reports them."""
@@ -200,17 +296,20 @@ class VoiceSession:
             pipeline=self.pipeline,
             recorder=self.recorder,
             outbox=self.outbox,
-            before_summary=_nothing,
+            before_summary=self.hooks.drain,
             farewell_deadline_s=self.settings.farewell_deadline_s,
             flush_deadline_s=self.settings.flush_deadline_s,
         )
 
-    async def shut_down(self) -> None:
+    async def shut_down(self, reason: EndReason) -> None:
         try:
-            await ending.close(self.agent_session, self.pipeline)
+            await ending.close(
+                self.agent_session,
+                self.pipeline,
+                reason=reason,
+                room=self.room_control,
+                hang_up_room=self.settings.hang_up_room,
+                log=self._log,
+            )
         finally:
             self.finished.set()
-
-
-async def _nothing() -> None:
-    return None

@@ -15,8 +15,17 @@ from livekit.agents import JobContext
 from voicefsm.persistence.outbox import OutboxStats
 from voicefsm.providers import Providers
 from voicefsm.providers.devices import attach_simulated_audio
-from voicefsm.providers.scripted import ScriptedLLM, ScriptedSTT, ScriptedTTS
+from voicefsm.providers.scripted import (
+    ScriptedLLM,
+    ScriptedSTT,
+    ScriptedToolCall,
+    ScriptedTTS,
+    ScriptedTurn,
+)
+from voicefsm.runtime.room import RoomControl
 from voicefsm.runtime.session import VoiceSession
+from voicefsm.settings import Settings
+from voicefsm.simulation.rooms import SimulatedRooms
 from voicefsm.simulation.scenario import Scenario
 from voicefsm.simulation.user import SimulatedUser
 
@@ -41,9 +50,23 @@ class _Devices:
     tts: ScriptedTTS
 
 
+def llm_script(scenario: Scenario) -> dict[str, ScriptedTurn]:
+    """What the scripted model answers to each scripted turn that says more than the default."""
+    return {
+        turn.user: ScriptedTurn(
+            tools=tuple(ScriptedToolCall(step.name, step.arguments) for step in turn.tools),
+            reply=turn.reply,
+            preamble=turn.preamble,
+        )
+        for turn in scenario.turns
+        if turn.tools or turn.reply or turn.preamble
+    }
+
+
 class SimulationPlumbing:
-    def __init__(self, scenario: Scenario) -> None:
+    def __init__(self, scenario: Scenario, rooms: SimulatedRooms | None = None) -> None:
         self.scenario = scenario
+        self.rooms = rooms or SimulatedRooms()
         self.runs: dict[str, SessionRun] = {}
         self._devices: dict[str, _Devices] = {}
         self._tasks: set[asyncio.Task[None]] = set()  # each on its own job's loop
@@ -55,7 +78,9 @@ class SimulationPlumbing:
         return run
 
     def providers(self, ctx: JobContext) -> Providers:
-        devices = _Devices(ScriptedSTT(), ScriptedLLM(), ScriptedTTS())
+        devices = _Devices(
+            ScriptedSTT(), ScriptedLLM(script=llm_script(self.scenario)), ScriptedTTS()
+        )
         with self._lock:
             self._devices[ctx.job.room.name] = devices
         return Providers(llm=devices.llm, stt=devices.stt, tts=devices.tts, turn_detection="stt")
@@ -85,6 +110,9 @@ class SimulationPlumbing:
             self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return {}
+
+    def room_control(self, ctx: JobContext, settings: Settings) -> RoomControl:
+        return self.rooms.room(ctx.job.room.name)
 
     def finished(self, room: str, stats: OutboxStats) -> None:
         with self._lock:

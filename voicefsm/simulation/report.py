@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import statistics
+from pathlib import Path
 from typing import Any
 
 from voicefsm.lifecycle import TimelineEntry
+from voicefsm.persistence.spool import Spool
+from voicefsm.simulation.harness import SessionRun
+from voicefsm.simulation.scenario import Expectations
 
 
 def transition_line(room: str, entry: TimelineEntry) -> str:
@@ -34,6 +38,19 @@ def summary(sessions: list[dict[str, Any]], backend_url: str | None) -> str:
         for item in session["history"]:
             cut = " [interrupted]" if item["interrupted"] else ""
             lines.append(f"    {item['role']:>9}: {item['text']}{cut}")
+        for call in session.get("tools", ()):
+            lines.append(
+                f"    tool call: {call['name']} (turn {call['turn']}): {call['outcome']}, "
+                f"{call['duration_s'] * 1000:.0f} ms"
+            )
+        counters = session.get("counters", {})
+        if counters.get("app_events"):
+            lines.append(f"    application events written: {counters['app_events']}")
+        hooks = counters.get("hooks") or {}
+        if hooks:
+            lines.append(
+                "    hooks: " + ", ".join(f"{count} {outcome}" for outcome, count in hooks.items())
+            )
         lines.append(
             f"    outbox: {outbox['spooled']} spooled, {outbox['delivered']} delivered, "
             f"{outbox['pending']} pending"
@@ -42,6 +59,106 @@ def summary(sessions: list[dict[str, Any]], backend_url: str | None) -> str:
         )
         if session["stuck"]:
             lines.append("    the simulated user gave up waiting: the session did not progress")
+        for expectation in session.get("expectations", ()):
+            mark = "ok  " if expectation["ok"] else "FAILED"
+            seen = (
+                f" (saw {expectation['seen']})"
+                if not expectation["ok"] and expectation["seen"] is not None
+                else ""
+            )
+            lines.append(f"    expect {mark} {expectation['expect']}{seen}")
     target = backend_url or "no backend (writes stay spooled)"
     lines.append(f"backend: {target}")
     return "\n".join(lines)
+
+
+def check(expect: Expectations, report: dict[str, Any]) -> list[dict[str, object]]:
+    """Each expectation of the scenario, held against what the session did."""
+    results: list[dict[str, object]] = []
+    if expect.tools is not None:
+        called = [call["name"] for call in report["tools"]]
+        results.append(
+            {"expect": f"tools {expect.tools}", "ok": called == expect.tools, "seen": called}
+        )
+    if expect.end_reason is not None:
+        results.append(
+            {
+                "expect": f"end_reason {expect.end_reason}",
+                "ok": report["end_reason"] == expect.end_reason,
+                "seen": report["end_reason"],
+            }
+        )
+    said = " ".join(m["text"] for m in report["history"] if m["role"] == "assistant").lower()
+    for phrase in expect.says:
+        results.append({"expect": f"says {phrase!r}", "ok": phrase.lower() in said, "seen": None})
+    return results
+
+
+def _pending(spool_path: Path, session_id: str) -> int:
+    if not spool_path.exists():
+        return 0
+    spool = Spool(spool_path, readonly=True)
+    try:
+        return spool.count_pending(session_id)
+    finally:
+        spool.close()
+
+
+def session_report(
+    run: SessionRun, spool_path: Path, expect: Expectations | None
+) -> dict[str, Any]:
+    """One session's report, as ``simulate --json`` prints it."""
+    session = run.session
+    if session is None:
+        return {"room": run.room, "final_state": "not started", "stuck": True}
+    session_id = session.session_id
+    lifecycle, record = session.lifecycle, session.record
+    stats = run.outbox
+    pending = _pending(spool_path, session_id)
+    submitted = stats.submitted if stats else 0
+    spooled = stats.spooled if stats else 0
+    # Refused for good by the backend: still in the spool (dead), never delivered.
+    dead = stats.dead if stats else 0
+    report: dict[str, Any] = {
+        "session_id": session_id,
+        "conversation_id": session.conversation_id,
+        "final_state": lifecycle.state.value,
+        "end_reason": lifecycle.end_reason.value if lifecycle.end_reason else None,
+        "stuck": run.user_stuck,
+        "timeline": [entry.as_json() for entry in lifecycle.timeline],
+        "resumed_from": [{"role": item.role.value, "text": item.text} for item in record.prior],
+        "history": [
+            {"role": item.role.value, "text": item.text, "interrupted": item.interrupted}
+            for item in record.history
+        ],
+        "outbox": {
+            "spooled": spooled,
+            "delivered": max(0, spooled - pending - dead),
+            "pending": pending,
+            "dead": dead,
+            "refused": stats.refused if stats else 0,
+        },
+        "writes_submitted": submitted,
+        "latencies": [
+            {
+                "turn": latency.turn,
+                "e2e_latency_s": latency.e2e_latency_s,
+                "llm_ttft_s": latency.llm_ttft_s,
+                "tts_ttfb_s": latency.tts_ttfb_s,
+            }
+            for latency in sorted(session.latencies.values(), key=lambda item: item.turn)
+        ],
+        "refused_triggers": sum(lifecycle.refusals.values()),
+        "counters": record.counters.as_json(),
+        "tools": [
+            {
+                "name": call.name,
+                "turn": call.turn,
+                "outcome": call.outcome.value,
+                "duration_s": round(call.duration_s, 3),
+            }
+            for call in record.tool_calls
+        ],
+    }
+    report["expectations"] = check(expect, report) if expect is not None else []
+    return report

@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from livekit.agents import AgentServer, JobContext, JobExecutorType
@@ -30,13 +29,13 @@ from voicefsm.errors import BackendError
 from voicefsm.lifecycle import TimelineEntry
 from voicefsm.observability.prometheus import PrometheusMetrics
 from voicefsm.persistence.outbox import CommitListener
-from voicefsm.persistence.spool import Spool
 from voicefsm.runtime.entrypoint import AgentFactory, run_job
 from voicefsm.runtime.interpreter_guard import install_interpreter_guard
 from voicefsm.runtime.observers import Observers
 from voicefsm.runtime.session import VoiceSession
 from voicefsm.settings import Settings, default_data_dir
 from voicefsm.simulation.harness import SessionRun, SimulationPlumbing
+from voicefsm.simulation.report import session_report
 from voicefsm.simulation.scenario import Scenario
 
 SESSION_TIMEOUT_S = 600.0
@@ -52,7 +51,10 @@ class SimulationResult:
     @property
     def ok(self) -> bool:
         return all(
-            s["final_state"] == "exiting" and not s["stuck"] and not s["outbox"]["dead"]
+            s["final_state"] == "exiting"
+            and not s["stuck"]
+            and not s["outbox"]["dead"]
+            and all(expectation["ok"] for expectation in s.get("expectations", ()))
             for s in self.sessions
         )
 
@@ -151,62 +153,6 @@ def _printing(room: str, on_line: Line) -> Callable[[VoiceSession], None]:
     return subscribe
 
 
-def _pending(spool_path: Path, session_id: str) -> int:
-    if not spool_path.exists():
-        return 0
-    spool = Spool(spool_path, readonly=True)
-    try:
-        return spool.count_pending(session_id)
-    finally:
-        spool.close()
-
-
-def _report(run: SessionRun, settings: Settings) -> dict[str, Any]:
-    session = run.session
-    if session is None:
-        return {"room": run.room, "final_state": "not started", "stuck": True}
-    session_id = session.session_id
-    lifecycle, record = session.lifecycle, session.record
-    stats = run.outbox
-    pending = _pending(settings.spool_path, session_id)
-    submitted = stats.submitted if stats else 0
-    spooled = stats.spooled if stats else 0
-    # Refused for good by the backend: still in the spool (dead), never delivered.
-    dead = stats.dead if stats else 0
-    return {
-        "session_id": session_id,
-        "conversation_id": session.conversation_id,
-        "final_state": lifecycle.state.value,
-        "end_reason": lifecycle.end_reason.value if lifecycle.end_reason else None,
-        "stuck": run.user_stuck,
-        "timeline": [entry.as_json() for entry in lifecycle.timeline],
-        "resumed_from": [{"role": item.role.value, "text": item.text} for item in record.prior],
-        "history": [
-            {"role": item.role.value, "text": item.text, "interrupted": item.interrupted}
-            for item in record.history
-        ],
-        "outbox": {
-            "spooled": spooled,
-            "delivered": max(0, spooled - pending - dead),
-            "pending": pending,
-            "dead": dead,
-            "refused": stats.refused if stats else 0,
-        },
-        "writes_submitted": submitted,
-        "latencies": [
-            {
-                "turn": latency.turn,
-                "e2e_latency_s": latency.e2e_latency_s,
-                "llm_ttft_s": latency.llm_ttft_s,
-                "tts_ttfb_s": latency.tts_ttfb_s,
-            }
-            for latency in sorted(session.latencies.values(), key=lambda item: item.turn)
-        ],
-        "refused_triggers": sum(lifecycle.refusals.values()),
-        "counters": record.counters.as_json(),
-    }
-
-
 async def simulate(
     scenario: Scenario,
     settings: Settings,
@@ -280,4 +226,5 @@ async def simulate(
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await worker
             stop.remove()
-        return SimulationResult(url, [_report(run, settings) for run in runs])
+        reports = [session_report(run, settings.spool_path, scenario.expect) for run in runs]
+        return SimulationResult(url, reports)

@@ -7,12 +7,18 @@
         {"user": "What time do you open?"},
         {"user": "And on Sundays?", "pause_ms": 800},
         {"user": "Sorry, one more thing", "interrupt_after_ms": 600},   # barge in 600 ms into
-        {"user": "Thanks", "llm_fail": 1}                                # the reply; fail once
+        {"user": "Thanks", "llm_fail": 1},                               # the reply; fail once
+        {"user": "Book Friday for two",                                  # the scripted model
+         "tools": [{"name": "book_table", "arguments": {"day": "Friday", "people": 2}}],
+         "reply": "Done: Friday, for two."}                              # calls a tool first
       ],
-      "end": "hang_up"                                                   # or "participant_left"
+      "end": "hang_up",                # or "participant_left", or "agent" (the agent hangs up)
+      "expect": {"tools": ["book_table"], "end_reason": "hang_up", "says": ["Friday"]}
     }
 
 Metadata given as a string is passed through untouched, so malformed input can be simulated.
+``expect`` is checked after the run: the tools called (in order), how the call ended, phrases
+the agent said (case-insensitive); ``simulate`` reports each and exits 1 when one fails.
 """
 
 from __future__ import annotations
@@ -49,6 +55,20 @@ class _ScenarioLoader(yaml.SafeLoader):
         return super().compose_node(parent, index)
 
 
+ToolName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z_][A-Za-z0-9_\-]*$")]
+
+
+class ToolStep(BaseModel):
+    """A tool the scripted model calls on this turn, with its arguments."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: ToolName
+    arguments: Annotated[
+        dict[Annotated[str, Field(max_length=64)], JsonValue], Field(max_length=32)
+    ] = {}
+
+
 class Turn(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -56,6 +76,26 @@ class Turn(BaseModel):
     pause_ms: Annotated[int, Field(ge=0, le=60_000)] = 300
     interrupt_after_ms: Annotated[int, Field(ge=0, le=60_000)] | None = None
     llm_fail: Annotated[int, Field(ge=0, le=5)] = 0
+    #: Tools the scripted model calls before it answers (several: in one reply).
+    tools: Annotated[list[ToolStep], Field(max_length=8)] = []
+    #: What the scripted model says (after the tools, when there are any).
+    reply: Annotated[str, Field(min_length=1, max_length=2000)] | None = None
+    #: Words said before the tools are called ("Let me check that").
+    preamble: Annotated[str, Field(min_length=1, max_length=500)] | None = None
+
+
+class Expectations(BaseModel):
+    """What a run must show; each is checked and reported."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    tools: Annotated[list[ToolName], Field(max_length=64)] | None = None
+    end_reason: (
+        Literal["hang_up", "participant_left", "silence_timeout", "fatal_error", "end_call"] | None
+    ) = None
+    says: Annotated[
+        list[Annotated[str, Field(min_length=1, max_length=200)]], Field(max_length=32)
+    ] = []
 
 
 class Scenario(BaseModel):
@@ -64,7 +104,8 @@ class Scenario(BaseModel):
     room_metadata: dict[str, JsonValue] | str = {}
     participant_metadata: dict[str, JsonValue] | str = {}
     turns: Annotated[list[Turn], Field(min_length=1, max_length=200)]
-    end: Literal["hang_up", "participant_left"] = "hang_up"
+    end: Literal["hang_up", "participant_left", "agent"] = "hang_up"
+    expect: Expectations | None = None
 
     def room_metadata_text(self) -> str:
         raw = self.room_metadata
@@ -105,11 +146,13 @@ def parse_scenario(text: str, *, source: str = "scenario") -> Scenario:
         raise ScenarioError(msg) from None
 
 
-def load_scenario(path: Path | None) -> Scenario:
-    """The scenario at ``path``, or the packaged example when ``path`` is None."""
+def load_scenario(path: Path | None, *, example: bool = True) -> Scenario:
+    """The scenario at ``path``; without one, the example agent's (``example``) or a generic
+    conversation any agent can have."""
     if path is None:
-        resource = files("voicefsm.simulation").joinpath("example.json")
-        return parse_scenario(resource.read_text(encoding="utf-8"), source="example scenario")
+        name = "example.json" if example else "generic.json"
+        resource = files("voicefsm.simulation").joinpath(name)
+        return parse_scenario(resource.read_text(encoding="utf-8"), source=f"packaged {name}")
     try:
         raw = path.read_bytes()
     except OSError as exc:

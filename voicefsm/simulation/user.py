@@ -79,8 +79,10 @@ class SimulatedUser:
                     lambda: lifecycle.state is not State.LISTENING or lifecycle.is_finished
                 )
             await self._until(self._idle)
+            if self._scenario.end == "agent":  # the agent is to hang up: give it the time
+                await self._until(lambda: lifecycle.state is not State.LISTENING)
         except TimeoutError:
             self.stuck = True
         finally:
             if not lifecycle.is_finished:
-                self._session.end(ENDINGS[self._scenario.end])
+                self._session.end(ENDINGS.get(self._scenario.end, EndReason.HANG_UP))

@@ -5,7 +5,13 @@ no keys and no network. They are what ``voicefsm simulate`` and the session test
 """
 
 from voicefsm.providers.scripted.audio import frame_energy, tone
-from voicefsm.providers.scripted.llm import ScriptedLLM, default_reply
+from voicefsm.providers.scripted.judge import ScriptedJudge
+from voicefsm.providers.scripted.llm import (
+    ScriptedLLM,
+    ScriptedToolCall,
+    ScriptedTurn,
+    default_reply,
+)
 from voicefsm.providers.scripted.stt import ScriptedSTT
 from voicefsm.providers.scripted.tts import TTS_SAMPLE_RATE, ScriptedTTS
 from voicefsm.providers.scripted.vad import EnergyVAD
@@ -13,9 +19,12 @@ from voicefsm.providers.scripted.vad import EnergyVAD
 __all__ = [
     "TTS_SAMPLE_RATE",
     "EnergyVAD",
+    "ScriptedJudge",
     "ScriptedLLM",
     "ScriptedSTT",
     "ScriptedTTS",
+    "ScriptedToolCall",
+    "ScriptedTurn",
     "default_reply",
     "frame_energy",
     "tone",

@@ -1,9 +1,17 @@
-"""A scripted LLM: a real ``llm.LLM`` that streams a deterministic reply word by word."""
+"""A scripted LLM: a real ``llm.LLM`` that streams a deterministic reply word by word, and
+calls tools when its script says so.
+
+A :class:`ScriptedTurn` scripts the answer to one user text: the tool calls to make (streamed
+as a real model streams them, for livekit to execute), then the reply once their results are
+in. Without a script the reply acknowledges what the user said.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 from livekit.agents import (
     DEFAULT_API_CONNECT_OPTIONS,
@@ -15,6 +23,28 @@ from livekit.agents import (
 )
 
 from voicefsm.providers.faults import FaultPlan, LLMFault, llm_fault_before_first_token
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptedToolCall:
+    """One tool call the scripted model makes: the tool's name and its JSON arguments."""
+
+    name: str
+    arguments: Mapping[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptedTurn:
+    """How the scripted model answers one user text.
+
+    ``tools`` are called in one reply (several at once, as a model may). ``reply`` is said
+    afterwards; without one, the model says what the tools returned (or, with no tools, its
+    default acknowledgement). ``preamble`` is said before the tools are called ("Let me see").
+    """
+
+    tools: tuple[ScriptedToolCall, ...] = ()
+    reply: str | None = None
+    preamble: str | None = None
 
 
 def default_reply(user_text: str) -> str:
@@ -37,9 +67,11 @@ class ScriptedLLM(llm.LLM[None]):
         reply: Callable[[str], str] = default_reply,
         ttft_s: float = 0.15,
         words_per_s: float = 40.0,
+        script: Mapping[str, ScriptedTurn] | None = None,
     ) -> None:
         super().__init__()
         self._reply = reply
+        self.script: dict[str, ScriptedTurn] = dict(script or {})
         self.ttft_s = ttft_s
         self.words_per_s = words_per_s
         self._faults: dict[str, FaultPlan[LLMFault]] = {}
@@ -94,28 +126,54 @@ class ScriptedLLM(llm.LLM[None]):
         )
 
 
-def _last_user_text(chat_ctx: llm.ChatContext) -> str:
-    for item in reversed(chat_ctx.items):
+def _since_last_user(chat_ctx: llm.ChatContext) -> tuple[str, list[llm.ChatItem]]:
+    """The last user message's text, and everything in the context after it."""
+    items = chat_ctx.items
+    for index in range(len(items) - 1, -1, -1):
+        item = items[index]
         if item.type == "message" and item.role == "user":
-            return item.text_content or ""
-    return ""
+            return item.text_content or "", list(items[index + 1 :])
+    return "", list(items)
 
 
 class _ScriptedLLMStream(llm.LLMStream):
     async def _run(self) -> None:
         scripted: ScriptedLLM = self._llm  # type: ignore[assignment]
-        user_text = _last_user_text(self._chat_ctx)
+        user_text, since = _since_last_user(self._chat_ctx)
         request_id = utils.shortuuid("scripted-")
         fault = scripted.take_fault(user_text)
         await asyncio.sleep(scripted.ttft_s)
         if fault is not None:
             await llm_fault_before_first_token(fault, self._conn_options.timeout)
-        words = [] if fault is LLMFault.EMPTY else scripted.reply_for(user_text).split()
+        turn = scripted.script.get(user_text)
+        outputs = [item.output for item in since if item.type == "function_call_output"]
+        if turn is not None and turn.tools and not outputs:
+            text = turn.preamble or ""
+            calls = [
+                llm.FunctionToolCall(
+                    name=call.name,
+                    arguments=json.dumps(dict(call.arguments)),
+                    call_id=f"{request_id}-call-{index}",
+                )
+                for index, call in enumerate(turn.tools)
+            ]
+        else:
+            calls = []
+            if turn is not None and turn.reply is not None:
+                text = turn.reply
+            elif outputs:
+                text = " ".join(output for output in outputs if output)
+            else:
+                text = scripted.reply_for(user_text)
+        words = [] if fault is LLMFault.EMPTY else text.split()
         for index, word in enumerate(words):
             content = word if index == 0 else " " + word
             delta = llm.ChoiceDelta(role="assistant", content=content)
             self._event_ch.send_nowait(llm.ChatChunk(id=request_id, delta=delta))
             await asyncio.sleep(1 / scripted.words_per_s)
+        if calls and fault is not LLMFault.EMPTY:
+            delta = llm.ChoiceDelta(role="assistant", tool_calls=calls)
+            self._event_ch.send_nowait(llm.ChatChunk(id=request_id, delta=delta))
         usage = llm.CompletionUsage(
             completion_tokens=len(words),
             prompt_tokens=len(self._chat_ctx.items) * 8,

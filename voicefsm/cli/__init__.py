@@ -1,0 +1,132 @@
+"""The ``voicefsm`` command line: one module per kind of command, this one ties them together."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from pathlib import Path
+
+from voicefsm.cli.common import agent_option, positive
+from voicefsm.cli.files import run_diagrams, run_timeline
+from voicefsm.cli.files import write_timelines as _write_timelines
+from voicefsm.cli.running import EXAMPLE_AGENT, run_simulate, run_worker_command
+from voicefsm.cli.services import run_backend, run_outbox
+
+__all__ = ["_write_timelines", "build_parser", "main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="voicefsm",
+        description="LiveKit voice agents with an explicit, guarded session lifecycle.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    draw = commands.add_parser(
+        "diagrams",
+        help="draw the lifecycle (Mermaid, DOT, SVG, README) and print it",
+        description="Generate diagrams/ from the lifecycle table, or check it is up to date.",
+    )
+    draw.add_argument(
+        "--out", type=Path, default=Path("diagrams"), help="directory (default: diagrams)"
+    )
+    draw.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; exit 1 with a diff if a file differs from what the code generates",
+    )
+    draw.add_argument("-q", "--quiet", action="store_true", help="do not print the lifecycle")
+    agent_option(draw, "the lifecycle alone, no agent")
+    draw.set_defaults(handler=run_diagrams)
+
+    backend = commands.add_parser(
+        "backend",
+        help="run the reference backend (SQLite by default, PostgreSQL by URL)",
+        description="Serve the backend contract v1. Bearer auth when VOICEFSM_BACKEND_TOKEN is "
+        "set; creates LiveKit rooms when LIVEKIT_URL/LIVEKIT_API_KEY/LIVEKIT_API_SECRET are set.",
+    )
+    backend.add_argument("--host", default="127.0.0.1")
+    backend.add_argument("--port", type=int, default=8787)
+    backend.add_argument(
+        "--database-url",
+        help="sqlite:///path or postgresql://user:pass@host/db "
+        "(default: a SQLite file in the voicefsm data directory)",
+    )
+    backend.add_argument(
+        "--openapi", action="store_true", help="print the OpenAPI document and exit"
+    )
+    backend.set_defaults(handler=run_backend)
+
+    outbox = commands.add_parser(
+        "outbox",
+        help="inspect or drain a spool of undelivered writes",
+        description="The outbox spool holds every write not yet acknowledged by the backend.",
+    )
+    actions = outbox.add_subparsers(dest="action", required=True, metavar="ACTION")
+    status = actions.add_parser("status", help="pending count and oldest age")
+    status.add_argument("--json", action="store_true", help="one JSON object")
+    drain = actions.add_parser(
+        "drain", help="deliver what is pending; exit 0 only when nothing is left"
+    )
+    drain.add_argument("--backend-url", help="default: VOICEFSM_BACKEND_URL")
+    drain.add_argument(
+        "--timeout", type=float, default=60.0, help="give up after this many seconds"
+    )
+    for action in (status, drain):
+        action.add_argument("--spool", type=Path, help="spool file (default: VOICEFSM_SPOOL_PATH)")
+    outbox.set_defaults(handler=run_outbox)
+
+    sim = commands.add_parser(
+        "simulate",
+        help="run whole sessions offline (scripted providers, embedded backend)",
+        description="Run a scenario through the production worker path with scripted STT, LLM "
+        "and TTS and simulated audio. Without --backend-url the reference backend runs embedded "
+        "(a SQLite file in the voicefsm data directory).",
+    )
+    sim.add_argument(
+        "--scenario",
+        type=Path,
+        help="JSON or YAML scenario (default: the example agent's, or a generic one)",
+    )
+    sim.add_argument("--sessions", type=positive, default=1, help="concurrent sessions (default 1)")
+    sim.add_argument("--backend-url", help="deliver to this backend instead")
+    sim.add_argument("--json", action="store_true", help="print one JSON document")
+    sim.add_argument(
+        "--timeline-dir", type=Path, help="write each session's timeline to DIR/<session_id>.jsonl"
+    )
+    agent_option(sim, f"the example agent, {EXAMPLE_AGENT}")
+    sim.set_defaults(handler=run_simulate)
+
+    timeline = commands.add_parser(
+        "timeline",
+        help="draw a session timeline (JSON lines) as SVG or HTML",
+        description="States as coloured bands over time, turns and barge-ins marked, "
+        "per-turn thinking time annotated.",
+    )
+    timeline.add_argument("file", type=Path, help="a timeline in JSON lines")
+    timeline.add_argument(
+        "-o", "--output", type=Path, help="out.svg or out.html (default: FILE.svg)"
+    )
+    timeline.set_defaults(handler=run_timeline)
+
+    for name, about in (
+        ("start", "run the LiveKit worker (production: JSON logs, drains on SIGTERM)"),
+        ("dev", "run the LiveKit worker in development mode (colored logs, no drain)"),
+    ):
+        worker = commands.add_parser(
+            name,
+            help=about,
+            description=f"{about}. Needs LIVEKIT_URL, LIVEKIT_API_KEY, LIVEKIT_API_SECRET, "
+            "DEEPGRAM_API_KEY, ELEVEN_API_KEY and an LLM (see the README).",
+        )
+        worker.add_argument("--log-level", default="INFO" if name == "start" else "DEBUG")
+        agent_option(worker, f"the example agent, {EXAMPLE_AGENT}")
+        worker.set_defaults(handler=run_worker_command)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler = args.handler
+    code: int = handler(args)
+    return code

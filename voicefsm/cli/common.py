@@ -1,0 +1,43 @@
+"""What every command shares: settings loaded once, mistakes reported in one line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from voicefsm.errors import ConfigurationError
+from voicefsm.settings import Settings, load_settings
+
+
+def settings_or_exit() -> Settings:
+    try:
+        return load_settings()
+    except ConfigurationError as exc:
+        print(f"voicefsm: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def fail(command: str, message: str) -> int:
+    """One line naming the command and what is wrong; the exit status of a user's mistake."""
+    print(f"voicefsm {command}: {message}", file=sys.stderr)
+    return 2
+
+
+def positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 1000:
+        msg = "expected a whole number from 1 to 1000"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def agent_option(parser: argparse.ArgumentParser, default: str) -> None:
+    parser.add_argument(
+        "--agent",
+        metavar="MODULE:ATTR",
+        help="your agent: a VoiceAgent subclass, a function returning one, or a server from "
+        f"voicefsm.build_server; MODULE or FILE.py, with :ATTR (default: {default})",
+    )

@@ -1,0 +1,61 @@
+"""``voicefsm backend`` and ``voicefsm outbox``: the reference backend and the spool."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from voicefsm.cli.common import settings_or_exit as _settings
+from voicefsm.settings import default_data_dir
+
+
+def run_backend(args: argparse.Namespace) -> int:
+    from voicefsm.backend.openapi import openapi_document  # noqa: PLC0415 (heavy imports)
+    from voicefsm.backend.server.livekit_rooms import LiveKitRooms  # noqa: PLC0415
+    from voicefsm.backend.server.runner import serve  # noqa: PLC0415
+
+    if args.openapi:
+        sys.stdout.write(openapi_document())
+        return 0
+    settings = _settings()
+    credentials = settings.livekit_credentials()
+    rooms = LiveKitRooms(*credentials) if credentials else None
+    database_url = args.database_url or f"sqlite:///{default_data_dir() / 'backend.sqlite3'}"
+    if database_url.startswith("sqlite:///"):
+        Path(database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    serve(args.host, args.port, database_url, token=settings.backend_token, rooms=rooms)
+    return 0
+
+
+def run_outbox(args: argparse.Namespace) -> int:
+    from voicefsm.persistence import commands  # noqa: PLC0415 (heavy imports)
+    from voicefsm.persistence.spool import read_status  # noqa: PLC0415
+
+    settings = _settings()
+    spool: Path = args.spool or settings.spool_path
+    if not spool.exists():
+        print(f"voicefsm outbox: no spool at {spool}", file=sys.stderr)
+        return 2
+    if args.action == "status":
+        status = read_status(spool)
+        print(commands.format_status(spool, status, as_json=args.json))
+        return 0
+    backend_url = args.backend_url or (str(settings.backend_url) if settings.backend_url else None)
+    if backend_url is None:
+        print(
+            "voicefsm outbox drain: no backend: pass --backend-url or set VOICEFSM_BACKEND_URL",
+            file=sys.stderr,
+        )
+        return 2
+    delivered, pending, dead = commands.run_drain(
+        spool, backend_url, settings.backend_token, args.timeout
+    )
+    print(f"{spool}: delivered {delivered}; {pending} pending, {dead} dead")
+    if dead:
+        print(
+            "voicefsm outbox drain: the backend refused some writes for good (dead rows stay "
+            "in the spool for inspection)",
+            file=sys.stderr,
+        )
+    return 0 if pending == 0 and dead == 0 else 1

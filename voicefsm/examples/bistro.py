@@ -1,0 +1,75 @@
+"""The example agent: the telephone line of a small restaurant, written on the public API only.
+
+It books tables (a tool whose result is written durably through the outbox), ends the call
+itself when the caller is done (a tool calling ``end_call``), and files a note when the call is
+persisted (a hook). ``voicefsm simulate`` runs it through the example scenario.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from livekit.agents import RunContext, ToolError, function_tool
+
+from voicefsm.agent import VoiceAgent
+from voicefsm.agent.hooks import HookContext, on_enter
+from voicefsm.context import ParticipantMetadata, RoomMetadata
+from voicefsm.lifecycle import Role, State
+
+INSTRUCTIONS = (
+    "You answer the phone for Bistro Ada, a small restaurant open Tuesday to Sunday, 6 pm to "
+    "11 pm. Take table bookings with the book_table tool; confirm the day, time and party "
+    "size first. When the caller has nothing more to ask, say goodbye and use the hang_up "
+    "tool. Answer in one or two short spoken sentences, without lists or markdown."
+)
+MAX_PARTY = 12
+
+
+def greet(room: RoomMetadata, caller: ParticipantMetadata) -> str:
+    """By name when the caller's metadata has a name fit to say aloud."""
+    name = f", {caller.speakable_name}" if caller.speakable_name else ""
+    return f"Bistro Ada, good evening{name}! Would you like to book a table?"
+
+
+class BistroAgent(VoiceAgent):
+    """Takes table bookings for Bistro Ada."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            instructions=INSTRUCTIONS,
+            greeting=greet,
+            farewell="Thank you for calling Bistro Ada. Goodbye!",
+        )
+
+    @function_tool
+    async def book_table(self, context: RunContext[None], day: str, time: str, people: int) -> str:
+        """Book a table once the caller has confirmed it.
+
+        Args:
+            day: The day of the booking, e.g. "Friday".
+            time: The time of the booking, e.g. "20:00".
+            people: How many people the table is for.
+        """
+        if not 1 <= people <= MAX_PARTY:
+            msg = f"we take bookings for 1 to {MAX_PARTY} people"
+            raise ToolError(msg)
+        booking = hashlib.sha256(f"{context.speech_handle.id}{day}{time}".encode()).hexdigest()
+        reference = f"B{int(booking[:8], 16) % 10_000:04d}"
+        self.write_event(
+            "booking", {"reference": reference, "day": day, "time": time, "people": people}
+        )
+        return f"Booked: a table for {people} on {day} at {time}. Your reference is {reference}."
+
+    @function_tool
+    async def hang_up(self, context: RunContext[None]) -> None:
+        """End the call, once the caller has said they have nothing more to ask."""
+        self.end_call()
+
+    @on_enter(State.PERSISTING)
+    def file_call_note(self, hook: HookContext) -> None:
+        """A note per call for the restaurant's records, written with the call."""
+        said = [item for item in hook.history if item.role is Role.USER]
+        hook.write_event(
+            "call_note",
+            {"caller_turns": len(said), "ended_by": hook.entry.trigger.value},
+        )

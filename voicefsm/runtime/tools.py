@@ -1,0 +1,211 @@
+"""Tool calls inside the lifecycle, using livekit's own tool execution.
+
+livekit runs a reply's tools and answers them on the same speech; it reports each call
+(``tool_execution_updated``: started, ended) and each batch (``function_tools_executed``: the
+outputs, whether a reply is wanted). :class:`ToolWatch` turns that into ``ToolStarted`` and
+``ToolFinished`` (internal transitions of ``listening``/``thinking``/``speaking``: on the
+timeline, each finished call recorded through the outbox), and keeps the reply's deadlines
+right: a slow tool is not a hung provider, so the reply-start deadline waits while tools run
+and starts again for the answer to them. A tool running past ``tool_filler_after_s`` gets the
+agent's filler ("One moment, please.").
+
+Tools have deadlines of their own (``VOICEFSM_TOOL_DEADLINE_S``, or
+:func:`voicefsm.agent.tool_deadline` on one tool): :func:`with_deadlines` wraps each of an
+agent's tools, so one that overruns is stopped and the model is told (``ToolError``); its
+outcome is ``timeout``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from livekit.agents import (
+    Agent,
+    AgentSession,
+    FunctionToolsExecutedEvent,
+    ToolCallEnded,
+    ToolCallStarted,
+    ToolError,
+    ToolExecutionUpdatedEvent,
+    llm,
+)
+from livekit.agents.voice import SpeechHandle
+
+from voicefsm.agent.tools import DEADLINE_MARK
+from voicefsm.lifecycle import Lifecycle, ToolCall, ToolFinished, ToolOutcome, ToolStarted
+
+
+def _deadlined(
+    tool: llm.FunctionTool[..., Any], seconds: float, on_timeout: Callable[[str], None]
+) -> llm.FunctionTool[..., Any]:
+    name = tool.info.name
+
+    @functools.wraps(tool)
+    async def call(*args: Any, **kwargs: Any) -> Any:  # noqa: ANN401 (the tool's own)
+        try:
+            async with asyncio.timeout(seconds) as window:
+                return await tool(*args, **kwargs)
+        except TimeoutError:
+            if not window.expired():
+                raise  # the tool's own timeout, not ours
+            on_timeout(name)
+            msg = f"the {name} tool did not finish within {seconds:g} s"
+            raise ToolError(msg) from None
+
+    return llm.FunctionTool(call, tool.info)
+
+
+async def with_deadlines(agent: Agent, default_s: float, on_timeout: Callable[[str], None]) -> None:
+    """Wrap each of ``agent``'s function tools in its deadline (livekit has none)."""
+    tools: list[llm.Tool | llm.Toolset] = []
+    for tool in agent.tools:
+        if isinstance(tool, llm.FunctionTool) and not getattr(tool, "__voicefsm_wrapped__", False):
+            seconds = getattr(tool, DEADLINE_MARK, default_s)
+            wrapped = _deadlined(tool, seconds, on_timeout)
+            wrapped.__voicefsm_wrapped__ = True  # type: ignore[attr-defined]
+            tools.append(wrapped)
+        else:
+            tools.append(tool)
+    await agent.update_tools(tools)
+
+
+@dataclass
+class _Running:
+    name: str
+    arguments: str
+    turn: int
+    started: float
+    speech: SpeechHandle | None
+    ended: float | None = None
+    status: str = "done"
+
+
+@dataclass
+class _Batch:
+    """The tools one speech is running, and the filler said for them (at most one)."""
+
+    open: set[str] = field(default_factory=set)
+    filler: asyncio.TimerHandle | None = None
+
+
+class ToolWatch:
+    """Subscribes to a session's tool events and reports them to the lifecycle."""
+
+    def __init__(
+        self,
+        agent_session: AgentSession[Any],
+        lifecycle: Lifecycle,
+        *,
+        current_speech: Callable[[], SpeechHandle | None],
+        pause_deadline: Callable[[SpeechHandle], None],
+        resume_deadline: Callable[[SpeechHandle], None],
+        no_reply_wanted: Callable[[SpeechHandle], None],
+        say_filler: Callable[[], None],
+        filler_after_s: float,
+    ) -> None:
+        self._lifecycle = lifecycle
+        self._current_speech = current_speech
+        self._pause_deadline = pause_deadline
+        self._resume_deadline = resume_deadline
+        self._no_reply_wanted = no_reply_wanted
+        self._say_filler = say_filler
+        self._filler_after_s = filler_after_s
+        self._running: dict[str, _Running] = {}
+        self._batches: dict[str, _Batch] = {}  # by speech id
+        self._timed_out: dict[str, int] = {}  # tool name -> timeouts not yet matched to a call
+        self.listeners: list[Callable[[ToolCall], None]] = []
+        agent_session.on("tool_execution_updated", self._updated)
+        agent_session.on("function_tools_executed", self._executed)
+
+    def timed_out(self, name: str) -> None:
+        """A tool's deadline wrapper stopped it (the next error of that tool is a timeout)."""
+        self._timed_out[name] = self._timed_out.get(name, 0) + 1
+
+    def _updated(self, event: ToolExecutionUpdatedEvent) -> None:
+        update = event.update
+        if isinstance(update, ToolCallStarted):
+            self._started(update.function_call)
+        elif isinstance(update, ToolCallEnded):
+            running = self._running.get(update.call_id)
+            if running is not None:
+                running.ended, running.status = _now(), update.status
+
+    def _started(self, call: llm.FunctionCall) -> None:
+        speech = self._current_speech()
+        self._running[call.call_id] = _Running(
+            call.name, call.arguments, self._lifecycle.turn, _now(), speech
+        )
+        if speech is not None:
+            self._pause_deadline(speech)  # waiting on a tool is not a hung provider
+            batch = self._batches.setdefault(speech.id, _Batch())
+            batch.open.add(call.call_id)
+            if batch.filler is None and self._filler_after_s > 0:
+                loop = asyncio.get_running_loop()
+                batch.filler = loop.call_later(self._filler_after_s, self._filler, batch)
+        self._lifecycle.fire(ToolStarted(call.name, call.call_id))
+
+    def _filler(self, batch: _Batch) -> None:
+        if batch.open:
+            self._say_filler()
+
+    def _executed(self, event: FunctionToolsExecutedEvent) -> None:
+        speech: SpeechHandle | None = None
+        for call, output in zip(event.function_calls, event.function_call_outputs, strict=False):
+            running = self._running.pop(call.call_id, None)
+            speech = speech or (running.speech if running is not None else None)
+            finished = self._finished(call, output, running)
+            for listener in self.listeners:
+                listener(finished)
+            self._lifecycle.fire(ToolFinished(finished))
+        if speech is None:
+            return
+        batch = self._batches.pop(speech.id, None)
+        if batch is not None and batch.filler is not None:
+            batch.filler.cancel()
+        if speech.done() or speech.interrupted:
+            return
+        if event.has_tool_reply:
+            self._resume_deadline(speech)  # the answer to the tools must start in time
+        else:
+            self._no_reply_wanted(speech)
+
+    def _finished(
+        self,
+        call: llm.FunctionCall,
+        output: llm.FunctionCallOutput | None,
+        running: _Running | None,
+    ) -> ToolCall:
+        now = _now()
+        started = running.started if running is not None else now
+        ended = running.ended if running is not None and running.ended is not None else now
+        result = output.output if output is not None else ""
+        if running is not None and running.status == "cancelled":
+            outcome = ToolOutcome.CANCELLED
+        elif output is not None and output.is_error:
+            outcome = ToolOutcome.ERROR
+            if self._timed_out.get(call.name):
+                self._timed_out[call.name] -= 1
+                outcome = ToolOutcome.TIMEOUT
+        elif output is not None and not output.reply_required:
+            outcome = ToolOutcome.NO_REPLY
+        else:
+            outcome = ToolOutcome.OK
+        speech = running.speech if running is not None else None
+        return ToolCall(
+            call_id=call.call_id,
+            name=call.name,
+            turn=running.turn if running is not None else self._lifecycle.turn,
+            arguments=call.arguments,
+            result=result,
+            outcome=outcome,
+            duration_s=max(0.0, ended - started),
+            interrupted=bool(speech is not None and speech.interrupted),
+        )
+
+
+def _now() -> float:
+    return asyncio.get_running_loop().time()
