@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import socket
 import sqlite3
@@ -27,6 +28,12 @@ class Backend:
         """Every idempotency key the backend applied (the table enforces one row per key)."""
         with sqlite3.connect(self.database) as db:
             return [key for (key,) in db.execute("SELECT idempotency_key FROM events ORDER BY id")]
+
+    def events(self, kind: str) -> list[dict[str, object]]:
+        """The payloads of every stored event of ``kind``, in the order they were applied."""
+        with sqlite3.connect(self.database) as db:
+            rows = db.execute("SELECT payload FROM events WHERE kind = ? ORDER BY id", (kind,))
+            return [json.loads(payload) for (payload,) in rows]
 
     def stored_text(self, key: str) -> str | None:
         with sqlite3.connect(self.database) as db:

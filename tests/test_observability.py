@@ -19,7 +19,16 @@ from prometheus_client import CollectorRegistry
 
 from tests.stubs.threaded import serve_app
 from voicefsm.cli import main
-from voicefsm.lifecycle import Lifecycle, Trigger
+from voicefsm.lifecycle import (
+    Joined,
+    Lifecycle,
+    ReplyStarted,
+    Resumed,
+    ToolCall,
+    ToolOutcome,
+    Trigger,
+    UserTurnCompleted,
+)
 from voicefsm.observability import figures, picture
 from voicefsm.observability.prometheus import PrometheusMetrics
 from voicefsm.observability.tracing import SessionTracer, configure_from_env
@@ -274,3 +283,45 @@ def test_the_standard_otel_variables_export_spans_over_otlp(tmp_path: Path) -> N
         if attr.key == "service.name"
     }
     assert service == {"voicefsm-test"}
+
+
+def _tool(name: str, outcome: ToolOutcome = ToolOutcome.OK) -> ToolCall:
+    return ToolCall("call-1", name, 1, "{}", "done", outcome, 0.3)
+
+
+def test_tool_latency_is_labelled_by_offered_tools_only() -> None:
+    """A model naming a tool the agent never offered cannot mint a new label."""
+    registry = CollectorRegistry()
+    metrics = PrometheusMetrics(registry)
+    offered = {"book_table"}
+    metrics.tool_call(_tool("book_table"), offered)
+    metrics.tool_call(_tool("drop_database", ToolOutcome.ERROR), offered)
+    metrics.tool_call(_tool("drop_tables", ToolOutcome.ERROR), offered)
+
+    def count(labels: dict[str, str]) -> float | None:
+        return registry.get_sample_value("voicefsm_tool_call_seconds_count", labels)
+
+    assert count({"tool": "book_table", "outcome": "ok"}) == 1
+    assert count({"tool": "unknown", "outcome": "error"}) == 2
+    assert count({"tool": "drop_database", "outcome": "error"}) is None
+
+
+def test_a_tool_call_is_a_span_under_the_state_span_it_finished_in() -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    lifecycle = ticking()
+    tracer = SessionTracer(
+        lifecycle, session_id="s1", conversation_id="c1", tracer=provider.get_tracer("t")
+    )
+    for data in (Joined(), Resumed(), UserTurnCompleted("Book it")):
+        lifecycle.fire(data)
+    tracer.tool_call(_tool("book_table"))
+    lifecycle.fire(ReplyStarted(1))
+
+    [tool] = [s for s in exporter.get_finished_spans() if s.name == "voicefsm.tool.book_table"]
+    [thinking] = [s for s in exporter.get_finished_spans() if s.name == "voicefsm.state.thinking"]
+    assert tool.parent is not None
+    assert tool.parent.span_id == thinking.context.span_id
+    assert (tool.attributes["voicefsm.tool.outcome"], tool.attributes["voicefsm.turn"]) == ("ok", 1)
+    assert abs((tool.end_time - tool.start_time) - 300_000_000) < 1_000

@@ -1,19 +1,150 @@
-"""The README's examples run as written."""
+"""The README's examples run as written: the lifecycle snippet, and the agent a reader builds
+from the "Build your own agent" section (its file, its scenario and its tests), through
+``voicefsm simulate``, ``voicefsm diagrams --check``, livekit's own CLI and pytest."""
 
+from __future__ import annotations
+
+import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+from tests.support import Backend, free_port
+
 README = Path(__file__).resolve().parent.parent / "README.md"
-BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.DOTALL)
+TEXT = README.read_text()
+BLOCKS = re.findall(r"(<!-- readme: (\S+) -->\n)?```(\w+)\n(.*?)```", TEXT, flags=re.DOTALL)
+SNIPPETS = [code for marker, _, lang, code in BLOCKS if lang == "python" and not marker]
+FILES = {name: code for _, name, _, code in BLOCKS if name}
 
 
-def test_the_readme_has_python_examples() -> None:
-    assert BLOCKS
+def test_the_readme_has_python_examples_and_the_agent_files() -> None:
+    assert SNIPPETS
+    assert set(FILES) == {"agent.py", "clinic.yaml", "test_hooks.py", "test_turns.py"}
+    assert len(FILES["agent.py"].splitlines()) <= 40  # "a complete agent file" a reader types
 
 
-@pytest.mark.parametrize("source", BLOCKS)
+@pytest.mark.parametrize("source", SNIPPETS)
 def test_readme_example_runs(source: str, capsys: pytest.CaptureFixture[str]) -> None:
     exec(compile(source, str(README), "exec"), {})  # noqa: S102 (our own README)
     assert capsys.readouterr().out.count('"trigger"') >= 4  # the timeline was printed
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A reader's project: the README's files, as written."""
+    for name, code in FILES.items():
+        (tmp_path / name).write_text(code)
+    return tmp_path
+
+
+def _run(
+    project: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 180
+) -> subprocess.CompletedProcess[str]:
+    base = {"PATH": os.environ["PATH"], "HOME": str(project), "PYTHONPATH": str(project)}
+    return subprocess.run(
+        [sys.executable, *args],
+        capture_output=True,
+        text=True,
+        cwd=project,
+        env=base | (env or {}),
+        timeout=timeout,
+        check=False,
+    )
+
+
+@pytest.mark.slow
+def test_the_readers_agent_runs_through_simulate_and_its_writes_reach_the_backend_once(
+    project: Path, backend: Backend
+) -> None:
+    result = _run(
+        project,
+        "-m",
+        "voicefsm",
+        "simulate",
+        "--agent",
+        "agent.py",
+        "--scenario",
+        "clinic.yaml",
+        "--json",
+        "--backend-url",
+        backend.url,
+        env={"VOICEFSM_SPOOL_PATH": str(project / "spool.sqlite3")},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    [session] = json.loads(result.stdout)["sessions"]
+    assert all(expectation["ok"] for expectation in session["expectations"])
+    assert session["end_reason"] == "end_call"
+    apps = backend.events("app")
+    assert [(e["name"], e["data"]) for e in apps] == [
+        ("appointment", {"day": "Monday", "time": "10:00"}),
+        ("call_filed", {"turns": 2}),
+    ]
+    assert len(backend.stored_keys()) == len(set(backend.stored_keys()))  # each write once
+    assert [c["name"] for c in backend.events("tool_call")] == ["book_appointment", "hang_up"]
+
+
+@pytest.mark.slow
+def test_the_readers_agent_is_drawn_and_checked_for_drift(project: Path) -> None:
+    out = project / "docs" / "lifecycle"
+    drawn = _run(
+        project, "-m", "voicefsm", "diagrams", "--agent", "agent.py", "--out", str(out), "-q"
+    )
+    assert drawn.returncode == 0, drawn.stderr
+    mermaid = (out / "lifecycle.mmd").read_text()
+    assert "title: Clinic: its voice lifecycle" in mermaid
+    assert "tools: book_appointment, hang_up" in mermaid  # on thinking, where replies call them
+    assert "on enter: file_the_call" in mermaid  # on persisting
+    check = ["-m", "voicefsm", "diagrams", "--agent", "agent.py", "--out", str(out), "--check"]
+    assert _run(project, *check).returncode == 0
+    agent = project / "agent.py"
+    agent.write_text(agent.read_text().replace("def hang_up(", "def end_the_call("))
+    drifted = _run(project, *check)
+    assert drifted.returncode == 1
+    assert "+    note right of thinking" in drifted.stdout or "end_the_call" in drifted.stdout
+    assert "differ from the code" in drifted.stderr
+
+
+@pytest.mark.slow
+def test_the_readers_tests_pass_as_written(project: Path) -> None:
+    result = _run(
+        project,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-o",
+        "addopts=",
+        "test_hooks.py",
+        "test_turns.py",
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert "2 passed" in result.stdout
+
+
+@pytest.mark.slow
+def test_livekits_own_cli_discovers_and_starts_the_readers_server(project: Path) -> None:
+    """``python -m livekit.agents start agent.py`` finds the module's ``server``, runs voicefsm's
+    worker start-up, then tries to reach LiveKit (nothing listens on 127.0.0.1 here)."""
+    env = {
+        "LIVEKIT_URL": f"ws://127.0.0.1:{free_port()}",
+        "LIVEKIT_API_KEY": "lk-key",
+        "LIVEKIT_API_SECRET": "lk-secret-value-0123456789abcdefghijklmnop",
+        "DEEPGRAM_API_KEY": "dg-secret-value",
+        "ELEVEN_API_KEY": "el-secret-value",
+        "VOICEFSM_VAD": "none",
+        "VOICEFSM_LIVEKIT_MAX_RETRY": "1",
+        "VOICEFSM_IDLE_PROCESSES": "0",
+    }
+    result = _run(project, "-m", "livekit.agents", "start", "--dev", "agent.py", env=env)
+    output = result.stdout + result.stderr
+    assert "voicefsm worker starting" in output, output[-3000:]
+    assert '"agent": "Clinic"' in output or "Clinic" in output
+    assert "failed to connect to livekit" in output
+    for secret in ("lk-secret-value", "dg-secret-value", "el-secret-value"):
+        assert secret not in output

@@ -54,3 +54,16 @@ def test_livekit_credentials_need_all_three(monkeypatch: pytest.MonkeyPatch) -> 
     credentials = load_settings().livekit_credentials()
     assert credentials is not None
     assert credentials[0] == "http://127.0.0.1:7880/"
+
+
+def test_the_readme_lists_every_setting_as_the_code_defines_it() -> None:
+    from pathlib import Path  # noqa: PLC0415
+
+    from voicefsm.settings import settings_table  # noqa: PLC0415
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    start = readme.index("<!-- settings table: generated -->\n") + len(
+        "<!-- settings table: generated -->\n"
+    )
+    end = readme.index("<!-- settings table: end -->")
+    assert readme[start:end] == settings_table()

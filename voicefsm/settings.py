@@ -10,10 +10,18 @@ errors. Tests and embedders pass overrides: ``load_settings(flush_deadline_s=2.0
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import platformdirs
-from pydantic import AliasChoices, AnyHttpUrl, Field, SecretStr, ValidationError
+from pydantic import (
+    AliasChoices,
+    AnyHttpUrl,
+    AnyUrl,
+    Field,
+    SecretStr,
+    UrlConstraints,
+    ValidationError,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from voicefsm.errors import ConfigurationError
@@ -25,6 +33,12 @@ def default_data_dir() -> Path:
 
 def default_spool_path() -> Path:
     return default_data_dir() / "outbox.sqlite3"
+
+
+#: LiveKit's own URL forms: the ws(s):// that its docs and LiveKit Cloud give, or http(s)://.
+LiveKitUrl = Annotated[
+    AnyUrl, UrlConstraints(allowed_schemes=["ws", "wss", "http", "https"], host_required=True)
+]
 
 
 def _alias(name: str) -> AliasChoices:
@@ -78,23 +92,29 @@ class Settings(BaseSettings):
     flush_deadline_s: float = Field(8.0, gt=0, description="the outbox flush, while persisting")
 
     # -- providers -----------------------------------------------------------------------------
-    deepgram_api_key: SecretStr | None = Field(None, validation_alias=_alias("DEEPGRAM_API_KEY"))
+    deepgram_api_key: SecretStr | None = Field(
+        None, validation_alias=_alias("DEEPGRAM_API_KEY"), description="Deepgram STT's key"
+    )
     deepgram_base_url: AnyHttpUrl | None = Field(None, description="a self-hosted Deepgram")
-    stt_model: str = "nova-3"
-    stt_language: str = "en-US"
-    eleven_api_key: SecretStr | None = Field(None, validation_alias=_alias("ELEVEN_API_KEY"))
+    stt_model: str = Field("nova-3", description="Deepgram model")
+    stt_language: str = Field("en-US", description="Deepgram language")
+    eleven_api_key: SecretStr | None = Field(
+        None, validation_alias=_alias("ELEVEN_API_KEY"), description="ElevenLabs TTS's key"
+    )
     elevenlabs_base_url: AnyHttpUrl | None = Field(None, description="another ElevenLabs host")
-    tts_voice_id: str = "hpp4J3VqNfWAUOO0d1Us"
-    tts_model: str = "eleven_turbo_v2_5"
-    tts_encoding: str = "pcm_24000"
+    tts_voice_id: str = Field("hpp4J3VqNfWAUOO0d1Us", description="ElevenLabs voice")
+    tts_model: str = Field("eleven_turbo_v2_5", description="ElevenLabs model")
+    tts_encoding: str = Field("pcm_24000", description="ElevenLabs audio format")
     llm_model: str = Field(
         "openai/gpt-4.1-mini",
         description="a LiveKit inference model, or the model at VOICEFSM_LLM_BASE_URL",
     )
     llm_base_url: AnyHttpUrl | None = Field(None, description="an OpenAI-compatible endpoint")
     llm_api_key: SecretStr | None = Field(None, description="the key of that endpoint")
-    turn_detection: Literal["stt", "vad", "manual"] = "stt"
-    vad: Literal["silero", "none"] = "silero"
+    turn_detection: Literal["stt", "vad", "manual"] = Field(
+        "stt", description="how a turn's end is found: stt, vad or manual (never guessed)"
+    )
+    vad: Literal["silero", "none"] = Field("silero", description="voice activity: silero or none")
     min_endpointing_delay_s: float = Field(
         0.5, ge=0, le=5, description="silence before a turn counts as complete"
     )
@@ -115,10 +135,16 @@ class Settings(BaseSettings):
     )
 
     # -- LiveKit's server API ------------------------------------------------------------------
-    livekit_url: AnyHttpUrl | None = Field(None, validation_alias=_alias("LIVEKIT_URL"))
-    livekit_api_key: SecretStr | None = Field(None, validation_alias=_alias("LIVEKIT_API_KEY"))
+    livekit_url: LiveKitUrl | None = Field(
+        None,
+        validation_alias=_alias("LIVEKIT_URL"),
+        description="the LiveKit server (ws(s) or http(s))",
+    )
+    livekit_api_key: SecretStr | None = Field(
+        None, validation_alias=_alias("LIVEKIT_API_KEY"), description="LiveKit API key"
+    )
     livekit_api_secret: SecretStr | None = Field(
-        None, validation_alias=_alias("LIVEKIT_API_SECRET")
+        None, validation_alias=_alias("LIVEKIT_API_SECRET"), description="LiveKit API secret"
     )
 
     @property
@@ -189,3 +215,28 @@ def check_worker(settings: Settings) -> tuple[str, str, str]:
     check_providers(settings)
     url, key, secret = credentials
     return url, key.get_secret_value(), secret.get_secret_value()
+
+
+def _default(name: str) -> str:
+    field = Settings.model_fields[name]
+    if field.default_factory is not None:
+        return "`<user data dir>/voicefsm/outbox.sqlite3`" if name == "spool_path" else "computed"
+    value = field.default
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return f"`{str(value).lower()}`"
+    if value == "":
+        return "empty"
+    return f"`{value}`"
+
+
+def settings_table() -> str:
+    """Every setting as a Markdown table (variable, default, meaning): what the README shows,
+    checked against this code by a test."""
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for name, field in Settings.model_fields.items():
+        unit = " (seconds)" if name.endswith("_s") else ""
+        meaning = (field.description or name.replace("_", " ")) + unit
+        rows.append(f"| `{env_name(name)}` | {_default(name)} | {meaning} |")
+    return "\n".join(rows) + "\n"

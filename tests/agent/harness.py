@@ -18,6 +18,7 @@ from voicefsm.providers.devices import SimulatedMicrophone, SimulatedSpeaker, at
 from voicefsm.providers.scripted import ScriptedLLM, ScriptedSTT, ScriptedTTS
 from voicefsm.runtime.assembly import open_session
 from voicefsm.runtime.observers import Observers
+from voicefsm.runtime.room import RoomControl
 from voicefsm.runtime.session import VoiceSession
 from voicefsm.settings import Settings, load_settings
 from voicefsm.simulation.scenario import Scenario, Turn
@@ -74,6 +75,7 @@ async def live_session(
     session_id: str | None = None,
     on_commit: CommitListener | None = None,
     agent: VoiceAgent | None = None,
+    room_control: RoomControl | None = None,
 ) -> AsyncIterator[Live]:
     """Scripted providers by default; pass real ones (and who transcribes the user) to test them.
 
@@ -106,6 +108,7 @@ async def live_session(
         participant=participant or ParticipantMetadata(display_name="Ada"),
         observers=Observers(on_commit=on_commit),
         attach_io=attach,
+        room_control=room_control,
     ) as session:
         microphone, speaker = devices["io"]
         try:

@@ -14,18 +14,23 @@ voicefsm_outbox_oldest_age_seconds         gauge
 voicefsm_outbox_delivered_total            counter
 voicefsm_outbox_dead_total                 counter
 voicefsm_outbox_refused_total              counter    (spool full)
+voicefsm_tool_call_seconds                 histogram  tool (offered names only), outcome
+voicefsm_hook_runs_total                   counter    hook (method names), outcome
 =========================================  =========  ==========================================
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.registry import REGISTRY
 
-from voicefsm.lifecycle import Lifecycle, Outcome, Refusal, State, TimelineEntry, Trigger
+from voicefsm.lifecycle import Lifecycle, Outcome, Refusal, State, TimelineEntry, ToolCall, Trigger
 from voicefsm.persistence.outbox import OutboxStats
 
 DWELL_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0)
+TOOL_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 LATENCY_BUCKETS = (0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0)
 _KNOWN_TRIGGERS = {trigger.value for trigger in Trigger}
 
@@ -86,6 +91,20 @@ class PrometheusMetrics:
         self.outbox_dead = Counter(
             "voicefsm_outbox_dead", "Writes the backend refused for good.", registry=registry
         )
+        self.tool_calls = Histogram(
+            "voicefsm_tool_call_seconds",
+            "Tool call durations by tool and outcome (a name the agent does not offer is "
+            "counted as 'unknown': labels stay bounded whatever the model says).",
+            ["tool", "outcome"],
+            buckets=TOOL_BUCKETS,
+            registry=registry,
+        )
+        self.hook_runs = Counter(
+            "voicefsm_hook_runs",
+            "Agent hook runs by hook and outcome (ok, failed, timeout).",
+            ["hook", "outcome"],
+            registry=registry,
+        )
         self.outbox_refused = Counter(
             "voicefsm_outbox_refused",
             "Writes refused because the spool was full.",
@@ -117,6 +136,13 @@ class PrometheusMetrics:
         for stage, value in (("e2e", e2e_s), ("llm_ttft", llm_ttft_s), ("tts_ttfb", tts_ttfb_s)):
             if value is not None:
                 self.turn_latency.labels(stage).observe(value)
+
+    def tool_call(self, call: ToolCall, offered: Collection[str]) -> None:
+        name = call.name if call.name in offered else "unknown"
+        self.tool_calls.labels(name, call.outcome.value).observe(call.duration_s)
+
+    def hook_run(self, hook: str, outcome: str) -> None:
+        self.hook_runs.labels(hook, outcome).inc()
 
     def outbox(self, pending: int, oldest_age_s: float | None) -> None:
         self.outbox_pending.set(pending)

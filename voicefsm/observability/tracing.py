@@ -15,7 +15,7 @@ from collections.abc import Callable
 from opentelemetry import trace
 from opentelemetry.trace import Span, Tracer
 
-from voicefsm.lifecycle import Lifecycle, State, TimelineEntry
+from voicefsm.lifecycle import Lifecycle, State, TimelineEntry, ToolCall
 
 TRACER_NAME = "voicefsm"
 _configured = False
@@ -92,6 +92,23 @@ class SessionTracer:
             attributes=attributes,
             start_time=at_ns,
         )
+
+    def tool_call(self, call: ToolCall) -> None:
+        """A span for a finished tool call, under the state span of the moment it finished."""
+        end_ns = time.time_ns()
+        span = self._tracer.start_span(
+            f"voicefsm.tool.{call.name}",
+            context=trace.set_span_in_context(self._state),
+            attributes={
+                **self._common,
+                "voicefsm.tool.name": call.name,
+                "voicefsm.tool.outcome": call.outcome.value,
+                "voicefsm.tool.interrupted": call.interrupted,
+                "voicefsm.turn": call.turn,
+            },
+            start_time=end_ns - int(call.duration_s * 1e9),
+        )
+        span.end(end_time=end_ns)
 
     def _transition(self, entry: TimelineEntry) -> None:
         at_ns = self._origin_ns + int(entry.t * 1e9)

@@ -5,7 +5,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from voicefsm.lifecycle import EndReason, HandedOff, ToolCall, UserTurnCompleted, Utterance
+from voicefsm.lifecycle import (
+    EndReason,
+    HandedOff,
+    ToolCall,
+    ToolOutcome,
+    UserTurnCompleted,
+    Utterance,
+)
 
 if TYPE_CHECKING:
     from voicefsm.runtime.session import VoiceSession
@@ -41,7 +48,11 @@ class SessionEffects:
         self._session.recorder.utterance(utterance)
 
     def record_tool(self, call: ToolCall) -> None:
-        self._session.recorder.tool_call(call)
+        recorder = self._session.recorder
+        recorder.tool_call(call)
+        if call.outcome in (ToolOutcome.ERROR, ToolOutcome.TIMEOUT):
+            # A tool that failed is an error like a provider's: visible where errors are.
+            recorder.error("tool", f"Tool{call.outcome.value.title()}", recoverable=True)
 
     def record_handoff(self, handoff: HandedOff) -> None:
         self._session.recorder.handoff(handoff.from_agent, handoff.to_agent)

@@ -33,18 +33,23 @@ class Observers:
 
     def attach(self, session: VoiceSession) -> asyncio.Task[None] | None:
         """Start observing ``session``; returns the task keeping the outbox gauges current."""
-        SessionTracer(
+        tracer = SessionTracer(
             session.lifecycle,
             session_id=session.session_id,
             conversation_id=session.conversation_id,
             tracer=self.tracer,
         )
+        session.tools.listeners.append(tracer.tool_call)
         for listener in self.on_session:
             listener(session)
         metrics = self.metrics
         if metrics is None:
             return None
         metrics.attach(session.lifecycle)
+        session.tools.listeners.append(
+            lambda call: metrics.tool_call(call, session.offered_tools())
+        )
+        session.hooks.outcome_listeners.append(metrics.hook_run)
         session.subscribe_latency(
             lambda t: metrics.turn(t.e2e_latency_s, t.llm_ttft_s, t.tts_ttfb_s)
         )

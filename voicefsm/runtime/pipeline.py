@@ -92,6 +92,7 @@ class Pipeline:
         self._speeches: dict[str, Speech] = {}  # every speech started, until it is done
         self._failed_syntheses: set[str] = set()
         self._no_reply_wanted: set[str] = set()  # replies whose tools asked for no answer
+        self._on_tools: set[str] = set()  # replies waiting on their tools
         self.farewell: SpeechHandle | None = None
         self.closed = False  # livekit's close event came: nothing more can be said
         self._latest: SpeechHandle | None = None  # the last greeting or reply started
@@ -136,10 +137,15 @@ class Pipeline:
 
     def interrupt(self) -> None:
         """Stop this session's greeting or reply (only it: a speech livekit queued after it,
-        such as a ``session.run`` turn, must go on)."""
+        such as a ``session.run`` turn, must go on). A reply waiting on a tool is left alone:
+        livekit never stops a running tool, and an ``AgentTask`` runs inside one."""
         speech = self.unfinished_speech()
-        if speech is not None and not self.cannot_speak:
+        if speech is None or self.cannot_speak or speech.id in self._on_tools:
+            return
+        try:
             speech.interrupt()
+        except RuntimeError:  # it cannot be interrupted (livekit says why): it plays out
+            return
 
     def apologise(self, turn: int) -> None:
         handle = self._say(self.phrases.apology, add_to_chat_ctx=False, allow_interruptions=True)
@@ -225,6 +231,12 @@ class Pipeline:
         synthesis_failed = handle.id in self._failed_syntheses
         self._failed_syntheses.discard(handle.id)
         greeting = speech.kind is SpeechKind.GREETING
+        if turn != self._lifecycle().turn:
+            # An older turn's reply, ending after the lifecycle moved on (a tool that outlived
+            # a barge-in, an AgentTask's parent): no longer the turn's, but said, so recorded.
+            if spoken:
+                self._fire(Spoke(spoken, interrupted=handle.interrupted))
+            return
         empty = not greeting and not spoken and not handle.interrupted and not silent
         if error is not None or synthesis_failed or empty:
             source = "tts" if greeting or synthesis_failed else "llm"
@@ -241,8 +253,8 @@ class Pipeline:
         if handle.interrupted:
             self._fire(Interrupted(turn, spoken))
             return
-        if self._lifecycle().state is State.THINKING:  # finished before audio was reported
-            self._fire(ReplyStarted(turn))
+        if self._lifecycle().state is State.THINKING and not (silent and not spoken):
+            self._fire(ReplyStarted(turn))  # it finished before its audio was reported
         self._fire(ReplyFinished(turn, spoken))
 
     def _aside_done(self, handle: SpeechHandle, text: str) -> None:
@@ -255,17 +267,22 @@ class Pipeline:
 
     # -- tools (voicefsm.runtime.tools) --------------------------------------------------------
 
-    def pause_start_deadline(self, handle: SpeechHandle) -> None:
+    def tools_started(self, handle: SpeechHandle) -> None:
+        """The reply waits on tools: its start deadline waits too."""
         self.deadlines.started(handle.id)
+        self._on_tools.add(handle.id)
 
-    def resume_start_deadline(self, handle: SpeechHandle) -> None:
+    def tools_finished(self, handle: SpeechHandle, reply_wanted: bool) -> None:
+        """The reply's tools are done: its answer to them must start in time, or, when they
+        asked for none, ending with nothing said is its success."""
+        self._on_tools.discard(handle.id)
+        if handle.done() or handle.interrupted:
+            return
         speech = self._speeches.get(handle.id)
-        if speech is not None and not handle.done():
+        if not reply_wanted:
+            self._no_reply_wanted.add(handle.id)
+        elif speech is not None:
             self.deadlines.arm(speech)
-
-    def no_reply_wanted(self, handle: SpeechHandle) -> None:
-        """The reply's tools asked for no answer: ending with nothing said is its success."""
-        self._no_reply_wanted.add(handle.id)
 
     def farewell_spoken(self) -> Spoke | None:
         """The farewell as heard, once it is done (``None`` if none was said)."""

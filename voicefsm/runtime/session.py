@@ -37,6 +37,7 @@ from voicefsm.lifecycle import (
     TimelineEntry,
     UserTurnCompleted,
 )
+from voicefsm.logs import SessionLog
 from voicefsm.persistence.outbox import Outbox
 from voicefsm.record import SessionRecord
 from voicefsm.runtime import ending, resume
@@ -106,7 +107,7 @@ class VoiceSession:
         self.outbox = outbox
         outbox.claim(self.conversation_id)
         self.client = client
-        self._log = logging.LoggerAdapter(_LOG, {"session_id": session_id})
+        self._log = SessionLog(_LOG, {"session_id": session_id})
         self.room_control = room_control or NoRoom()
         self.recorder = Recorder(self.record, outbox, self._log)
         self.latencies: dict[int, TurnLatency] = {}
@@ -150,9 +151,8 @@ class VoiceSession:
             agent_session,
             self.lifecycle,
             current_speech=self.pipeline.unfinished_speech,
-            pause_deadline=self.pipeline.pause_start_deadline,
-            resume_deadline=self.pipeline.resume_start_deadline,
-            no_reply_wanted=self.pipeline.no_reply_wanted,
+            tools_started=self.pipeline.tools_started,
+            tools_finished=self.pipeline.tools_finished,
             say_filler=self.pipeline.say_filler,
             filler_after_s=settings.tool_filler_after_s,
         )
@@ -209,7 +209,12 @@ class VoiceSession:
         if speech is None:
             self.lifecycle.fire(EndCall())
         else:
-            speech.add_done_callback(lambda _speech: self._end_call_now())
+            # After the speech's own completion has reached the lifecycle (livekit calls a
+            # handle's done callbacks in no set order): next tick.
+            speech.add_done_callback(self._end_call_next_tick)
+
+    def _end_call_next_tick(self, _speech: SpeechHandle) -> None:
+        self._loop.call_soon(self._end_call_now)
 
     def _end_call_now(self) -> None:
         self.lifecycle.fire(EndCall())
@@ -236,6 +241,11 @@ class VoiceSession:
             msg = f"a call cannot be ended from outside with {reason!s}"
             raise ValueError(msg)
         return self.lifecycle.fire(ending_trigger())
+
+    def offered_tools(self) -> set[str]:
+        """The names of the tools the model is offered now (the session's and the agent's)."""
+        tools = [*self.agent_session.tools, *self.agent.tools]
+        return {getattr(getattr(tool, "info", None), "name", None) or tool.id for tool in tools}
 
     async def settled(self) -> None:
         """Until the session has greeted (or resumed) and is listening, or has ended: where a

@@ -101,17 +101,15 @@ class ToolWatch:
         lifecycle: Lifecycle,
         *,
         current_speech: Callable[[], SpeechHandle | None],
-        pause_deadline: Callable[[SpeechHandle], None],
-        resume_deadline: Callable[[SpeechHandle], None],
-        no_reply_wanted: Callable[[SpeechHandle], None],
+        tools_started: Callable[[SpeechHandle], None],
+        tools_finished: Callable[[SpeechHandle, bool], None],
         say_filler: Callable[[], None],
         filler_after_s: float,
     ) -> None:
         self._lifecycle = lifecycle
         self._current_speech = current_speech
-        self._pause_deadline = pause_deadline
-        self._resume_deadline = resume_deadline
-        self._no_reply_wanted = no_reply_wanted
+        self._tools_started = tools_started
+        self._tools_finished = tools_finished
         self._say_filler = say_filler
         self._filler_after_s = filler_after_s
         self._running: dict[str, _Running] = {}
@@ -140,7 +138,7 @@ class ToolWatch:
             call.name, call.arguments, self._lifecycle.turn, _now(), speech
         )
         if speech is not None:
-            self._pause_deadline(speech)  # waiting on a tool is not a hung provider
+            self._tools_started(speech)  # waiting on a tool is not a hung provider
             batch = self._batches.setdefault(speech.id, _Batch())
             batch.open.add(call.call_id)
             if batch.filler is None and self._filler_after_s > 0:
@@ -166,12 +164,7 @@ class ToolWatch:
         batch = self._batches.pop(speech.id, None)
         if batch is not None and batch.filler is not None:
             batch.filler.cancel()
-        if speech.done() or speech.interrupted:
-            return
-        if event.has_tool_reply:
-            self._resume_deadline(speech)  # the answer to the tools must start in time
-        else:
-            self._no_reply_wanted(speech)
+        self._tools_finished(speech, event.has_tool_reply)
 
     def _finished(
         self,
@@ -183,6 +176,8 @@ class ToolWatch:
         started = running.started if running is not None else now
         ended = running.ended if running is not None and running.ended is not None else now
         result = output.output if output is not None else ""
+        speech = running.speech if running is not None else None
+        interrupted = bool(speech is not None and speech.interrupted)
         if running is not None and running.status == "cancelled":
             outcome = ToolOutcome.CANCELLED
         elif output is not None and output.is_error:
@@ -190,11 +185,12 @@ class ToolWatch:
             if self._timed_out.get(call.name):
                 self._timed_out[call.name] -= 1
                 outcome = ToolOutcome.TIMEOUT
-        elif output is not None and not output.reply_required:
+        elif output is not None and not output.reply_required and not interrupted:
+            # (livekit also drops the reply of a tool whose speech was interrupted: that is the
+            # barge-in, not the tool asking for silence.)
             outcome = ToolOutcome.NO_REPLY
         else:
             outcome = ToolOutcome.OK
-        speech = running.speech if running is not None else None
         return ToolCall(
             call_id=call.call_id,
             name=call.name,
@@ -203,7 +199,7 @@ class ToolWatch:
             result=result,
             outcome=outcome,
             duration_s=max(0.0, ended - started),
-            interrupted=bool(speech is not None and speech.interrupted),
+            interrupted=interrupted,
         )
 
 

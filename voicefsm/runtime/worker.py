@@ -68,6 +68,10 @@ class VoiceFsmServer(AgentServer):
     async def run(self, *, devmode: bool = False, unregistered: bool = False) -> None:
         try:
             install_interpreter_guard()
+            _LOG.info(
+                "voicefsm worker starting",
+                extra={"agent": getattr(self.agent, "__qualname__", repr(self.agent))},
+            )
             try:
                 check_providers(self.settings)
             except ConfigurationError as exc:

@@ -52,9 +52,13 @@ class SimulatedUser:
                 continue  # also re-check conditions that are not transitions (the speaker)
 
     def _idle(self) -> bool:
+        """The caller's cue to speak: the agent listens, and says nothing (not even an
+        apology or a filler, which are speeches of their own)."""
         lifecycle = self._session.lifecycle
         return lifecycle.is_finished or (
-            lifecycle.state is State.LISTENING and not self._speaker.playing.is_set()
+            lifecycle.state is State.LISTENING
+            and not self._speaker.playing.is_set()
+            and self._session.agent_session.current_speech is None
         )
 
     async def run(self) -> None:

@@ -1,0 +1,106 @@
+"""``--agent``: every way to name an agent works, and every mistake is one line and exit 2."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from voicefsm.examples.bistro import BistroAgent
+from voicefsm.runtime.loading import AgentLoadError, load_agent
+
+AGENT = """
+from voicefsm.agent import VoiceAgent
+import voicefsm
+
+
+class Desk(VoiceAgent):
+    def __init__(self) -> None:
+        super().__init__(instructions="desk")
+
+
+def make() -> VoiceAgent:
+    return Desk()
+
+
+def not_an_agent() -> str:
+    return "nope"
+
+
+instance = Desk()
+server = voicefsm.build_server(Desk)
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    (tmp_path / "desk_agent.py").write_text(AGENT)
+    (tmp_path / "broken_agent.py").write_text("import voicefsm\nraise RuntimeError('oops')\n")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    "spec",
+    ["desk_agent:Desk", "desk_agent.py:Desk", "desk_agent:server", "desk_agent", "desk_agent:make"],
+)
+def test_each_form_of_the_path_gives_a_factory_of_fresh_agents(project: Path, spec: str) -> None:
+    factory = load_agent(spec)
+    first, second = factory(), factory()
+    assert type(first).__name__ == "Desk"
+    assert first is not second
+
+
+def test_the_example_agent_is_found_by_its_module_path() -> None:
+    assert load_agent("voicefsm.examples.bistro:BistroAgent") is BistroAgent
+    assert load_agent("voicefsm.examples.bistro") is BistroAgent  # its one VoiceAgent
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("no_such_module:Agent", "no module named 'no_such_module'"),
+        ("missing.py", "no file missing.py"),
+        ("desk_agent:Nobody", "desk_agent has no attribute 'Nobody'"),
+        ("desk_agent:instance", "is a VoiceAgent instance: pass its class"),
+        ("desk_agent:not_an_agent", "desk_agent:not_an_agent() returned a str, not a VoiceAgent"),
+        ("os:sep", "is a str, not a VoiceAgent subclass"),
+        ("broken_agent", "importing broken_agent failed: RuntimeError: oops"),
+        ("desk_agent:", "is not MODULE:ATTR"),
+    ],
+)
+def test_a_wrong_path_says_in_one_line_what_is_wrong(
+    project: Path, spec: str, message: str
+) -> None:
+    with pytest.raises(AgentLoadError) as caught:
+        load_agent(spec)
+    assert message in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", ["simulate", "diagrams", "start"])
+def test_the_commands_exit_2_with_one_line_and_no_traceback(project: Path, command: str) -> None:
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(project),
+        "LIVEKIT_URL": "wss://example.invalid",
+        "LIVEKIT_API_KEY": "k",
+        "LIVEKIT_API_SECRET": "s",
+        "DEEPGRAM_API_KEY": "d",
+        "ELEVEN_API_KEY": "e",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "voicefsm", command, "--agent", "desk_agent:Nobody"],
+        capture_output=True,
+        text=True,
+        cwd=project,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"voicefsm {command}: desk_agent has no attribute 'Nobody'"
