@@ -25,6 +25,7 @@ from tests.reliability.load import run_load
 from tests.reliability.providers import run_provider_faults
 from tests.reliability.security import run_security
 from tests.reliability.summary import GroupResult, table
+from tests.reliability.tools import run_tool_faults
 from tests.support import POSTGRES_URL, postgres_database
 
 Group = Callable[[bool, int], list[GroupResult]]
@@ -65,6 +66,7 @@ GROUPS: dict[str, Group] = {
     "crash": _crash,
     "backend": _backend_faults,
     "providers": lambda full, _seed: run_provider_faults(full=full),
+    "tools": lambda full, _seed: [run_tool_faults(full=full)],
     "load": _load,
     "hostile": lambda full, _seed: run_hostile(full=full),
     "security": lambda full, _seed: run_security(full=full),

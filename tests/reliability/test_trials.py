@@ -11,6 +11,7 @@ from tests.reliability.faults import PROFILES, run_backend_faults
 from tests.reliability.ledger import Applied, Message, account
 from tests.reliability.load import run_load
 from tests.reliability.summary import GroupResult
+from tests.reliability.tools import run_tool_faults
 
 
 @pytest.mark.slow
@@ -29,6 +30,11 @@ def test_backend_faults_never_hold_a_turn_nor_lose_or_repeat_a_write(profile: st
     (result,) = run_backend_faults(sessions=1, profiles=[profile])
     assert result.faults > 0, "no fault was injected"
     result.assert_ok()
+
+
+@pytest.mark.slow
+def test_tool_faults_are_contained_recorded_once_and_lose_nothing() -> None:
+    run_tool_faults(full=False).assert_ok()
 
 
 @pytest.mark.slow
