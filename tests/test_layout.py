@@ -80,3 +80,25 @@ def test_livekit_internals_are_reached_only_through_the_compat_module() -> None:
             continue
         private = {m for m in _imports(path) if m.startswith("livekit") and m not in public}
         assert not private, f"{path.relative_to(PACKAGE)} imports {private}"
+
+
+def test_the_readmes_layout_names_every_module_of_the_package() -> None:
+    """The Development section's map is the newcomer's way in: a module it does not name is a
+    module nobody finds."""
+    readme = (PACKAGE.parent / "README.md").read_text()
+    section = readme.split("## Development", 1)[1]
+    layout = section.split("```", 2)[1]
+    named = set(layout.replace(",", " ").replace(";", " ").replace(":", " ").split())
+    missing = []
+    for path in _modules():
+        relative = path.relative_to(PACKAGE)
+        if path.name == "__init__.py" and len(relative.parts) > 1:
+            continue  # a folder is named by its own line
+        if len(relative.parts) > 1 and relative.parts[0] not in {"agent", "runtime", "lifecycle"}:
+            # Smaller folders are described in a line of prose; their folder must be there.
+            if f"{relative.parts[0]}/" not in named:
+                missing.append(f"{relative.parts[0]}/")
+            continue
+        if path.name not in named and str(relative) not in named:
+            missing.append(str(relative))
+    assert not missing
