@@ -30,6 +30,16 @@ def not_an_agent() -> str:
     return "nope"
 
 
+class Needy(VoiceAgent):
+    def __init__(self, menu: str) -> None:
+        super().__init__(instructions=menu)
+
+
+class Faulty(VoiceAgent):
+    def __init__(self) -> None:
+        raise RuntimeError("no menu today")
+
+
 instance = Desk()
 server = voicefsm.build_server(Desk)
 """
@@ -70,6 +80,8 @@ def test_the_example_agent_is_found_by_its_module_path() -> None:
         ("os:sep", "is a str, not a VoiceAgent subclass"),
         ("broken_agent", "importing broken_agent failed: RuntimeError: oops"),
         ("desk_agent:", "is not MODULE:ATTR"),
+        ("desk_agent:Needy", "calling desk_agent:Needy() failed: TypeError"),
+        ("desk_agent:Faulty", "calling desk_agent:Faulty() failed: RuntimeError: no menu today"),
     ],
 )
 def test_a_wrong_path_says_in_one_line_what_is_wrong(
@@ -82,8 +94,22 @@ def test_a_wrong_path_says_in_one_line_what_is_wrong(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("command", ["simulate", "diagrams", "start"])
-def test_the_commands_exit_2_with_one_line_and_no_traceback(project: Path, command: str) -> None:
+@pytest.mark.parametrize(
+    ("command", "spec", "message"),
+    [
+        ("simulate", "desk_agent:Nobody", "desk_agent has no attribute 'Nobody'"),
+        ("diagrams", "desk_agent:Nobody", "desk_agent has no attribute 'Nobody'"),
+        ("start", "desk_agent:Nobody", "desk_agent has no attribute 'Nobody'"),
+        ("dev", "missing.py", "no file missing.py"),
+        ("start", "os:sep", "os:sep is a str, not a VoiceAgent subclass, a function returning"),
+        # A constructor that needs arguments: once a traceback, and simulate waited 600 s.
+        ("simulate", "desk_agent:Needy", "calling desk_agent:Needy() failed: TypeError: "),
+        ("diagrams", "desk_agent:Faulty", "calling desk_agent:Faulty() failed: RuntimeError"),
+    ],
+)
+def test_the_commands_exit_2_with_one_line_and_no_traceback(
+    project: Path, command: str, spec: str, message: str
+) -> None:
     env = {
         "PATH": os.environ["PATH"],
         "HOME": str(project),
@@ -94,7 +120,7 @@ def test_the_commands_exit_2_with_one_line_and_no_traceback(project: Path, comma
         "ELEVEN_API_KEY": "e",
     }
     result = subprocess.run(
-        [sys.executable, "-m", "voicefsm", command, "--agent", "desk_agent:Nobody"],
+        [sys.executable, "-m", "voicefsm", command, "--agent", spec],
         capture_output=True,
         text=True,
         cwd=project,
@@ -103,4 +129,5 @@ def test_the_commands_exit_2_with_one_line_and_no_traceback(project: Path, comma
         check=False,
     )
     assert result.returncode == 2
-    assert result.stderr.strip() == f"voicefsm {command}: desk_agent has no attribute 'Nobody'"
+    assert result.stderr.startswith(f"voicefsm {command}: {message}")
+    assert result.stderr.count("\n") == 1  # one line, no traceback

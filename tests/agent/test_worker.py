@@ -190,3 +190,20 @@ async def test_every_event_kind_and_the_summary_reach_the_backend(
         "trigger": "joined",
         "turn": 0,
     }
+
+
+async def test_a_job_whose_agent_cannot_be_made_ends_the_run_at_once(tmp_path: Path) -> None:
+    """An agent factory that raises inside the job is a failed session, reported as not
+    started, not a run that waits out its 600 s session timeout."""
+
+    def no_agent() -> object:
+        raise RuntimeError("no menu today")
+
+    settings = load_settings(spool_path=tmp_path / "spool.sqlite3")
+    result = await asyncio.wait_for(
+        simulate(Scenario(turns=TWO_TURNS), settings, agent=no_agent),  # type: ignore[arg-type]
+        timeout=60,
+    )
+    [session] = result.sessions
+    assert session["final_state"] == "not started"
+    assert not result.ok

@@ -103,9 +103,11 @@ def load_agent(spec: str) -> AgentFactory:
 
 def _factory(value: object, spec: str) -> AgentFactory:
     if isinstance(value, VoiceFsmServer):
-        return value.agent
+        return _checked(value.agent, spec)
     if inspect.isclass(value) and issubclass(value, VoiceAgent):
-        return value
+        # Made once here, so a constructor that needs arguments or raises is one line now,
+        # not a traceback in every job later.
+        return _checked(value, spec)
     if isinstance(value, VoiceAgent):
         msg = f"{spec} is a VoiceAgent instance: pass its class (each call needs its own agent)"
         raise AgentLoadError(msg)
@@ -120,7 +122,8 @@ def _factory(value: object, spec: str) -> AgentFactory:
 
 
 def _checked(factory: object, spec: str) -> AgentFactory:
-    """A factory function, checked once: it must make a ``VoiceAgent`` with no arguments."""
+    """A factory (a function or a class), checked once: it must make a ``VoiceAgent`` with no
+    arguments."""
     try:
         made = factory()  # type: ignore[operator]
     except Exception as exc:

@@ -114,9 +114,12 @@ class SimulationPlumbing:
     def room_control(self, ctx: JobContext, settings: Settings) -> RoomControl:
         return self.rooms.room(ctx.job.room.name)
 
-    def finished(self, room: str, stats: OutboxStats) -> None:
+    def finished(self, room: str, stats: OutboxStats | None) -> None:
+        """The job for ``room`` is over (``stats`` ``None``: it failed before its outbox
+        opened, so there is nothing to wait for)."""
         with self._lock:
             run = self.runs.get(room)
         if run is not None:
-            run.outbox = stats
+            if stats is not None:
+                run.outbox = stats
             run.done.set()

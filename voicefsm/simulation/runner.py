@@ -199,7 +199,14 @@ async def simulate(
                 on_session=listeners,
                 on_closed=[lambda _session, stats: sim.finished(room, stats)],
             )
-            await run_job(ctx, agent=agent, plumbing=sim, settings=settings, observers=observers)
+            try:
+                await run_job(
+                    ctx, agent=agent, plumbing=sim, settings=settings, observers=observers
+                )
+            finally:
+                # A job that fails before its session opens (an agent that cannot be made)
+                # is over too: the run must not wait out SESSION_TIMEOUT_S for it.
+                sim.finished(room, None)
 
         server.rtc_session(entrypoint)
         livekit_compat.mock_room_participant().metadata = scenario.participant_metadata_text()
