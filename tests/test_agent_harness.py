@@ -3,6 +3,9 @@ them, with what they wrote kept for the test to read."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
+
 import pytest
 
 from voicefsm.agent import VoiceAgent, on_enter, on_exit, on_transition
@@ -94,3 +97,40 @@ def test_hooks_that_could_never_run_are_refused_when_declared() -> None:
         on_enter(State.JOINING)
     with pytest.raises(ValueError, match="exiting is terminal"):
         on_exit(State.EXITING)
+
+
+class Slow(VoiceAgent):
+    def __init__(self) -> None:
+        super().__init__(instructions="test")
+
+    @on_enter(State.LISTENING)
+    async def hangs(self, hook: HookContext) -> None:
+        await asyncio.Event().wait()  # never set
+
+    @on_enter(State.PERSISTING)
+    async def writes(self, hook: HookContext) -> None:
+        await asyncio.sleep(0)
+        hook.write_event("closed", {"turns": hook.entry.turn})
+
+
+async def test_async_hooks_run_to_their_end_from_an_async_test_too() -> None:
+    """An async test already has a running loop: the hooks still run, and their writes stay."""
+    harness = AgentHarness(Slow(), hook_deadline_s=0.2)
+    harness.walk(Joined(), Resumed(), HangUp())
+
+    assert harness.runs == [HookRun("hangs", "timeout"), HookRun("writes", "ok")]
+    assert harness.writes == [("closed", {"turns": 0})]
+
+
+def test_a_sync_hook_that_never_returns_is_a_timeout_not_a_hung_test() -> None:
+    class Stuck(VoiceAgent):
+        def __init__(self) -> None:
+            super().__init__(instructions="test")
+
+        @on_enter(State.LISTENING)
+        def blocks(self, hook: HookContext) -> None:
+            threading.Event().wait()
+
+    harness = AgentHarness(Stuck(), hook_deadline_s=0.2)
+    harness.walk(Joined(), Resumed())
+    assert harness.runs == [HookRun("blocks", "timeout")]

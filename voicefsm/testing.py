@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import threading
+from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from voicefsm.lifecycle.effects import Utterance
@@ -139,7 +142,9 @@ class HookRun(NamedTuple):
 
 class AgentHarness:
     """An agent's hooks run on the lifecycle transitions you fire, one after the other, each to
-    its end (async hooks on a private event loop), exactly as a session would pick them."""
+    its end or to ``hook_deadline_s`` (then its outcome is "timeout"), exactly as a session
+    would pick them. Each hook runs in a thread of its own (an async one on that thread's own
+    event loop), so the harness works the same from a plain test and from an async one."""
 
     def __init__(
         self,
@@ -148,6 +153,7 @@ class AgentHarness:
         participant: ParticipantMetadata | None = None,
         session_id: str = "s_test",
         conversation_id: str = "c_test",
+        hook_deadline_s: float = 2.0,
     ) -> None:
         from voicefsm.agent.hooks import find_hooks  # noqa: PLC0415 (an agent: livekit is in)
         from voicefsm.context import ParticipantMetadata  # noqa: PLC0415
@@ -161,6 +167,7 @@ class AgentHarness:
         #: Every application event the hooks wrote, as (name, data).
         self.writes: list[tuple[str, JsonValue]] = []
         self.runs: list[HookRun] = []
+        self.hook_deadline_s = hook_deadline_s
         self.lifecycle.subscribe(self._transition)
 
     def fire(self, data: TriggerData) -> Outcome:
@@ -191,14 +198,31 @@ class AgentHarness:
                 timeline=tuple(self.lifecycle.timeline),
                 _write=self._write,
             )
-            try:
-                result: Any = hook.call(context)
-                if inspect.isawaitable(result):
-                    asyncio.run(_awaited(result))
-            except Exception:
-                self.runs.append(HookRun(hook.name, "failed"))
-            else:
-                self.runs.append(HookRun(hook.name, "ok"))
+            outcome = _run_to_end(partial(hook.call, context), self.hook_deadline_s)
+            self.runs.append(HookRun(hook.name, outcome))
+
+
+def _run_to_end(call: Callable[[], object], deadline_s: float) -> str:
+    """Run one hook in a thread of its own: "ok", "failed", or "timeout" (a hook still running
+    at the deadline is left behind, as a session leaves it)."""
+    outcome = ["timeout"]
+
+    def target() -> None:
+        try:
+            result = call()
+            if inspect.isawaitable(result):
+                asyncio.run(asyncio.wait_for(_awaited(result), deadline_s))
+        except TimeoutError:
+            outcome[0] = "timeout"
+        except Exception:
+            outcome[0] = "failed"
+        else:
+            outcome[0] = "ok"
+
+    thread = threading.Thread(target=target, name="voicefsm-test-hook", daemon=True)
+    thread.start()
+    thread.join(deadline_s + 1.0)
+    return "timeout" if thread.is_alive() else outcome[0]
 
 
 async def _awaited(awaitable: Any) -> None:  # noqa: ANN401 (whatever the hook returned)
