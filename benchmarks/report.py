@@ -26,6 +26,11 @@ def section(name: str, data: dict[str, Any]) -> str:
             f"   bare {_f(data['bare'].get('median_ms'), 1)} ms, voicefsm {_f(data['voicefsm'].get('median_ms'), 1)} ms "
             f"median over {data['voicefsm'].get('turns', 0)} turns; ratio {_f(data.get('ratio_median'), 4)}"
         )
+    if name == "tool_calls":
+        return (
+            f"   tool turn: bare {data['bare']['median_ms']:.2f} ms, voicefsm {data['voicefsm']['median_ms']:.2f} ms "
+            f"median over {data['voicefsm']['turns']} turns; added {data['added_median_ms']:.2f} ms"
+        )
     if name == "backend_isolation":
         return (
             f"   healthy {_f(data['healthy'].get('median_ms'), 1)} ms, +2 s {_f(data['slow_2s'].get('median_ms'), 1)} ms, "
@@ -38,6 +43,31 @@ def section(name: str, data: dict[str, Any]) -> str:
             for row in data["levels"]
         )
     return ""
+
+
+def _tool_calls(t: dict[str, Any]) -> list[str]:
+    lines = [
+        "## 2b. A tool call through the lifecycle",
+        "",
+        "One text turn (`session.run`) in which the scripted model calls one `@function_tool`,",
+        "then answers: a plain livekit `Agent` on a bare `AgentSession` against the same tool on a",
+        "voicefsm `VoiceAgent` (the tool's timeline entries, its outbox write, the turn's",
+        "transitions and records). Both sessions open side by side, turns alternating.",
+        "",
+        "| agent | turns | median ms | p95 ms |",
+        "|---|---|---|---|",
+    ]
+    for key in ("bare", "voicefsm"):
+        row = t[key]
+        lines.append(f"| {key} | {row['turns']} | {row['median_ms']:.2f} | {row['p95_ms']:.2f} |")
+    added = t["added_median_ms"]
+    lines += [
+        "",
+        f"Added at the median (paired differences): {added:.2f} ms (ratio {t['ratio_median']:.3f}). "
+        f"Target ≤ 1 ms added: {_verdict(added <= 1.0)}.",
+        "",
+    ]
+    return lines
 
 
 def markdown(r: dict[str, Any]) -> str:
@@ -105,6 +135,8 @@ def markdown(r: dict[str, Any]) -> str:
         f"{_verdict(None if added is None else (added <= 1.0 and ratio2 <= 1.01))}.",
         "",
     ]
+    if "tool_calls" in r:
+        lines += _tool_calls(r["tool_calls"])
     b = r["backend_isolation"]
     lines += [
         "## 3. Backend isolation",

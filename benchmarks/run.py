@@ -26,7 +26,7 @@ import psutil
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from benchmarks import report, state_ops, turns  # noqa: E402
+from benchmarks import report, state_ops, tool_calls, turns  # noqa: E402
 
 
 def machine() -> dict[str, Any]:
@@ -62,8 +62,10 @@ def outbox_figures(quick: bool) -> dict[str, Any]:
     return json.loads(out.read_text())
 
 
-async def measure(quick: bool, out: Path) -> dict[str, Any]:
+async def measure(quick: bool, out: Path, only: str | None = None) -> dict[str, Any]:
     results: dict[str, Any] = {"machine": machine(), "quick": quick}
+    if only is not None:  # one figure measured again, the others kept from the last run
+        results = {**json.loads((out / "results.json").read_text()), "machine": machine()}
 
     def save() -> None:  # after every step: an interrupted run keeps what it measured
         (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
@@ -71,6 +73,7 @@ async def measure(quick: bool, out: Path) -> dict[str, Any]:
     steps = [
         ("state_ops", lambda: state_ops.measure(3_000 if quick else 60_000)),
         ("added_latency", lambda: turns.added_latency(3 if quick else 50)),
+        ("tool_calls", lambda: tool_calls.measure(5 if quick else 200)),
         ("backend_isolation", lambda: turns.backend_isolation(2 if quick else 10)),
         (
             "scale",
@@ -80,13 +83,17 @@ async def measure(quick: bool, out: Path) -> dict[str, Any]:
         ),
     ]
     for name, step in steps:
+        if only is not None and name != only:
+            continue
         started = time.monotonic()
         print(f"== {name}", flush=True)
         results[name] = await step()
         results[name]["seconds"] = round(time.monotonic() - started, 1)
         print(report.section(name, results[name]), flush=True)
         save()
-        if name == "backend_isolation":  # the outbox before scale, which can saturate the machine
+        if (
+            name == "backend_isolation" and only is None
+        ):  # the outbox before scale, which can saturate the machine
             print("== outbox", flush=True)
             results["outbox"] = outbox_figures(quick)
             save()
@@ -98,6 +105,11 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="tiny sizes, for CI")
     parser.add_argument(
         "--out", type=Path, default=HERE, help="where results.json and RESULTS.md go"
+    )
+    parser.add_argument(
+        "--only",
+        choices=["state_ops", "added_latency", "tool_calls", "backend_isolation", "scale"],
+        help="measure this figure again and keep the others from the existing results.json",
     )
     parser.add_argument(
         "--report-only",
@@ -114,8 +126,9 @@ def main() -> int:
     if args.quick and args.out == HERE:
         args.out = HERE / "out"  # quick figures are not the published ones
     args.out.mkdir(exist_ok=True)
-    results = asyncio.run(measure(args.quick, args.out))
-    results["total_seconds"] = round(time.monotonic() - started, 1)
+    results = asyncio.run(measure(args.quick, args.out, args.only))
+    if args.only is None:
+        results["total_seconds"] = round(time.monotonic() - started, 1)
     (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     (args.out / "RESULTS.md").write_text(report.markdown(results))
     print(
