@@ -207,3 +207,40 @@ async def test_a_job_whose_agent_cannot_be_made_ends_the_run_at_once(tmp_path: P
     [session] = result.sessions
     assert session["final_state"] == "not started"
     assert not result.ok
+
+
+def test_simulate_exits_1_and_names_the_expectation_that_failed(
+    tmp_path: Path, backend: Backend
+) -> None:
+    scenario = tmp_path / "scenario.yaml"
+    scenario.write_text(
+        "turns:\n  - user: Hello there\n    pause_ms: 50\nend: participant_left\n"
+        "expect:\n  end_reason: participant_left\n  says: [a phrase nobody says]\n"
+    )
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "voicefsm",
+            "simulate",
+            "--scenario",
+            str(scenario),
+            "--json",
+            "--backend-url",
+            backend.url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "VOICEFSM_SPOOL_PATH": str(tmp_path / "spool.sqlite3"),
+            "HOME": str(tmp_path),
+        },
+        check=False,
+    )
+    assert result.returncode == 1, result.stderr[-2000:]
+    [session] = json.loads(result.stdout)["sessions"]
+    assert session["final_state"] == "exiting"  # the call itself went well
+    verdicts = {e["expect"]: e["ok"] for e in session["expectations"]}
+    assert verdicts == {"end_reason participant_left": True, "says 'a phrase nobody says'": False}
