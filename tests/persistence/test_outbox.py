@@ -220,3 +220,17 @@ def test_the_spool_and_its_journal_are_private(spool_path: Path) -> None:
         "outbox.sqlite3-shm": 0o600,
     }
     assert spool_path.parent.stat().st_mode & 0o777 == 0o700
+
+
+def test_a_full_disk_is_reported_as_itself_and_the_spool_recovers(spool_path: Path) -> None:
+    """SQLite ends a transaction itself when the disk fills; the error that reaches the log must
+    be "disk is full", not the "cannot rollback" of a second, pointless ROLLBACK."""
+    spool = Spool(spool_path)
+    spool.insert([("k0", "events:c1", "{}")])
+    pages = spool._db.execute("PRAGMA page_count").fetchone()[0]
+    spool._db.execute(f"PRAGMA max_page_count = {pages}")  # the disk is full now
+    with pytest.raises(sqlite3.OperationalError, match="database or disk is full"):
+        spool.insert([("k1", "events:c1", "x" * 200_000)])
+    spool._db.execute("PRAGMA max_page_count = 1073741823")  # space again
+    assert spool.insert([("k1", "events:c1", "{}")]) == 1
+    spool.close()

@@ -274,7 +274,10 @@ class _Transaction:
     def __exit__(self, exc_type: object, exc: object, traceback: object) -> None:
         try:
             if exc_type is not None:
-                self._db.execute("ROLLBACK")
+                # SQLite may have ended the transaction itself (an I/O error, a full disk): a
+                # ROLLBACK then fails and would hide the error that matters.
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
                 return
             try:
                 self._db.execute("COMMIT")
