@@ -4,15 +4,20 @@ from the "Build your own agent" section (its file, its scenario and its tests), 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
+import signal
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.stubs.lk_console import lk_console
+from tests.stubs.voice_vendors import DEEPGRAM_KEY, ELEVEN_KEY, LLM_KEY, vendor_stubs
 from tests.support import Backend, free_port
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -148,3 +153,77 @@ def test_livekits_own_cli_discovers_and_starts_the_readers_server(project: Path)
     assert "failed to connect to livekit" in output
     for secret in ("lk-secret-value", "dg-secret-value", "el-secret-value"):
         assert secret not in output
+
+
+@pytest.mark.slow
+async def test_livekits_console_in_text_mode_runs_the_readers_agent_through_the_lifecycle(
+    project: Path, backend: Backend
+) -> None:
+    """``python -m livekit.agents console agent.py`` (no LiveKit server: the ``lk`` CLI's TCP
+    console, here a stub speaking its protocol) in text mode: a typed turn is a turn of the
+    lifecycle, answered by the agent's LLM and persisted once, and SIGTERM ends the call with
+    its farewell, its hook and its summary."""
+    with vendor_stubs() as vendors:
+        env = {
+            "PATH": os.environ["PATH"],
+            "HOME": str(project),
+            "PYTHONPATH": str(project),
+            "DEEPGRAM_API_KEY": DEEPGRAM_KEY,
+            "VOICEFSM_DEEPGRAM_BASE_URL": f"{vendors.url}/v1/listen",
+            "ELEVEN_API_KEY": ELEVEN_KEY,
+            "VOICEFSM_ELEVENLABS_BASE_URL": f"{vendors.url}/v1",
+            "VOICEFSM_LLM_BASE_URL": f"{vendors.url}/v1",
+            "VOICEFSM_LLM_API_KEY": LLM_KEY,
+            "VOICEFSM_LLM_MODEL": "stub-model",
+            "VOICEFSM_VAD": "none",
+            "VOICEFSM_BACKEND_URL": backend.url,
+            "VOICEFSM_SPOOL_PATH": str(project / "spool.sqlite3"),
+        }
+        async with lk_console() as console:
+            agent = await asyncio.create_subprocess_exec(
+                sys.executable,
+                *("-m", "livekit.agents", "console", "agent.py"),
+                *("--connect-addr", f"127.0.0.1:{console.port}"),
+                cwd=project,
+                env=env,
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.DEVNULL,
+            )
+            try:
+                async with console.session(timeout=60) as remote:
+                    answer = await remote.run("Do you have anything on Monday", timeout=30)
+                agent.send_signal(signal.SIGTERM)
+                assert await asyncio.wait_for(agent.wait(), 60) == 0
+            finally:
+                if agent.returncode is None:
+                    agent.kill()
+                    await agent.wait()
+
+    said = [
+        " ".join(part.text for part in item.message.content)
+        for item in answer.items
+        if item.HasField("message")
+    ]
+    assert any("Thanks, I heard: Do you have anything on Monday" in text for text in said)
+    with sqlite3.connect(backend.database) as db:
+        messages = list(
+            db.execute("SELECT role, text FROM events WHERE kind = 'message' ORDER BY at, id")
+        )
+        apps = [
+            json.loads(p)["name"]
+            for (p,) in db.execute("SELECT payload FROM events WHERE kind = 'app'")
+        ]
+        [(summary,)] = list(db.execute("SELECT summary FROM sessions"))
+    # The greeting is cut short when the console turns audio off; whether any of it was said
+    # (and so stored) depends on timing. The turn and the farewell are stored once each.
+    greeting = "Elm Street clinic, good morning! How can I help?"
+    assert [(role, text[:22]) for role, text in messages if text != greeting] == [
+        ("user", "Do you have anything o"),
+        ("assistant", "Thanks, I heard: Do yo"),
+        ("assistant", "Thank you for calling "),
+    ]
+    assert apps == ["call_filed"]
+    stored = json.loads(summary)
+    triggers = [entry["trigger"] for entry in stored["timeline"]]
+    assert triggers[3:7] == ["user_turn_completed", "reply_started", "reply_finished", "hang_up"]
+    assert stored["end_reason"] == "hang_up"

@@ -12,6 +12,7 @@ period.
 from __future__ import annotations
 
 import functools
+import importlib
 import logging
 import sys
 import tempfile
@@ -94,6 +95,10 @@ def build_server(agent: AgentFactory, settings: Settings | None = None) -> Voice
         server = voicefsm.build_server(MyAgent)   # python -m livekit.agents start agent.py
     """
     settings = settings or load_settings()
+    # livekit's plugins register themselves on import, and only on the main thread: a job run
+    # on a thread (livekit's console, THREAD executors) would otherwise import them there and
+    # crash ("Plugins must be registered on the main thread").
+    importlib.import_module("voicefsm.providers.real")
     # Job processes count their sessions; Prometheus's multiprocess mode (a fresh, empty
     # directory) is how livekit's metrics endpoint in the worker process collects them.
     multiproc = tempfile.mkdtemp(prefix="voicefsm-prometheus-") if settings.metrics_port else None
