@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import free_port
+from tests.support import Backend, event, free_port
 from voicefsm.errors import ConfigurationError
+from voicefsm.persistence.spool import Spool
 from voicefsm.providers.real import build_providers
 from voicefsm.settings import check_providers, load_settings
 
@@ -91,3 +92,29 @@ def test_providers_are_the_real_plugins(monkeypatch: pytest.MonkeyPatch, tmp_pat
     assert type(providers.tts).__module__.startswith("livekit.plugins.elevenlabs")
     assert type(providers.llm).__module__.startswith("livekit.agents.inference")
     assert (providers.vad, providers.turn_detection) == (None, "stt")
+
+
+@pytest.mark.slow
+def test_a_starting_worker_delivers_what_crashed_jobs_left_in_the_spool(
+    tmp_path: Path, backend: Backend
+) -> None:
+    """A crashed job's acknowledged writes reach the backend when the next worker starts, before
+    it takes a job (here LiveKit is unreachable, so the worker stops right after); with no
+    ``--agent`` it runs the example agent."""
+    spool_path = tmp_path / "spool.sqlite3"
+    spool = Spool(spool_path)
+    spool.insert(
+        (e.idempotency_key, "events:c1", e.model_dump_json()) for e in map(event, range(12))
+    )
+    spool.close()
+    env = FULL | {
+        "LIVEKIT_URL": f"http://127.0.0.1:{free_port()}",
+        "VOICEFSM_LIVEKIT_MAX_RETRY": "1",
+        "VOICEFSM_BACKEND_URL": backend.url,
+        "VOICEFSM_SPOOL_PATH": str(spool_path),
+    }
+    result = run(tmp_path, env, "start", "--log-level", "INFO")
+    output = result.stdout + result.stderr
+    assert "orphaned spool drained" in output
+    assert "BistroAgent" in output
+    assert sorted(backend.stored_keys()) == [f"s1:{index:06d}" for index in range(12)]
