@@ -18,12 +18,13 @@ from prometheus_client import CollectorRegistry
 
 from tests.support import Backend, free_port
 from voicefsm.cli import _write_timelines
+from voicefsm.examples.bistro import BistroAgent
 from voicefsm.observability import figures, picture
 from voicefsm.observability.prometheus import PrometheusMetrics
 from voicefsm.runtime.worker import process_metrics
 from voicefsm.settings import load_settings
 from voicefsm.simulation.runner import simulate
-from voicefsm.simulation.scenario import Scenario, Turn
+from voicefsm.simulation.scenario import Scenario, ToolStep, Turn
 
 pytestmark = pytest.mark.slow  # real sessions, processes or servers: seconds each
 
@@ -126,3 +127,45 @@ async def test_the_worker_serves_the_session_metrics_on_its_metrics_port(
     )
     assert "voicefsm_sessions{" in page
     assert "conversation_id" not in page  # no high-cardinality labels
+
+
+async def test_a_tool_call_and_a_hook_show_in_the_metrics_and_as_a_span_under_its_state(
+    tmp_path: Path, backend: Backend
+) -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    registry = CollectorRegistry()
+    settings = load_settings(spool_path=tmp_path / "spool.sqlite3", backend_url=backend.url)
+    booking = {"day": "Friday", "time": "20:00", "people": 2}
+    scenario = Scenario(
+        turns=[
+            Turn(
+                user="Book Friday at eight for two",
+                pause_ms=100,
+                tools=[ToolStep(name="book_table", arguments=booking)],
+            )
+        ],
+        end="participant_left",
+    )
+    await simulate(
+        scenario,
+        settings,
+        metrics=PrometheusMetrics(registry),
+        tracer=provider.get_tracer("t"),
+        agent=BistroAgent,
+    )
+
+    count = registry.get_sample_value(
+        "voicefsm_tool_call_seconds_count", {"tool": "book_table", "outcome": "ok"}
+    )
+    assert count == 1
+    hooks = registry.get_sample_value(
+        "voicefsm_hook_runs_total", {"hook": "file_call_note", "outcome": "ok"}
+    )
+    assert hooks == 1
+    spans = exporter.get_finished_spans()
+    [tool] = [s for s in spans if s.name == "voicefsm.tool.book_table"]
+    parent = next(s for s in spans if tool.parent and s.context.span_id == tool.parent.span_id)
+    assert parent.name == "voicefsm.state.thinking"
+    assert tool.attributes["voicefsm.tool.outcome"] == "ok"
