@@ -50,6 +50,16 @@ async def test_a_tool_that_answers_is_called_recorded_and_its_answer_spoken(
         ("speaking", "reply_finished", "listening", None),
     ]
     assert _said(live)[:2] == [("user", "Weather in Paris"), ("assistant", "It is sunny in Paris.")]
+    # livekit's own history (what the model sees next turn) has the call and its output too.
+    items = live.session.agent_session.history.items
+    [function_call] = [i for i in items if i.type == "function_call"]
+    [output] = [i for i in items if i.type == "function_call_output"]
+    assert (function_call.name, function_call.arguments) == ("lookup", '{"city": "Paris"}')
+    assert (output.call_id, output.output, output.is_error) == (
+        function_call.call_id,
+        "It is sunny in Paris.",
+        False,
+    )
     [call] = backend.events("tool_call")
     assert (call["name"], call["outcome"], call["result"]) == (
         "lookup",
@@ -95,6 +105,26 @@ async def test_a_tool_that_raises_is_an_error_event_and_the_model_answers_it(
     assert ("assistant", "the booking system is down") in _said(live)  # what the model was told
     [call] = backend.events("tool_call")
     assert (call["outcome"], call["result"]) == ("error", "the booking system is down")
+    assert [(e["source"], e["error_type"]) for e in backend.events("error")] == [
+        ("tool", "ToolError")
+    ]
+
+
+async def test_a_tool_with_a_bug_is_an_error_event_and_the_call_goes_on(
+    tmp_path: Path, backend: Backend
+) -> None:
+    """Not a ToolError: a plain exception (a bug in the tool). livekit tells the model only that
+    an internal error occurred; the lifecycle records it like any failed tool."""
+    async with live_session(tmp_path, backend_url=backend.url, agent=ToolAgent()) as live:
+        _script(live, "Is Tuesday free", ScriptedToolCall("buggy"))
+        await live.converse([Turn(user="Is Tuesday free"), Turn(user="Thanks")])
+
+    assert ("thinking", "tool_finished", "thinking", "buggy: error") in _from_turn(live, 1)
+    assert ("speaking", "reply_finished", "listening", None) in _from_turn(live, 1)
+    assert _from_turn(live, 2)[0] == ("listening", "user_turn_completed", "thinking", None)
+    [call] = backend.events("tool_call")
+    assert (call["outcome"], call["result"]) == ("error", "An internal error occurred")
+    # livekit reports the failure as a ToolError (it logs the bug's traceback itself).
     assert [(e["source"], e["error_type"]) for e in backend.events("error")] == [
         ("tool", "ToolError")
     ]

@@ -33,6 +33,11 @@ class ToolAgent(VoiceAgent):
         raise ToolError(msg)
 
     @function_tool
+    async def buggy(self, context: RunContext[None]) -> str:
+        """Check the calendar (its code has a bug)."""
+        return str(1 / 0)
+
+    @function_tool
     @tool_deadline(0.5)
     async def stuck(self, context: RunContext[None]) -> str:
         """Ask a system that never answers."""
