@@ -13,7 +13,9 @@ import pytest
 
 from voicefsm import diagrams
 from voicefsm.cli import main
-from voicefsm.diagrams.model import build
+from voicefsm.diagrams import dot, model
+from voicefsm.diagrams import mermaid as mermaid_renderer
+from voicefsm.diagrams.model import AgentShape, HookMark, build
 from voicefsm.lifecycle import STATES, TRANSITIONS, State
 from voicefsm.lifecycle.states import ENDING_TRIGGERS, LIVE_STATES
 from voicefsm.lifecycle.table import ACTION_EFFECTS
@@ -150,3 +152,54 @@ def test_diagrams_command_writes_the_files_and_prints_the_lifecycle(
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(diagrams.render_all())
     assert f"8 states, {len(TRANSITIONS)} transitions" in out
     assert "--interrupted [is_current_turn]--> listening" in out
+
+
+SHAPE = AgentShape(
+    "Desk",
+    tools=("lookup", "book"),
+    hooks=(
+        HookMark("greeted", "enter", "listening"),
+        HookMark("leaving", "exit", "speaking"),
+        HookMark("on_turn", "transition", "user_turn_completed"),
+        HookMark("tool_done", "transition", "tool_finished"),
+        HookMark("said", "transition", "spoke"),
+    ),
+)
+
+
+def test_an_agents_tools_and_every_kind_of_hook_are_drawn_where_they_run() -> None:
+    """Enter/exit hooks on their state, a hook on a state-changing trigger on its arrow, one on
+    a transition that keeps its state (no arrow) on each state that takes it."""
+    drawing = model.build(SHAPE)
+    assert "tools: lookup, book" in drawing.node(State.THINKING).notes
+    assert "on enter: greeted" in drawing.node(State.LISTENING).notes
+    assert "on exit: leaving" in drawing.node(State.SPEAKING).notes
+    assert any("on user_turn_completed: on_turn" in a.hooks for a in drawing.arrows)
+    holders = [n.state for n in drawing.nodes if "on tool_finished: tool_done" in n.notes]
+    assert State.THINKING in holders
+    mermaid, dot_text = mermaid_renderer.render(drawing), dot.render(drawing)
+    for text in ("on tool_finished: tool_done", "on exit: leaving", "tools: lookup, book"):
+        assert text in mermaid
+        assert text in dot_text
+
+
+def test_an_agents_diagram_is_byte_stable_across_hash_seeds() -> None:
+    code = (
+        "from tests.test_diagrams import SHAPE\n"
+        "from voicefsm.diagrams import dot, mermaid\n"
+        "from voicefsm.diagrams.model import build\n"
+        "print(mermaid.render(build(SHAPE)) + dot.render(build(SHAPE)))"
+    )
+    root = Path(__file__).resolve().parent.parent
+    outputs = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=root,
+            env={**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(root)},
+        ).stdout
+        for seed in ("0", "1", "12345")
+    }
+    assert len(outputs) == 1

@@ -91,6 +91,13 @@ def _notes(state: State, agent: AgentShape | None) -> tuple[str, ...]:
         names = [h.name for h in agent.hooks if h.point == point and h.on == state.value]
         if names:
             notes.append(f"{sign}: {', '.join(names)}")
+    # A hook on a transition that keeps its state (tool_finished, handed_off…) has no arrow to
+    # sit on: it is noted on each state that takes it. (Those of EVERYWHERE are in the table.)
+    stays = {name.split(" ")[0] for name in _stays(state)}
+    for trigger in dict.fromkeys(h.on for h in agent.hooks if h.point == "transition"):
+        if trigger in stays:
+            names = [h.name for h in agent.hooks if h.point == "transition" and h.on == trigger]
+            notes.append(f"on {trigger}: {', '.join(names)}")
     return tuple(notes)
 
 
