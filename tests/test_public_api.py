@@ -1,5 +1,6 @@
 """The package's public names are deliberate: adding or removing one is a visible change."""
 
+import importlib
 import subprocess
 import sys
 
@@ -53,3 +54,61 @@ def test_the_states_are_exactly_the_eight_of_the_mission() -> None:
         "persisting",
         "exiting",
     ]
+
+
+def test_the_public_subpackages_export_exactly_these_names() -> None:
+    """What users import besides the top level: the agent API, the lifecycle's trigger data,
+    the offline providers and the test helpers. Each list is a promise, like the top level's."""
+    names = ["voicefsm.agent", "voicefsm.providers", "voicefsm.providers.scripted"]
+    modules = [importlib.import_module(name) for name in [*names, "voicefsm.testing"]]
+    exported = {module.__name__: module.__all__ for module in modules}
+    assert exported == {
+        "voicefsm.agent": [
+            "DEFAULT_APOLOGY",
+            "DEFAULT_FAREWELL",
+            "DEFAULT_FILLER",
+            "DEFAULT_INSTRUCTIONS",
+            "Greeting",
+            "HookContext",
+            "VoiceAgent",
+            "on_enter",
+            "on_exit",
+            "on_transition",
+            "tool_deadline",
+        ],
+        "voicefsm.providers": ["Providers"],
+        "voicefsm.providers.scripted": [
+            "TTS_SAMPLE_RATE",
+            "EnergyVAD",
+            "ScriptedJudge",
+            "ScriptedLLM",
+            "ScriptedSTT",
+            "ScriptedTTS",
+            "ScriptedToolCall",
+            "ScriptedTurn",
+            "default_reply",
+            "frame_energy",
+            "tone",
+        ],
+        "voicefsm.testing": [
+            "AgentHarness",
+            "EffectCall",
+            "HookRun",
+            "InjectedEffectError",
+            "NullEffects",
+            "RecordingEffects",
+        ],
+    }
+    for module in modules:
+        assert all(hasattr(module, name) for name in module.__all__)
+    # The lifecycle's names: every trigger's data class is public, with the machine's own.
+    trigger_data = {name for name in voicefsm.lifecycle.__all__ if name[0].isupper()}
+    assert {
+        "Lifecycle",
+        "State",
+        "Trigger",
+        "Joined",
+        "UserTurnCompleted",
+        "HangUp",
+    } <= trigger_data
+    assert all(hasattr(voicefsm.lifecycle, name) for name in voicefsm.lifecycle.__all__)

@@ -227,3 +227,13 @@ def _run_to_end(call: Callable[[], object], deadline_s: float) -> str:
 
 async def _awaited(awaitable: Any) -> None:  # noqa: ANN401 (whatever the hook returned)
     await awaitable
+
+
+__all__ = [
+    "AgentHarness",
+    "EffectCall",
+    "HookRun",
+    "InjectedEffectError",
+    "NullEffects",
+    "RecordingEffects",
+]

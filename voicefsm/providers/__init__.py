@@ -45,3 +45,6 @@ class Providers:
                 await provider.aclose()  # type: ignore[union-attr]
             except Exception:  # noqa: S112 (a provider failing to close must not stop the rest)
                 continue
+
+
+__all__ = ["Providers"]
