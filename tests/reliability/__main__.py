@@ -66,7 +66,7 @@ GROUPS: dict[str, Group] = {
     "crash": _crash,
     "backend": _backend_faults,
     "providers": lambda full, _seed: run_provider_faults(full=full),
-    "tools": lambda full, _seed: [run_tool_faults(full=full)],
+    "tools": lambda full, seed: [run_tool_faults(full=full, seed=seed)],
     "load": _load,
     "hostile": lambda full, _seed: run_hostile(full=full),
     "security": lambda full, _seed: run_security(full=full),
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.reliability", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="the CI sizes")
     parser.add_argument("--only", nargs="+", choices=sorted(GROUPS), help="run these groups")
-    parser.add_argument("--seed", type=int, default=20261122, help="for the crash trials")
+    parser.add_argument("--seed", type=int, default=20261122, help="for the crash and tool trials")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.ERROR)  # faults are the point: keep their noise down
     results: list[GroupResult] = []

@@ -1,6 +1,7 @@
-"""Tool-fault trials: a tool that raises, one that hangs past its deadline, one interrupted by a
-barge-in, and one that asks for no reply, on a seeded turn of a real AgentSession with the
-reference backend. Every write the spool acknowledged must be in the backend exactly once,
+"""Tool-fault trials: a tool that raises (a ToolError, and a plain bug), one that hangs past its
+deadline, one interrupted by a barge-in, and one that asks for no reply, on a seeded turn of a
+real AgentSession with the reference backend (the seed also picks how long the interrupted
+tool runs and when the caller barges in). Every write the spool acknowledged must be in the backend exactly once,
 nothing invented; each tool call recorded once with the outcome it had; every session exits."""
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class ToolCase:
 
 CASES = (
     ToolCase("raises", ScriptedToolCall("broken"), "error"),
+    ToolCase("has a bug", ScriptedToolCall("buggy"), "error"),
     ToolCase("hangs", ScriptedToolCall("stuck"), "timeout"),
     ToolCase("no reply", ScriptedToolCall("remember", {"note": "gate code 4411"}), "no_reply"),
     ToolCase(
@@ -61,7 +63,14 @@ class ToolTrial:
 
 
 async def _trial(
-    case: ToolCase, fault_turn: int, *, url: str, database: Path, workdir: Path, tag: str
+    case: ToolCase,
+    fault_turn: int,
+    rng: random.Random,
+    *,
+    url: str,
+    database: Path,
+    workdir: Path,
+    tag: str,
 ) -> ToolTrial:
     session_id = f"tool-{case.key.replace(' ', '-')}-{fault_turn}{tag}"
     trial = ToolTrial()
@@ -72,8 +81,11 @@ async def _trial(
             trial.acknowledged.update(keys)  # type: ignore[call-overload]
 
     turns = [Turn(user=text, pause_ms=150) for text in USERS]
+    call = case.call
     if case.barge_in:
-        turns[fault_turn] = Turn(user=USERS[fault_turn], interrupt_after_ms=300)
+        barge_in_ms = rng.randrange(150, 900, 50)
+        turns[fault_turn] = Turn(user=USERS[fault_turn], interrupt_after_ms=barge_in_ms)
+        call = ScriptedToolCall(call.name, {"seconds": rng.choice((1.5, 2.5, 3.5))})
     async with live_session(
         workdir,
         backend_url=url,
@@ -82,7 +94,7 @@ async def _trial(
         session_id=session_id,
         on_commit=committed,
     ) as live:
-        script = ScriptedTurn(tools=(case.call,), preamble=case.preamble)
+        script = ScriptedTurn(tools=(call,), preamble=case.preamble)
         live.llm.script[USERS[fault_turn - 1]] = script
         await live.converse(turns)
         session = live.session
@@ -106,11 +118,16 @@ async def _trial(
     return trial
 
 
-def run_tool_faults(*, full: bool) -> GroupResult:
-    """Each tool fault on a seeded turn (3 seeds in full, 1 in CI); one result for them all."""
-    result = GroupResult("tool faults: raise, hang, no reply, barge-in")
-    rng = random.Random(FULL_SEED)
-    plan = [(case, rng.choice((1, 2)), f"-{i}") for i in range(3 if full else 1) for case in CASES]
+def run_tool_faults(*, full: bool, seed: int = FULL_SEED) -> GroupResult:
+    """Each tool fault in 3 rounds (1 in CI), each round's turns and timings drawn from
+    ``seed``; one result for them all."""
+    result = GroupResult("tool faults: raise, bug, hang, no reply, barge-in")
+    rng = random.Random(seed)
+    plan = [
+        (case, rng.choice((1, 2)), random.Random(rng.random()), f"-{i}")
+        for i in range(3 if full else 1)
+        for case in CASES
+    ]
     started = time.monotonic()
     logging.getLogger("livekit.agents").setLevel(logging.CRITICAL)
     with tempfile.TemporaryDirectory(prefix="voicefsm-tool-faults-") as tmp:
@@ -123,12 +140,13 @@ def run_tool_faults(*, full: bool) -> GroupResult:
                         _trial(
                             case,
                             turn,
+                            trial_rng,
                             url=url,
                             database=database,
                             workdir=Path(tmp) / f"t{i}",
                             tag=tag,
                         )
-                        for i, (case, turn, tag) in enumerate(plan)
+                        for i, (case, turn, trial_rng, tag) in enumerate(plan)
                     )
                 )
 
@@ -143,7 +161,5 @@ def run_tool_faults(*, full: bool) -> GroupResult:
         result.invented += len(delivered - trial.acknowledged)
         result.duplicated += len(trial.delivered) - len(delivered)
         result.failures.extend(trial.problems)
-    result.notes.append(
-        f"{result.trials} trials, seed {FULL_SEED}, {time.monotonic() - started:.0f} s"
-    )
+    result.notes.append(f"{result.trials} trials, seed {seed}, {time.monotonic() - started:.0f} s")
     return result
