@@ -170,7 +170,9 @@ async def test_a_handoff_keeps_one_lifecycle_history_and_record(
         await live.converse(
             [
                 Turn(user="I have a billing question"),
-                Turn(user="Why was I charged twice", llm_fail=2),  # billing's apology
+                Turn(user="Read me every line of my last three bills"),
+                # The caller cuts billing's answer short, then billing fails twice: its apology.
+                Turn(user="Why was I charged twice", interrupt_after_ms=400, llm_fail=2),
                 Turn(user="Thanks"),
             ]
         )
@@ -183,15 +185,20 @@ async def test_a_handoff_keeps_one_lifecycle_history_and_record(
     ]
     [handoff] = [step for step in trail if step[1] == "handed_off"]
     assert handoff[3] == "front_desk -> billing"
+    after = trail[trail.index(handoff) :]
+    assert ("speaking", "interrupted", "listening", None) in after  # barge-in still works
+    interrupted = [m for m in session.record.history if m.interrupted and m.turn == 2]
+    assert [m.role.value for m in interrupted] == ["assistant"]
     assert trail[-1][:3] == ("persisting", "persisted", "exiting")
     said = [(m.role.value, m.text) for m in session.record.history]
     assert ("assistant", "Billing could not answer that.") in said  # the new agent's apology
     assert said[-1] == ("assistant", "Billing says goodbye.")  # ... and its farewell
     assert [u for r, u in said if r == "user"] == [
         "I have a billing question",
+        "Read me every line of my last three bills",
         "Why was I charged twice",
         "Thanks",
     ]
     [stored] = backend.events("handoff")
     assert (stored["from_agent"], stored["to_agent"]) == ("front_desk", "billing")
-    assert [e["data"]["turn"] for e in backend.events("app")] == [2, 3]  # billing's own hook
+    assert [e["data"]["turn"] for e in backend.events("app")] == [2, 3, 4]  # billing's hook
