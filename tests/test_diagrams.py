@@ -63,6 +63,21 @@ def test_check_reports_missing_files(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "lifecycle.svg (generated)" in capsys.readouterr().out
 
 
+def _outputs_across_hash_seeds(code: str) -> set[str]:
+    """What ``code`` prints, run in fresh interpreters under three hash seeds."""
+    return {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=REPO,
+            env={**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(REPO)},
+        ).stdout
+        for seed in ("0", "1", "12345")
+    }
+
+
 def test_output_is_byte_stable_across_processes_and_hash_seeds() -> None:
     """Mermaid and DOT come out the same whatever the interpreter's hash seed."""
     code = (
@@ -70,17 +85,7 @@ def test_output_is_byte_stable_across_processes_and_hash_seeds() -> None:
         "from voicefsm.diagrams.model import build\n"
         "print(mermaid.render(build()) + dot.render(build()))"
     )
-    outputs = {
-        subprocess.run(
-            [sys.executable, "-c", code],
-            capture_output=True,
-            text=True,
-            check=True,
-            env={**os.environ, "PYTHONHASHSEED": seed},
-        ).stdout
-        for seed in ("0", "1", "12345")
-    }
-    assert len(outputs) == 1
+    assert len(_outputs_across_hash_seeds(code)) == 1
 
 
 def test_mermaid_has_a_title_and_marks_start_and_end() -> None:
@@ -190,16 +195,4 @@ def test_an_agents_diagram_is_byte_stable_across_hash_seeds() -> None:
         "from voicefsm.diagrams.model import build\n"
         "print(mermaid.render(build(SHAPE)) + dot.render(build(SHAPE)))"
     )
-    root = Path(__file__).resolve().parent.parent
-    outputs = {
-        subprocess.run(
-            [sys.executable, "-c", code],
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=root,
-            env={**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(root)},
-        ).stdout
-        for seed in ("0", "1", "12345")
-    }
-    assert len(outputs) == 1
+    assert len(_outputs_across_hash_seeds(code)) == 1

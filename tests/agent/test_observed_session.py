@@ -29,13 +29,18 @@ from voicefsm.simulation.scenario import Scenario, ToolStep, Turn
 pytestmark = pytest.mark.slow  # real sessions, processes or servers: seconds each
 
 
-async def test_spans_metrics_picture_and_report_tell_the_same_story(
-    tmp_path: Path, backend: Backend
-) -> None:
+def observers() -> tuple[InMemorySpanExporter, TracerProvider, CollectorRegistry]:
+    """Spans kept in memory, and a registry of our own for the metrics."""
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
-    registry = CollectorRegistry()
+    return exporter, provider, CollectorRegistry()
+
+
+async def test_spans_metrics_picture_and_report_tell_the_same_story(
+    tmp_path: Path, backend: Backend
+) -> None:
+    exporter, provider, registry = observers()
     settings = load_settings(spool_path=tmp_path / "spool.sqlite3", backend_url=backend.url)
     scenario = Scenario(
         turns=[
@@ -132,10 +137,7 @@ async def test_the_worker_serves_the_session_metrics_on_its_metrics_port(
 async def test_a_tool_call_and_a_hook_show_in_the_metrics_and_as_a_span_under_its_state(
     tmp_path: Path, backend: Backend
 ) -> None:
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    registry = CollectorRegistry()
+    exporter, provider, registry = observers()
     settings = load_settings(spool_path=tmp_path / "spool.sqlite3", backend_url=backend.url)
     booking = {"day": "Friday", "time": "20:00", "people": 2}
     scenario = Scenario(

@@ -36,6 +36,25 @@ def stored(backend: Backend, conversation_id: str) -> list[tuple[str, str]]:
         )
 
 
+def simulate_cli(
+    tmp_path: Path, scenario: Path, backend: Backend
+) -> subprocess.CompletedProcess[str]:
+    """``voicefsm simulate --scenario … --json`` as a user runs it, spool in ``tmp_path``."""
+    command = ["simulate", "--scenario", str(scenario), "--json", "--backend-url", backend.url]
+    return subprocess.run(
+        [sys.executable, "-m", "voicefsm", *command],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "VOICEFSM_SPOOL_PATH": str(tmp_path / "spool.sqlite3"),
+            "HOME": str(tmp_path),
+        },
+        check=False,
+    )
+
+
 async def test_a_simulated_job_runs_the_whole_lifecycle_and_persists_every_turn(
     tmp_path: Path, backend: Backend
 ) -> None:
@@ -90,25 +109,7 @@ def test_the_simulate_command_prints_json_and_honours_the_settings(
     scenario = tmp_path / "scenario.yaml"
     scenario.write_text("turns:\n  - user: Hello there\n    pause_ms: 50\nend: participant_left\n")
     parse_scenario(scenario.read_text())  # the file is valid
-    spool = tmp_path / "spool.sqlite3"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "voicefsm",
-            "simulate",
-            "--scenario",
-            str(scenario),
-            "--json",
-            "--backend-url",
-            backend.url,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={"PATH": "/usr/bin:/bin", "VOICEFSM_SPOOL_PATH": str(spool), "HOME": str(tmp_path)},
-        check=False,
-    )
+    result = simulate_cli(tmp_path, scenario, backend)
     assert result.returncode == 0, result.stderr[-2000:]
     document = json.loads(result.stdout)
     [session] = document["sessions"]
@@ -125,7 +126,7 @@ def test_the_simulate_command_prints_json_and_honours_the_settings(
     assert session["end_reason"] == "participant_left"
     assert {"t", "from", "to", "trigger"} <= set(session["timeline"][0])
     assert {"role", "text", "interrupted"} == set(session["history"][0])
-    assert spool.exists()  # VOICEFSM_SPOOL_PATH was used
+    assert (tmp_path / "spool.sqlite3").exists()  # VOICEFSM_SPOOL_PATH was used
 
 
 def test_a_bad_scenario_is_refused_with_a_clear_message(tmp_path: Path) -> None:
@@ -217,28 +218,7 @@ def test_simulate_exits_1_and_names_the_expectation_that_failed(
         "turns:\n  - user: Hello there\n    pause_ms: 50\nend: participant_left\n"
         "expect:\n  end_reason: participant_left\n  says: [a phrase nobody says]\n"
     )
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "voicefsm",
-            "simulate",
-            "--scenario",
-            str(scenario),
-            "--json",
-            "--backend-url",
-            backend.url,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={
-            "PATH": "/usr/bin:/bin",
-            "VOICEFSM_SPOOL_PATH": str(tmp_path / "spool.sqlite3"),
-            "HOME": str(tmp_path),
-        },
-        check=False,
-    )
+    result = simulate_cli(tmp_path, scenario, backend)
     assert result.returncode == 1, result.stderr[-2000:]
     [session] = json.loads(result.stdout)["sessions"]
     assert session["final_state"] == "exiting"  # the call itself went well
