@@ -2,19 +2,44 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import ClassVar
 
-from sqlalchemy import JSON, DateTime, Index, Integer, String, Text, event
+from sqlalchemy import JSON, DateTime, Dialect, Index, Integer, String, Text, event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.types import TypeDecorator
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
 
 
+class UtcDateTime(TypeDecorator[datetime]):
+    """An instant, stored in UTC and read back in UTC on every database.
+
+    SQLite has no zone-aware type: it keeps the wall time and drops the offset, so
+    10:00+09:00 came back as 10:00Z (nine hours wrong) and sorted after 02:00Z. Converting on
+    the way in makes the stored text comparable; on PostgreSQL (timestamptz) both are no-ops.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:  # naive means UTC here, as everywhere in voicefsm
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 class Base(DeclarativeBase):
-    type_annotation_map: ClassVar = {datetime: DateTime(timezone=True)}
+    type_annotation_map: ClassVar = {datetime: UtcDateTime()}
 
 
 class ConversationRow(Base):
