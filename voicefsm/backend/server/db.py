@@ -7,9 +7,9 @@ from typing import ClassVar
 
 from sqlalchemy import JSON, DateTime, Dialect, Index, Integer, String, Text, event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.types import TypeDecorator
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
 
 ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
 
