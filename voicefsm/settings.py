@@ -61,6 +61,26 @@ class Settings(BaseSettings):
     backend_read_timeout_s: float = Field(0.5, gt=0, description="overall deadline of a read")
     backend_write_timeout_s: float = Field(5.0, gt=0, description="deadline of one delivery")
 
+    # -- the reference backend (`voicefsm backend`), per process -------------------------------
+    backend_pool_size: int = Field(
+        10, ge=1, le=1000, description="the reference backend's database connections"
+    )
+    backend_max_requests: int = Field(
+        32, ge=1, description="API requests the reference backend serves at once"
+    )
+    backend_queue_wait_s: float = Field(
+        1.0, ge=0, description="an API request's wait for its turn (or a connection); 503 after"
+    )
+    backend_header_timeout_s: float = Field(
+        10.0, gt=0, description="a connection's wait for a request's headers; closed after"
+    )
+    backend_body_timeout_s: float = Field(
+        30.0, gt=0, description="a request body's whole arrival; 408 after"
+    )
+    backend_max_connections: int = Field(
+        1000, ge=1, description="open connections (kept below the open-files limit)"
+    )
+
     # -- one session's deadlines and limits ----------------------------------------------------
     history_deadline_s: float = Field(1.0, gt=0, description="recent messages at session start")
     recent_messages: int = Field(20, ge=0, le=500, description="messages loaded on resume")

@@ -90,9 +90,15 @@ def async_url(database_url: str) -> URL:
     return url.set(drivername=driver) if "+" not in url.drivername else url
 
 
-def build_engine(database_url: str) -> AsyncEngine:
+def build_engine(database_url: str, *, pool_size: int, pool_timeout_s: float) -> AsyncEngine:
+    """An engine holding at most ``pool_size`` connections; a checkout waits ``pool_timeout_s``
+    (then ``sqlalchemy.exc.TimeoutError``, which the app answers 503)."""
     url = async_url(database_url)
-    engine = create_async_engine(url, pool_pre_ping=url.get_backend_name() == "postgresql")
+    pool: dict[str, object] = {}
+    if url.database not in (None, "", ":memory:"):  # an in-memory SQLite has a single connection
+        # No overflow: the size is the limit, so that it can be planned against the server's.
+        pool = {"pool_size": pool_size, "max_overflow": 0, "pool_timeout": pool_timeout_s}
+    engine = create_async_engine(url, pool_pre_ping=url.get_backend_name() == "postgresql", **pool)
     if url.get_backend_name() == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine
