@@ -90,12 +90,16 @@ def async_url(database_url: str) -> URL:
     return url.set(drivername=driver) if "+" not in url.drivername else url
 
 
-def build_engine(database_url: str, *, pool_size: int, pool_timeout_s: float) -> AsyncEngine:
-    """An engine holding at most ``pool_size`` connections; a checkout waits ``pool_timeout_s``
-    (then ``sqlalchemy.exc.TimeoutError``, which the app answers 503)."""
+def build_engine(
+    database_url: str, *, pool_size: int | None = None, pool_timeout_s: float = 30.0
+) -> AsyncEngine:
+    """An engine holding at most ``pool_size`` connections (SQLAlchemy's default pool when
+    None); a checkout waits ``pool_timeout_s``, then ``sqlalchemy.exc.TimeoutError``, which the
+    app answers 503."""
     url = async_url(database_url)
     pool: dict[str, object] = {}
-    if url.database not in (None, "", ":memory:"):  # an in-memory SQLite has a single connection
+    in_memory = url.database in (None, "", ":memory:")  # one connection, no pool to size
+    if pool_size is not None and not in_memory:
         # No overflow: the size is the limit, so that it can be planned against the server's.
         pool = {"pool_size": pool_size, "max_overflow": 0, "pool_timeout": pool_timeout_s}
     engine = create_async_engine(url, pool_pre_ping=url.get_backend_name() == "postgresql", **pool)
