@@ -33,6 +33,15 @@ def test_each_kind_passes_a_burst_per_window(caplog: pytest.LogCaptureFixture) -
     assert limit.filter(record("accept failed: %s", 101))
 
 
+def test_messages_that_differ_only_after_their_first_line_are_one_kind() -> None:
+    """asyncio's failed callbacks: the same first line, a different due time below it."""
+    limit = RepeatLimit(burst=2)
+    messages = [
+        f"Exception in callback _start_serving()\nhandle: <TimerHandle when={n}>" for n in range(50)
+    ]
+    assert sum(limit.filter(record(message)) for message in messages) == 2
+
+
 def test_the_backend_loggers_are_limited_only_while_inside(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

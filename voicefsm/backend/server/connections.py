@@ -23,9 +23,11 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from voicefsm.backend.server.limits import ServerLimits
 
-#: File descriptors kept for everything but client connections: the listening socket, the
-#: database pool, log files, the interpreter's own.
+#: File descriptors kept for everything but client connections: the listening socket, log
+#: files, the interpreter's own; plus up to three per database connection (a SQLite database,
+#: its WAL and its shared memory).
 _RESERVED_FDS = 64
+_FDS_PER_DATABASE_CONNECTION = 3
 
 
 class GuardedConfig(uvicorn.Config):
@@ -51,7 +53,7 @@ def within_open_files(limits: ServerLimits) -> ServerLimits:
     soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft == resource.RLIM_INFINITY:
         return limits
-    room = max(1, soft - _RESERVED_FDS - limits.pool_size)
+    room = max(1, soft - _RESERVED_FDS - _FDS_PER_DATABASE_CONNECTION * limits.pool_size)
     return replace(limits, max_connections=min(limits.max_connections, room))
 
 

@@ -3,7 +3,9 @@ minute, and what was dropped is said once.
 
 Out of file descriptors, the server logged a full traceback for every failed ``accept()`` and
 every failed request: 118 MB in 30 s, which then fills the disk as well. A record's kind is its
-logger, level and message template (the text before ``%`` arguments are merged), so distinct
+logger, level and the first line of its message template (the text before ``%`` arguments
+are merged): asyncio writes each failed callback as one message whose later lines differ (the
+timer's due time), and a failed ``accept()`` loop schedules hundreds of them at once. Distinct
 problems still each get through.
 """
 
@@ -51,7 +53,7 @@ class RepeatLimit(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if record.msg == _NOTICE:
             return True
-        kind = (record.name, record.levelno, str(record.msg))
+        kind = (record.name, record.levelno, str(record.msg).split("\n", 1)[0][:200])
         now = self._clock()
         with self._lock:
             window = self._windows.get(kind)

@@ -4,7 +4,6 @@ its limits (see ``limits``, ``admission``, ``connections`` and ``log_limit``).""
 
 from __future__ import annotations
 
-import contextlib
 import socket
 import threading
 from collections.abc import Iterator
@@ -66,18 +65,16 @@ def running_backend(
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [sock]}, name="voicefsm-backend", daemon=True
     )
-    stack = contextlib.ExitStack()
-    stack.enter_context(repeats_limited())
-    thread.start()
-    try:
-        while not server.started:
-            if not thread.is_alive():
-                msg = "the embedded backend failed to start"
-                raise RuntimeError(msg)
-            threading.Event().wait(0.01)
-        yield f"http://{host}:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
-        stack.close()
+    with repeats_limited():
+        thread.start()
+        try:
+            while not server.started:
+                if not thread.is_alive():
+                    msg = "the embedded backend failed to start"
+                    raise RuntimeError(msg)
+                threading.Event().wait(0.01)
+            yield f"http://{host}:{sock.getsockname()[1]}"
+        finally:
+            server.should_exit = True
+            thread.join(timeout=10)
+            sock.close()
