@@ -19,6 +19,8 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         "LIVEKIT_URL",
         "LIVEKIT_API_KEY",
         "LIVEKIT_API_SECRET",
+        "VOICEFSM_LIVEKIT_URL",
+        "VOICEFSM_BACKEND_POOL_SIZE",
     ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)  # no stray .env
@@ -39,6 +41,41 @@ def test_a_bad_value_names_its_variable_without_echoing_it(monkeypatch: pytest.M
     with pytest.raises(ConfigurationError, match="VOICEFSM_BACKEND_URL") as error:
         load_settings()
     assert "secret-123" not in str(error.value)
+
+
+@pytest.mark.parametrize("name", ["LIVEKIT_URL", "VOICEFSM_LIVEKIT_URL"])
+def test_an_error_names_the_variable_the_user_set(
+    monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    """A setting read under two names is reported under the one that was set."""
+    monkeypatch.setenv(name, "ftp://127.0.0.1:7880")
+    with pytest.raises(ConfigurationError) as error:
+        load_settings()
+    assert str(error.value) == (
+        f"invalid settings: {name}: URL scheme should be 'ws', 'wss', 'http' or 'https'"
+    )
+
+
+def test_an_error_in_the_dotenv_file_names_the_variable_written_there(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("voicefsm_livekit_url=ftp://127.0.0.1\n")
+    with pytest.raises(ConfigurationError, match=r"^invalid settings: VOICEFSM_LIVEKIT_URL: "):
+        load_settings()
+
+
+@pytest.mark.parametrize("url", ["ws://127.0.0.1:7880", "wss://my-project.livekit.cloud"])
+def test_livekit_url_accepts_livekits_own_websocket_forms(
+    monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    monkeypatch.setenv("LIVEKIT_URL", url)
+    assert str(load_settings().livekit_url).rstrip("/") == url
+
+
+def test_backend_limits_are_validated_like_every_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VOICEFSM_BACKEND_POOL_SIZE", "0")
+    with pytest.raises(
+        ConfigurationError, match=r"^invalid settings: VOICEFSM_BACKEND_POOL_SIZE: "
+    ):
+        load_settings()
 
 
 def test_settings_come_from_a_dotenv_file(tmp_path: Path) -> None:

@@ -22,7 +22,12 @@ from pydantic import (
     UrlConstraints,
     ValidationError,
 )
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    DotEnvSettingsSource,
+    EnvSettingsSource,
+    SettingsConfigDict,
+)
 
 from voicefsm.errors import ConfigurationError
 
@@ -60,6 +65,26 @@ class Settings(BaseSettings):
     backend_token: SecretStr | None = Field(None, description="bearer token for the backend")
     backend_read_timeout_s: float = Field(0.5, gt=0, description="overall deadline of a read")
     backend_write_timeout_s: float = Field(5.0, gt=0, description="deadline of one delivery")
+
+    # -- the reference backend (`voicefsm backend`), per process -------------------------------
+    backend_pool_size: int = Field(
+        10, ge=1, le=1000, description="the reference backend's database connections"
+    )
+    backend_max_requests: int = Field(
+        32, ge=1, description="API requests the reference backend serves at once"
+    )
+    backend_queue_wait_s: float = Field(
+        1.0, ge=0, description="an API request's wait for its turn (or a connection); 503 after"
+    )
+    backend_header_timeout_s: float = Field(
+        10.0, gt=0, description="a connection's wait for a request's headers; closed after"
+    )
+    backend_body_timeout_s: float = Field(
+        30.0, gt=0, description="a request body's whole arrival; 408 after"
+    )
+    backend_max_connections: int = Field(
+        1000, ge=1, description="open connections (kept below the open-files limit)"
+    )
 
     # -- one session's deadlines and limits ----------------------------------------------------
     history_deadline_s: float = Field(1.0, gt=0, description="recent messages at session start")
@@ -159,12 +184,39 @@ class Settings(BaseSettings):
         return None
 
 
-def env_name(field: str) -> str:
-    """The environment variable a field is read from (its vendor's name when it has one)."""
+def env_names(field: str) -> list[str]:
+    """The environment variables a field is read from, the first found winning."""
     alias = Settings.model_fields[field].validation_alias
-    if isinstance(alias, AliasChoices) and isinstance(alias.choices[0], str):
-        return alias.choices[0]
-    return f"VOICEFSM_{field.upper()}"
+    if isinstance(alias, AliasChoices):
+        return [choice for choice in alias.choices if isinstance(choice, str)]
+    return [f"VOICEFSM_{field.upper()}"]
+
+
+def env_name(field: str) -> str:
+    """The environment variable a field is documented under (its vendor's name when it has one)."""
+    return env_names(field)[0]
+
+
+def _field_of(location: str) -> str | None:
+    """The field a validation error's location names: the field itself, or one of its names."""
+    if location in Settings.model_fields:
+        return location
+    for field in Settings.model_fields:
+        if location.upper() in env_names(field):
+            return field
+    return None
+
+
+def _name_set(field: str) -> str:
+    """The variable the user set for ``field`` (a setting with two names is reported under the
+    one that was read, never one the user has not written), else its documented name."""
+    sources = (EnvSettingsSource(Settings).env_vars, DotEnvSettingsSource(Settings).env_vars)
+    for found in sources:
+        present = {name.lower() for name in found}
+        for name in env_names(field):
+            if name.lower() in present:
+                return name
+    return env_name(field)
 
 
 def load_settings(**overrides: object) -> Settings:
@@ -177,8 +229,12 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as exc:
         problems = []
         for error in exc.errors(include_input=False, include_url=False):
-            field = str(error["loc"][0]) if error["loc"] else "?"
-            name = env_name(field) if field in Settings.model_fields else field
+            location = str(error["loc"][0]) if error["loc"] else "?"
+            field = _field_of(location)
+            if field is None or field in overrides:
+                name = env_name(field) if field else location
+            else:
+                name = _name_set(field)
             problems.append(f"{name}: {error['msg']}")
         raise ConfigurationError("invalid settings: " + "; ".join(problems)) from None
 

@@ -67,6 +67,26 @@ def test_a_worker_that_cannot_reach_livekit_exits_1_without_leaking_secrets(tmp_
         assert secret not in output
 
 
+@pytest.mark.parametrize("variable", ["LIVEKIT_URL", "VOICEFSM_LIVEKIT_URL"])
+@pytest.mark.slow
+def test_a_livekit_cloud_style_wss_url_starts_the_connection_attempt(
+    tmp_path: Path, variable: str
+) -> None:
+    """``wss://``, the form LiveKit Cloud gives, passes the settings and reaches livekit's own
+    connection attempt (over TLS, to a local port where nothing listens)."""
+    port = free_port()
+    env = {k: v for k, v in FULL.items() if k != "LIVEKIT_URL"} | {
+        variable: f"wss://127.0.0.1:{port}",
+        "VOICEFSM_LIVEKIT_MAX_RETRY": "1",
+    }
+    result = run(tmp_path, env, "start", "--log-level", "WARNING")
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output[-3000:]
+    assert "invalid settings" not in output
+    assert "failed to connect to livekit" in output
+    assert f"127.0.0.1:{port} ssl" in output  # the attempt was TLS, as wss:// asks
+
+
 def test_an_openai_compatible_llm_needs_its_key(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

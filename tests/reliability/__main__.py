@@ -23,6 +23,7 @@ from tests.reliability.faults import PROFILES, run_backend_faults
 from tests.reliability.hostile import run_hostile
 from tests.reliability.load import run_load
 from tests.reliability.providers import run_provider_faults
+from tests.reliability.saturation import run_saturation
 from tests.reliability.security import run_security
 from tests.reliability.summary import GroupResult, table
 from tests.reliability.tools import run_tool_faults
@@ -70,6 +71,7 @@ GROUPS: dict[str, Group] = {
     "load": _load,
     "hostile": lambda full, _seed: run_hostile(full=full),
     "security": lambda full, _seed: run_security(full=full),
+    "configuration": lambda full, _seed: [run_saturation(sessions=4 if full else 2)],
 }
 
 

@@ -10,6 +10,7 @@ from tests.reliability.crash import run_crash_trials, run_sigterm_trial
 from tests.reliability.faults import PROFILES, run_backend_faults
 from tests.reliability.ledger import Applied, Message, account
 from tests.reliability.load import run_load
+from tests.reliability.saturation import run_saturation
 from tests.reliability.summary import GroupResult
 from tests.reliability.tools import run_tool_faults
 
@@ -42,6 +43,13 @@ def test_concurrent_sessions_in_several_processes_deliver_every_write_once(
     database_url: str,
 ) -> None:
     run_load(database_url, "CI", processes=2, per_process=4).assert_ok()
+
+
+@pytest.mark.slow
+def test_a_saturated_backend_answers_503_and_sessions_lose_nothing() -> None:
+    result = run_saturation(sessions=2)
+    assert result.faults > 0, "the backend was never saturated"
+    result.assert_ok()
 
 
 # -- the accounting itself must catch what it is there to catch --------------------------------

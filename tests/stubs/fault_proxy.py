@@ -45,6 +45,8 @@ class FaultProxy:
     seed: int = 12345
     seen: Counter[str] = field(default_factory=Counter)
     forwarded: int = 0
+    #: The upstream's answers by status, as forwarded (a saturated backend's 503s, say).
+    answered: Counter[int] = field(default_factory=Counter)
     _rng: random.Random = field(init=False)
 
     def __post_init__(self) -> None:
@@ -88,6 +90,7 @@ class FaultProxy:
                 },
             )
         self.forwarded += 1
+        self.answered[upstream.status_code] += 1
         if fault.kind == "reset_after":
             request.transport.close()  # type: ignore[union-attr]
             raise ConnectionResetError
@@ -95,10 +98,12 @@ class FaultProxy:
             await asyncio.sleep(fault.delay_s)
         if fault.kind == "slow_drip":
             return await self._drip(request, upstream, fault.delay_s)
+        retry_after = upstream.headers.get("retry-after")
         return web.Response(
             body=upstream.content,
             status=upstream.status_code,
             content_type=upstream.headers.get("content-type", "application/json").split(";")[0],
+            headers={"Retry-After": retry_after} if retry_after is not None else None,
         )
 
     @staticmethod

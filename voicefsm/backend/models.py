@@ -318,7 +318,7 @@ class SessionStored(_Response):
 
 
 class Problem(_Response):
-    """The body of a refusal that is not a validation error (400, 401, 413, 502)."""
+    """The body of a refusal that is not a validation error (400, 401, 408, 413, 502, 503)."""
 
     detail: str
 

@@ -12,6 +12,7 @@ from voicefsm.settings import default_data_dir
 
 def run_backend(args: argparse.Namespace) -> int:
     from voicefsm.backend.openapi import openapi_document  # noqa: PLC0415 (heavy imports)
+    from voicefsm.backend.server.limits import ServerLimits  # noqa: PLC0415
     from voicefsm.backend.server.livekit_rooms import LiveKitRooms  # noqa: PLC0415
     from voicefsm.backend.server.runner import serve  # noqa: PLC0415
 
@@ -24,7 +25,10 @@ def run_backend(args: argparse.Namespace) -> int:
     database_url = args.database_url or f"sqlite:///{default_data_dir() / 'backend.sqlite3'}"
     if database_url.startswith("sqlite:///"):
         Path(database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    serve(args.host, args.port, database_url, token=settings.backend_token, rooms=rooms)
+    limits = ServerLimits.from_settings(settings)
+    serve(
+        args.host, args.port, database_url, token=settings.backend_token, rooms=rooms, limits=limits
+    )
     return 0
 
 

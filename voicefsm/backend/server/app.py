@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import SecretStr
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 import voicefsm
 from voicefsm.backend.models import (
@@ -30,8 +31,9 @@ from voicefsm.backend.models import (
     SessionStored,
     SessionSummary,
 )
+from voicefsm.backend.server.admission import Admission, unavailable
 from voicefsm.backend.server.db import build_engine, create_schema
-from voicefsm.backend.server.limits import BodyLimit
+from voicefsm.backend.server.limits import BodyLimit, ServerLimits
 from voicefsm.backend.server.livekit_rooms import RoomCreator
 from voicefsm.backend.server.store import KeyConflict, MetadataTooLarge, Store
 from voicefsm.untrusted import Id
@@ -44,7 +46,13 @@ _bearer = HTTPBearer(auto_error=False, description="Required when VOICEFSM_BACKE
 _REFUSALS: dict[int | str, dict[str, object]] = {
     400: {"model": Problem, "description": "The body is not JSON (or not UTF-8)"},
     401: {"model": Problem, "description": "Missing or wrong bearer token"},
+    408: {"model": Problem, "description": "The body did not arrive in time"},
     413: {"model": Problem, "description": "The body is larger than the server accepts"},
+    503: {
+        "model": Problem,
+        "description": "The server is saturated; retry after the `Retry-After` header's seconds",
+        "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds"}},
+    },
 }
 
 
@@ -162,10 +170,17 @@ def _api(store: Store, rooms: RoomCreator | None, token: SecretStr | None) -> AP
 
 
 def create_app(
-    database_url: str, *, token: SecretStr | None = None, rooms: RoomCreator | None = None
+    database_url: str,
+    *,
+    token: SecretStr | None = None,
+    rooms: RoomCreator | None = None,
+    limits: ServerLimits | None = None,
 ) -> FastAPI:
     """The ASGI app. The schema is created on start; ``rooms`` creates LiveKit rooms if given."""
-    engine = build_engine(database_url)
+    limits = limits or ServerLimits.defaults()
+    engine = build_engine(
+        database_url, pool_size=limits.pool_size, pool_timeout_s=limits.queue_wait_s
+    )
     store = Store(engine)
 
     @asynccontextmanager
@@ -185,7 +200,12 @@ def create_app(
         lifespan=lifespan,
     )
 
-    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
+    # The last added runs first: a body is read whole before it may take one of the API's
+    # turns, so a slow sender holds a connection, never a turn or a database connection.
+    app.add_middleware(
+        Admission, prefix=API_PREFIX, slots=limits.max_requests, wait_s=limits.queue_wait_s
+    )
+    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES, timeout_s=limits.body_timeout_s)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -199,6 +219,11 @@ def create_app(
             "type": "idempotency_key_reused",
         }
         return JSONResponse({"detail": [problem], "keys": exc.keys}, status_code=422)
+
+    @app.exception_handler(PoolTimeout)
+    async def pool_exhausted(_: Request, __: PoolTimeout) -> JSONResponse:
+        _LOG.warning("backend database pool exhausted; request answered 503")
+        return unavailable("the backend's database is busy; retry")
 
     @app.get("/healthz")
     async def healthz() -> Health:

@@ -2,19 +2,44 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import ClassVar
 
-from sqlalchemy import JSON, DateTime, Index, Integer, String, Text, event
+from sqlalchemy import JSON, DateTime, Dialect, Index, Integer, String, Text, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
 
 ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
 
 
+class UtcDateTime(TypeDecorator[datetime]):
+    """An instant, stored in UTC and read back in UTC on every database.
+
+    SQLite has no zone-aware type: it keeps the wall time and drops the offset, so
+    10:00+09:00 came back as 10:00Z (nine hours wrong) and sorted after 02:00Z. Converting on
+    the way in makes the stored text comparable; on PostgreSQL (timestamptz) both are no-ops.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:  # naive means UTC here, as everywhere in voicefsm
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 class Base(DeclarativeBase):
-    type_annotation_map: ClassVar = {datetime: DateTime(timezone=True)}
+    type_annotation_map: ClassVar = {datetime: UtcDateTime()}
 
 
 class ConversationRow(Base):
@@ -65,9 +90,19 @@ def async_url(database_url: str) -> URL:
     return url.set(drivername=driver) if "+" not in url.drivername else url
 
 
-def build_engine(database_url: str) -> AsyncEngine:
+def build_engine(
+    database_url: str, *, pool_size: int | None = None, pool_timeout_s: float = 30.0
+) -> AsyncEngine:
+    """An engine holding at most ``pool_size`` connections (SQLAlchemy's default pool when
+    None); a checkout waits ``pool_timeout_s``, then ``sqlalchemy.exc.TimeoutError``, which the
+    app answers 503."""
     url = async_url(database_url)
-    engine = create_async_engine(url, pool_pre_ping=url.get_backend_name() == "postgresql")
+    pool: dict[str, object] = {}
+    in_memory = url.database in (None, "", ":memory:")  # one connection, no pool to size
+    if pool_size is not None and not in_memory:
+        # No overflow: the size is the limit, so that it can be planned against the server's.
+        pool = {"pool_size": pool_size, "max_overflow": 0, "pool_timeout": pool_timeout_s}
+    engine = create_async_engine(url, pool_pre_ping=url.get_backend_name() == "postgresql", **pool)
     if url.get_backend_name() == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine

@@ -1,57 +1,104 @@
-"""The request body limit, enforced on what arrives rather than on what the client declares.
+"""How much one backend process takes on, and the request body limit (size and time).
 
-A ``Content-Length`` over the limit is refused before reading anything. A body without one
-(``Transfer-Encoding: chunked``) is read here up to the limit and handed on whole; without this,
-such a body would reach the JSON parser at any size.
+The body is read here, whole, before anything else sees it: a ``Content-Length`` over the limit
+is refused before reading anything; a body without one (``Transfer-Encoding: chunked``) is read
+up to the limit; and a body that does not arrive within its deadline is answered 408 and its
+connection closed, so a client sending a byte a minute cannot hold a connection (or, behind
+this, a database connection) for ever.
 """
 
 from __future__ import annotations
 
+import asyncio
+import enum
+from dataclasses import dataclass, fields
+
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from voicefsm.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class ServerLimits:
+    """One backend process's limits (``VOICEFSM_BACKEND_*`` settings; see the README)."""
+
+    pool_size: int
+    max_requests: int
+    queue_wait_s: float
+    header_timeout_s: float
+    body_timeout_s: float
+    max_connections: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ServerLimits:
+        return cls(
+            pool_size=settings.backend_pool_size,
+            max_requests=settings.backend_max_requests,
+            queue_wait_s=settings.backend_queue_wait_s,
+            header_timeout_s=settings.backend_header_timeout_s,
+            body_timeout_s=settings.backend_body_timeout_s,
+            max_connections=settings.backend_max_connections,
+        )
+
+    @classmethod
+    def defaults(cls) -> ServerLimits:
+        """The settings' defaults, whatever the environment says (the embedded backend)."""
+        known = Settings.model_fields
+        return cls(**{f.name: known[f"backend_{f.name}"].default for f in fields(cls)})
+
 
 class BodyLimit:
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, *, max_bytes: int, timeout_s: float) -> None:
         self._app = app
         self._max = max_bytes
+        self._timeout_s = timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self._app(scope, receive, send)
             return
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None:
-            if not declared.isdigit() or int(declared) > self._max:
-                await self._refuse(scope, receive, send)
-                return
-            await self._app(scope, receive, send)
+        if declared is not None and (not declared.isdigit() or int(declared) > self._max):
+            await _refuse(413, "request body too large", scope, receive, send)
             return
-        body = await self._read_at_most(receive)
-        if body is None:
-            await self._refuse(scope, receive, send)
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                body = await self._read_at_most(receive)
+        except TimeoutError:
+            await _refuse(408, "request body not received in time", scope, receive, send)
             return
-        await self._app(scope, _replay(body, receive), send)
+        if body is _Unread.TOO_LARGE:
+            await _refuse(413, "request body too large", scope, receive, send)
+        elif body is not _Unread.GONE:
+            await self._app(scope, _replay(body, receive), send)
 
-    async def _read_at_most(self, receive: Receive) -> bytes | None:
-        """The whole body, or None once it passes the limit (or the client went away)."""
+    async def _read_at_most(self, receive: Receive) -> bytes | _Unread:
+        """The whole body, or why not."""
         chunks: list[bytes] = []
         size = 0
         while True:
             message = await receive()
             if message["type"] != "http.request":
-                return None
+                return _Unread.GONE
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self._max:
-                return None
+                return _Unread.TOO_LARGE
             chunks.append(chunk)
             if not message.get("more_body", False):
                 return b"".join(chunks)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = JSONResponse({"detail": "request body too large"}, status_code=413)
-        await response(scope, receive, send)
+
+class _Unread(enum.Enum):
+    TOO_LARGE = "the body passed the limit"
+    GONE = "the client went away"
+
+
+async def _refuse(status: int, detail: str, scope: Scope, receive: Receive, send: Send) -> None:
+    # The rest of a refused body may still be on its way: the connection cannot be reused.
+    response = JSONResponse({"detail": detail}, status_code=status, headers={"Connection": "close"})
+    await response(scope, receive, send)
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

@@ -1,5 +1,6 @@
 """Serving the reference backend: in the foreground (the CLI), or in a background thread (the
-embedded backend of ``voicefsm simulate`` and the tests), always on a real socket."""
+embedded backend of ``voicefsm simulate`` and the tests), always on a real socket, always with
+its limits (see ``limits``, ``admission``, ``connections`` and ``log_limit``)."""
 
 from __future__ import annotations
 
@@ -12,15 +13,22 @@ import uvicorn
 from pydantic import SecretStr
 
 from voicefsm.backend.server.app import create_app
+from voicefsm.backend.server.connections import GuardedConfig, within_open_files
+from voicefsm.backend.server.limits import ServerLimits
 from voicefsm.backend.server.livekit_rooms import RoomCreator
+from voicefsm.backend.server.log_limit import repeats_limited
 
 
 def _config(
-    database_url: str, token: SecretStr | None, rooms: RoomCreator | None, log_level: str
+    database_url: str,
+    token: SecretStr | None,
+    rooms: RoomCreator | None,
+    limits: ServerLimits | None,
+    log_level: str,
 ) -> uvicorn.Config:
-    app = create_app(database_url, token=token, rooms=rooms)
-    # access_log off: request lines would carry conversation ids into shared logs.
-    return uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="on")
+    limits = within_open_files(limits or ServerLimits.defaults())
+    app = create_app(database_url, token=token, rooms=rooms, limits=limits)
+    return GuardedConfig(app, limits=limits, log_level=log_level)
 
 
 def serve(
@@ -30,11 +38,13 @@ def serve(
     *,
     token: SecretStr | None = None,
     rooms: RoomCreator | None = None,
+    limits: ServerLimits | None = None,
 ) -> None:
     """Run until interrupted (SIGINT/SIGTERM shut it down gracefully)."""
-    config = _config(database_url, token, rooms, "info")
+    config = _config(database_url, token, rooms, limits, "info")
     config.host, config.port = host, port
-    uvicorn.Server(config).run()
+    with repeats_limited():
+        uvicorn.Server(config).run()
 
 
 @contextmanager
@@ -44,25 +54,27 @@ def running_backend(
     token: SecretStr | None = None,
     rooms: RoomCreator | None = None,
     host: str = "127.0.0.1",
+    limits: ServerLimits | None = None,
 ) -> Iterator[str]:
     """Serve on an ephemeral port in a background thread; yields the base URL."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, 0))
-    server = uvicorn.Server(_config(database_url, token, rooms, "warning"))
+    server = uvicorn.Server(_config(database_url, token, rooms, limits, "warning"))
     # uvicorn only installs signal handlers on the main thread, so ours stay untouched.
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [sock]}, name="voicefsm-backend", daemon=True
     )
-    thread.start()
-    try:
-        while not server.started:
-            if not thread.is_alive():
-                msg = "the embedded backend failed to start"
-                raise RuntimeError(msg)
-            threading.Event().wait(0.01)
-        yield f"http://{host}:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+    with repeats_limited():
+        thread.start()
+        try:
+            while not server.started:
+                if not thread.is_alive():
+                    msg = "the embedded backend failed to start"
+                    raise RuntimeError(msg)
+                threading.Event().wait(0.01)
+            yield f"http://{host}:{sock.getsockname()[1]}"
+        finally:
+            server.should_exit = True
+            thread.join(timeout=10)
+            sock.close()

@@ -213,7 +213,6 @@ def _event_row(
 
 def _message(row: EventRow) -> Message:
     payload = row.payload
-    at = row.at if row.at.tzinfo else row.at.replace(tzinfo=UTC)  # SQLite drops the zone
     return Message(
         id=row.idempotency_key,
         session_id=row.session_id,
@@ -221,5 +220,5 @@ def _message(row: EventRow) -> Message:
         text=row.text or "",
         turn=int(payload.get("turn", 0)),  # type: ignore[call-overload]
         interrupted=bool(payload.get("interrupted", False)),
-        at=at,
+        at=row.at,
     )
