@@ -64,12 +64,15 @@ def _backend(settings: Settings) -> Iterator[str | None]:
     if settings.backend_url is not None:
         yield str(settings.backend_url)
         return
-    from voicefsm.backend.server.runner import running_backend  # noqa: PLC0415 (only embedded)
+    from voicefsm.backend.server.limits import ServerLimits  # noqa: PLC0415 (only embedded)
+    from voicefsm.backend.server.runner import running_backend  # noqa: PLC0415
 
     directory = default_data_dir() / "simulate"
     directory.mkdir(parents=True, exist_ok=True)
     with running_backend(
-        f"sqlite:///{directory / 'backend.sqlite3'}", token=settings.backend_token
+        f"sqlite:///{directory / 'backend.sqlite3'}",
+        token=settings.backend_token,
+        limits=ServerLimits.from_settings(settings),  # the same VOICEFSM_BACKEND_* as `backend`
     ) as url:
         yield url
 
