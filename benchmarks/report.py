@@ -81,6 +81,10 @@ def markdown(r: dict[str, Any]) -> str:
         + f", {m['date']}, in {r.get('total_seconds', 0):.0f} s.",
         f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GiB; Python {m['python']}; {versions}.",
         "Every figure has its baseline measured in the same run. Nothing here is asserted by tests.",
+        *(
+            f"Measured again on its own (`--only {name}`, the same machine): {name}, {date}."
+            for name, date in r.get("remeasured", {}).items()
+        ),
         "",
     ]
     s = r["state_ops"]

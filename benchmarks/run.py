@@ -65,7 +65,8 @@ def outbox_figures(quick: bool) -> dict[str, Any]:
 async def measure(quick: bool, out: Path, only: str | None = None) -> dict[str, Any]:
     results: dict[str, Any] = {"machine": machine(), "quick": quick}
     if only is not None:  # one figure measured again, the others kept from the last run
-        results = {**json.loads((out / "results.json").read_text()), "machine": machine()}
+        results = json.loads((out / "results.json").read_text())
+        results.setdefault("remeasured", {})[only] = machine()["date"]
 
     def save() -> None:  # after every step: an interrupted run keeps what it measured
         (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
