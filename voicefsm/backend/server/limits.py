@@ -10,6 +10,7 @@ this, a database connection) for ever.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 from dataclasses import dataclass, fields
 
@@ -17,6 +18,11 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from voicefsm.settings import Settings
+
+
+#: How much of a refused body is read (and dropped) so that its client can read the refusal; a
+#: client sending more than this has its connection closed under it.
+_DRAIN_BYTES = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +66,7 @@ class BodyLimit:
             return
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self._max):
+            await self._drain(receive)
             await _refuse(413, "request body too large", scope, receive, send)
             return
         try:
@@ -69,9 +76,25 @@ class BodyLimit:
             await _refuse(408, "request body not received in time", scope, receive, send)
             return
         if body is _Unread.TOO_LARGE:
+            await self._drain(receive)
             await _refuse(413, "request body too large", scope, receive, send)
         elif body is not _Unread.GONE:
             await self._app(scope, _replay(body, receive), send)
+
+    async def _drain(self, receive: Receive) -> None:
+        """Read and drop what is left of a refused body (up to a bound, within the body
+        deadline) before answering: closing a socket with unread data on it resets the
+        connection, and the client then never reads its 413."""
+        left = _DRAIN_BYTES
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self._timeout_s):
+                while left > 0:
+                    message = await receive()
+                    if message["type"] != "http.request":
+                        return
+                    left -= len(message.get("body", b""))
+                    if not message.get("more_body", False):
+                        return
 
     async def _read_at_most(self, receive: Receive) -> bytes | _Unread:
         """The whole body, or why not."""
