@@ -15,6 +15,8 @@ import pytest
 from tests.support import Backend, free_port
 from voicefsm.cli import main
 from voicefsm.settings import load_settings
+from voicefsm.simulation.harness import SimulationPlumbing
+from voicefsm.simulation.rooms import SimulatedRooms
 from voicefsm.simulation.runner import simulate
 from voicefsm.simulation.scenario import Scenario, Turn, parse_scenario
 
@@ -82,6 +84,39 @@ async def test_a_restarted_agent_resumes_the_conversation_without_greeting_again
     # The backend holds both sessions' messages, in order, in one conversation.
     first_texts = [m["text"] for m in first.sessions[0]["history"]]
     assert [text for _, text in stored(backend, conversation)][: len(first_texts)] == first_texts
+
+
+async def test_a_room_without_a_conversation_remembers_the_one_its_first_session_started(
+    tmp_path: Path, backend: Backend
+) -> None:
+    """The first session writes its conversation into the room; the next one resumes it."""
+    settings = load_settings(spool_path=tmp_path / "spool.sqlite3", backend_url=backend.url)
+    rooms = SimulatedRooms()
+    rooms.write("line-7", json.dumps({"tenant": "acme"}))  # a frontend's room, no conversation
+    call = Scenario(turns=TWO_TURNS, end="participant_left")
+    plumbing = SimulationPlumbing(call, rooms)
+    first = (await simulate(call, settings, plumbing=plumbing, room_names=["line-7"])).sessions[0]
+
+    conversation = first["conversation_id"]
+    # Created through the backend contract (POST /api/v1/rooms), and the room's keys kept.
+    with sqlite3.connect(backend.database) as db:
+        rows = list(db.execute("SELECT id FROM conversations WHERE room_name = 'line-7'"))
+    assert rows == [(conversation,)]
+    assert json.loads(rooms.read("line-7") or "") == {
+        "tenant": "acme",
+        "conversation_id": conversation,
+    }
+
+    again = Scenario(turns=[Turn(user="Where was I")])
+    plumbing = SimulationPlumbing(again, rooms)
+    second = (await simulate(again, settings, plumbing=plumbing, room_names=["line-7"])).sessions[0]
+
+    triggers = [entry["trigger"] for entry in second["timeline"]]
+    assert triggers[:2] == ["joined", "resumed"]  # no greeting
+    assert second["conversation_id"] == conversation
+    resumed = plumbing.runs["line-7"].session
+    assert resumed is not None
+    assert [m.text for m in resumed.record.prior] == [m["text"] for m in first["history"]]
 
 
 def test_the_simulate_command_prints_json_and_honours_the_settings(

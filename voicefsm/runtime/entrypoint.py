@@ -16,6 +16,7 @@ from voicefsm.agent.definition import VoiceAgent
 from voicefsm.context import parse_participant_metadata, parse_room_metadata
 from voicefsm.providers import Providers
 from voicefsm.runtime.assembly import open_session
+from voicefsm.runtime.conversation import conversation_for_room, remember_conversation
 from voicefsm.runtime.interpreter_guard import install_interpreter_guard
 from voicefsm.runtime.observers import Observers
 from voicefsm.runtime.room import RoomControl
@@ -55,19 +56,26 @@ async def run_job(
     install_interpreter_guard()  # job processes are fresh interpreters
     await ctx.connect()
     caller = await ctx.wait_for_participant()
-    room = parse_room_metadata(_metadata(ctx.room.metadata) or _metadata(ctx.job.room.metadata))
+    raw_room = _metadata(ctx.room.metadata) or _metadata(ctx.job.room.metadata)
+    room = parse_room_metadata(raw_room)
     participant = parse_participant_metadata(_metadata(caller.metadata))
+    room_name = ctx.job.room.name
+    known = await conversation_for_room(room_name, room.value, settings)
+    control = plumbing.room_control(ctx, settings)
     async with open_session(
         agent(),
         providers=plumbing.providers(ctx),
         settings=settings,
         session_id=ctx.job.id,
-        room=room.value,
+        room=known,
         participant=participant.value,
         observers=observers,
         attach_io=lambda session: plumbing.attach_io(ctx, session),
-        room_control=plumbing.room_control(ctx, settings),
+        room_control=control,
     ) as session:
+        if room.value.conversation_id is None:
+            remember = remember_conversation(control, raw_room, room, session.record)
+            session.spawn(remember, "voicefsm-remember-conversation")
         await session.finished.wait()
         reason = session.lifecycle.end_reason
         ctx.shutdown(reason=reason.value if reason else "")
