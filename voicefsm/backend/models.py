@@ -272,6 +272,8 @@ class ContextResponse(_Response):
 
 class ParticipantSummary(_Request):
     identity: Short
+    #: livekit's participant kind: a caller over SIP, a browser or app user, an agent.
+    kind: Literal["standard", "sip", "agent", "other"] = "standard"
     user_id: Id | None = None
     display_name: Short | None = None
     joined_at: AwareDatetime
