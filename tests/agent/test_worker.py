@@ -60,6 +60,15 @@ async def test_a_simulated_job_runs_the_whole_lifecycle_and_persists_every_turn(
         assert session["outbox"]["pending"] == 0
         assert session["outbox"]["delivered"] == session["outbox"]["spooled"] > 0
         assert [t["turn"] for t in session["latencies"]] == [1, 2]
+        # The caller is in the stored summary, as every participant of the room would be.
+        summary = backend.session_summary(session["session_id"]) or {}
+        [caller] = summary["participants"]  # type: ignore[misc]
+        assert (caller["kind"], caller["user_id"], caller["display_name"]) == (
+            "standard",
+            "u_7",
+            "Grace",
+        )
+        assert caller["joined_at"] <= summary["ended_at"]  # type: ignore[operator]
     assert result.sessions[0]["conversation_id"] != result.sessions[1]["conversation_id"]
 
 

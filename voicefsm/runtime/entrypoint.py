@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
+from livekit import rtc
 from livekit.agents import JobContext
 
 from voicefsm.agent.definition import VoiceAgent
@@ -19,6 +20,7 @@ from voicefsm.runtime.assembly import open_session
 from voicefsm.runtime.conversation import conversation_for_room, remember_conversation
 from voicefsm.runtime.interpreter_guard import install_interpreter_guard
 from voicefsm.runtime.observers import Observers
+from voicefsm.runtime.participants import RoomEvents
 from voicefsm.runtime.room import RoomControl
 from voicefsm.runtime.session import VoiceSession
 from voicefsm.settings import Settings
@@ -37,6 +39,9 @@ class JobPlumbing(Protocol):
 
     def room_control(self, ctx: JobContext, settings: Settings) -> RoomControl:
         """What may be changed in the job's room (hanging up, its metadata)."""
+
+    def room_events(self, ctx: JobContext, caller: rtc.RemoteParticipant) -> RoomEvents:
+        """Where the room's participant events come from; ``caller`` is already in it."""
 
 
 def _metadata(value: object) -> str | None:
@@ -72,6 +77,8 @@ async def run_job(
         observers=observers,
         attach_io=lambda session: plumbing.attach_io(ctx, session),
         room_control=control,
+        room_events=plumbing.room_events(ctx, caller),
+        caller=caller.identity,
     ) as session:
         if room.value.conversation_id is None:
             remember = remember_conversation(control, raw_room, room, session.record)

@@ -6,9 +6,11 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from livekit import rtc
 from livekit.agents import AgentSession, JobContext, room_io
 
 from voicefsm.providers import Providers
+from voicefsm.runtime.participants import RoomEvents
 from voicefsm.runtime.room import LiveKitRoom, RoomControl
 from voicefsm.runtime.session import VoiceSession
 from voicefsm.settings import Settings
@@ -34,3 +36,6 @@ class RoomPlumbing:
     def room_control(self, ctx: JobContext, settings: Settings) -> RoomControl:
         log = logging.getLogger("voicefsm.agent")
         return LiveKitRoom(ctx.room.name, settings.livekit_credentials(), log=log)
+
+    def room_events(self, ctx: JobContext, caller: rtc.RemoteParticipant) -> RoomEvents:
+        return ctx.room

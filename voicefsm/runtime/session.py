@@ -12,7 +12,7 @@ import asyncio
 import logging
 import threading
 import uuid
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, Literal
 
 from livekit.agents import Agent, AgentSession, llm
@@ -41,10 +41,12 @@ from voicefsm.logs import SessionLog
 from voicefsm.persistence.outbox import Outbox
 from voicefsm.record import SessionRecord
 from voicefsm.runtime import ending, resume
+from voicefsm.runtime.caller import CallerContext
 from voicefsm.runtime.effects import SessionEffects
 from voicefsm.runtime.enrichment import Enrichment
 from voicefsm.runtime.events import SessionEvents
 from voicefsm.runtime.hooks import HookRunner
+from voicefsm.runtime.participants import ParticipantWatch
 from voicefsm.runtime.pipeline import Phrases, Pipeline, TurnLatency
 from voicefsm.runtime.recorder import Recorder
 from voicefsm.runtime.room import NoRoom, RoomControl
@@ -96,12 +98,14 @@ class VoiceSession:
         room: RoomMetadata | None = None,
         participant: ParticipantMetadata | None = None,
         room_control: RoomControl | None = None,
+        caller: str | None = None,
     ) -> None:
         self.agent_session = agent_session
         self.settings = settings
         self.session_id = session_id
         self.room = room or RoomMetadata()
         self.participant = participant or ParticipantMetadata()
+        self.caller = CallerContext(self.participant)
         self.conversation_id = self.room.conversation_id or f"c_{uuid.uuid4().hex}"
         self.record = SessionRecord(session_id, self.conversation_id)
         self.outbox = outbox
@@ -110,6 +114,10 @@ class VoiceSession:
         self._log = SessionLog(_LOG, {"session_id": session_id})
         self.room_control = room_control or NoRoom()
         self.recorder = Recorder(self.record, outbox, self._log)
+        #: The room's participants (attach it to the room's events); ``caller`` is linked.
+        self.participants = ParticipantWatch(
+            self.record, caller=caller, on_caller_changed=self._caller_changed
+        )
         self.latencies: dict[int, TurnLatency] = {}
         self._latency_listeners: list[Callable[[TurnLatency], None]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -198,6 +206,12 @@ class VoiceSession:
         text = (message.text_content or "").strip()
         if text:
             self.lifecycle.fire(UserTurnCompleted(text, source=message))
+
+    def _caller_changed(self, metadata: ParticipantMetadata, attributes: Mapping[str, str]) -> None:
+        """The caller's metadata or attributes changed: the next reply reads them."""
+        self.participant = metadata
+        if self.caller.changed(metadata, attributes):
+            self.spawn(self.caller.refresh(), "voicefsm-caller-context")
 
     def synthesis_failed(self, speech: SpeechHandle) -> None:
         self.pipeline.synthesis_failed(speech)
