@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     silence_timeout_s: float = Field(
         30.0, gt=0, description="caller and agent both silent this long ends the call"
     )
+    rejoin_grace_s: float = Field(
+        5.0, ge=0, le=300, description="a dropped caller may rejoin this long (0: the call ends)"
+    )
     tool_deadline_s: float = Field(
         20.0, gt=0, description="longest run of one tool call (per tool: @tool_deadline)"
     )

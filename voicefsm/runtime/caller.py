@@ -3,7 +3,8 @@ data after the agent's own instructions, kept current through the call."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Coroutine, Mapping
+from typing import Any
 
 from livekit.agents import Agent
 
@@ -13,9 +14,15 @@ from voicefsm.context import ParticipantMetadata, participant_context_block
 class CallerContext:
     """What the agent knows about its caller; :meth:`changed` makes it the next reply's."""
 
-    def __init__(self, participant: ParticipantMetadata) -> None:
+    def __init__(
+        self,
+        participant: ParticipantMetadata,
+        *,
+        spawn: Callable[[Coroutine[Any, Any, None], str], None],
+    ) -> None:
         self.participant = participant
         self.attributes: dict[str, str] = {}
+        self._spawn = spawn
         self._briefed: tuple[Agent, str] | None = None
 
     async def brief(self, agent: Agent) -> None:
@@ -24,15 +31,13 @@ class CallerContext:
             self._briefed = (agent, agent.instructions)
             await self._apply()
 
-    def changed(self, participant: ParticipantMetadata, attributes: Mapping[str, str]) -> bool:
-        """The caller's metadata or attributes changed; True when the briefed agent must be
-        told again (``await`` :meth:`refresh`, off the voice path)."""
+    def changed(self, participant: ParticipantMetadata, attributes: Mapping[str, str]) -> None:
+        """The caller's metadata or attributes changed: the briefed agent is told again (a
+        task, off the voice path), so the next reply reads them."""
         self.participant = participant
         self.attributes = dict(attributes)
-        return self._briefed is not None
-
-    async def refresh(self) -> None:
-        await self._apply()
+        if self._briefed is not None:
+            self._spawn(self._apply(), "voicefsm-caller-context")
 
     async def _apply(self) -> None:
         if self._briefed is None:

@@ -30,7 +30,12 @@ class RoomPlumbing:
             # Typed chat (lk.chat) takes the same path as speech: the lifecycle decides.
             await session.typed_text(event.text)
 
-        options = room_io.RoomOptions(text_input=room_io.TextInputOptions(text_input_cb=typed))
+        options = room_io.RoomOptions(
+            text_input=room_io.TextInputOptions(text_input_cb=typed),
+            # With a grace period the caller leaving holds the call (voicefsm.runtime.rejoin)
+            # and livekit relinks them when they rejoin; without, livekit ends it at once.
+            close_on_disconnect=session.settings.rejoin_grace_s == 0,
+        )
         return {"room": ctx.room, "room_options": options}
 
     def room_control(self, ctx: JobContext, settings: Settings) -> RoomControl:

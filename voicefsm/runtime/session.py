@@ -12,7 +12,7 @@ import asyncio
 import logging
 import threading
 import uuid
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine
 from typing import Any, Literal
 
 from livekit.agents import Agent, AgentSession, llm
@@ -49,6 +49,7 @@ from voicefsm.runtime.hooks import HookRunner
 from voicefsm.runtime.participants import ParticipantWatch
 from voicefsm.runtime.pipeline import Phrases, Pipeline, TurnLatency
 from voicefsm.runtime.recorder import Recorder
+from voicefsm.runtime.rejoin import RejoinGrace
 from voicefsm.runtime.room import NoRoom, RoomControl
 from voicefsm.runtime.tools import ToolWatch, with_deadlines
 from voicefsm.settings import Settings
@@ -104,8 +105,7 @@ class VoiceSession:
         self.settings = settings
         self.session_id = session_id
         self.room = room or RoomMetadata()
-        self.participant = participant or ParticipantMetadata()
-        self.caller = CallerContext(self.participant)
+        self.caller = CallerContext(participant or ParticipantMetadata(), spawn=self.spawn)
         self.conversation_id = self.room.conversation_id or f"c_{uuid.uuid4().hex}"
         self.record = SessionRecord(session_id, self.conversation_id)
         self.outbox = outbox
@@ -114,10 +114,6 @@ class VoiceSession:
         self._log = SessionLog(_LOG, {"session_id": session_id})
         self.room_control = room_control or NoRoom()
         self.recorder = Recorder(self.record, outbox, self._log)
-        #: The room's participants (attach it to the room's events); ``caller`` is linked.
-        self.participants = ParticipantWatch(
-            self.record, caller=caller, on_caller_changed=self._caller_changed
-        )
         self.latencies: dict[int, TurnLatency] = {}
         self._latency_listeners: list[Callable[[TurnLatency], None]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -147,6 +143,14 @@ class VoiceSession:
             max_failed_turns=settings.max_failed_turns,
             log=self._log,
         )
+        self.rejoin = RejoinGrace(self.lifecycle, settings.rejoin_grace_s)
+        #: The room's participants (attach it to the room's events); ``caller`` is linked.
+        self.participants = ParticipantWatch(
+            self.record,
+            caller=caller,
+            on_caller_changed=self.caller.changed,
+            on_caller_presence=self.rejoin.caller_away,
+        )
         self.hooks = HookRunner(
             self.lifecycle,
             self.record,
@@ -174,6 +178,11 @@ class VoiceSession:
         self.agent: Agent = agent
         self.hooks.use(agent)
         agent._bind(self)
+
+    @property
+    def participant(self) -> ParticipantMetadata:
+        """The caller's metadata as it is now (it follows their changes during the call)."""
+        return self.caller.participant
 
     # -- what the agent reports (voicefsm.agent.definition.AgentRuntime) -----------------------
 
@@ -206,12 +215,6 @@ class VoiceSession:
         text = (message.text_content or "").strip()
         if text:
             self.lifecycle.fire(UserTurnCompleted(text, source=message))
-
-    def _caller_changed(self, metadata: ParticipantMetadata, attributes: Mapping[str, str]) -> None:
-        """The caller's metadata or attributes changed: the next reply reads them."""
-        self.participant = metadata
-        if self.caller.changed(metadata, attributes):
-            self.spawn(self.caller.refresh(), "voicefsm-caller-context")
 
     def synthesis_failed(self, speech: SpeechHandle) -> None:
         self.pipeline.synthesis_failed(speech)
@@ -326,6 +329,7 @@ class VoiceSession:
         )
 
     async def shut_down(self, reason: EndReason) -> None:
+        self.rejoin.cancel()
         try:
             await ending.close(
                 self.agent_session,
