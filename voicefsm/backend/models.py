@@ -86,6 +86,16 @@ class CreateRoomResponse(_Response):
     livekit_room_created: bool
 
 
+class CallerConversationRequest(_Request):
+    #: Who is calling: a phone number, a user id. The reference backend keeps only a digest.
+    key: Annotated[str, Field(min_length=1, max_length=256, pattern=_NO_NUL)]
+
+
+class CallerConversationResponse(_Response):
+    conversation_id: str
+    created: bool
+
+
 # -- events ------------------------------------------------------------------------------------
 
 
