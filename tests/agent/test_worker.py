@@ -128,6 +128,33 @@ async def test_a_room_without_a_conversation_remembers_the_one_its_first_session
     assert [m.text for m in resumed.record.prior] == [m["text"] for m in first["history"]]
 
 
+@pytest.mark.parametrize(
+    ("key", "caller"),
+    [
+        ("sip_phone", {"participant_attributes": {"sip.phoneNumber": "+15550100"}}),
+        ("user_id", {"participant_metadata": {"user_id": "u_42"}}),
+    ],
+)
+async def test_a_caller_who_rings_again_into_a_new_room_resumes_their_conversation(
+    tmp_path: Path, backend: Backend, key: str, caller: dict[str, object]
+) -> None:
+    settings = load_settings(
+        spool_path=tmp_path / "spool.sqlite3", backend_url=backend.url, returning_callers=key
+    )
+    call = Scenario.model_validate({**caller, "turns": [{"user": "I need a table for two"}]})
+    first = (await simulate(call, settings, room_names=["sip-call-1"])).sessions[0]
+    again = Scenario.model_validate({**caller, "turns": [{"user": "It is me again"}]})
+    second = (await simulate(again, settings, room_names=["sip-call-2"])).sessions[0]
+
+    assert second["conversation_id"] == first["conversation_id"]
+    triggers = [entry["trigger"] for entry in second["timeline"]]
+    assert triggers[:2] == ["joined", "resumed"]  # no greeting: the caller is known
+    # Someone else calling starts a conversation of their own.
+    stranger = Scenario(turns=[Turn(user="Hello")])
+    third = (await simulate(stranger, settings, room_names=["sip-call-3"])).sessions[0]
+    assert third["conversation_id"] not in {first["conversation_id"]}
+
+
 def test_the_simulate_command_prints_json_and_honours_the_settings(
     tmp_path: Path, backend: Backend
 ) -> None:

@@ -17,7 +17,11 @@ from voicefsm.agent.definition import VoiceAgent
 from voicefsm.context import parse_participant_metadata, parse_room_metadata
 from voicefsm.providers import Providers
 from voicefsm.runtime.assembly import open_session
-from voicefsm.runtime.conversation import conversation_for_room, remember_conversation
+from voicefsm.runtime.conversation import (
+    caller_key,
+    conversation_for_room,
+    remember_conversation,
+)
 from voicefsm.runtime.interpreter_guard import install_interpreter_guard
 from voicefsm.runtime.observers import Observers
 from voicefsm.runtime.participants import RoomEvents
@@ -49,6 +53,15 @@ def _metadata(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+def _in_room(events: RoomEvents, identity: str) -> object | None:
+    try:
+        return next(
+            (p for p in events.remote_participants.values() if p.identity == identity), None
+        )
+    except Exception:  # a room that cannot list its participants
+        return None
+
+
 async def run_job(
     ctx: JobContext,
     *,
@@ -64,9 +77,12 @@ async def run_job(
     raw_room = _metadata(ctx.room.metadata) or _metadata(ctx.job.room.metadata)
     room = parse_room_metadata(raw_room)
     participant = parse_participant_metadata(_metadata(caller.metadata))
-    room_name = ctx.job.room.name
-    known = await conversation_for_room(room_name, room.value, settings)
     control = plumbing.room_control(ctx, settings)
+    events = plumbing.room_events(ctx, caller)
+    # The caller as the room knows them (a simulated room holds their attributes).
+    known_caller = _in_room(events, caller.identity) or caller
+    key = caller_key(settings, known_caller, participant.value)
+    known = await conversation_for_room(ctx.job.room.name, room.value, settings, caller=key)
     async with open_session(
         agent(),
         providers=plumbing.providers(ctx),
@@ -77,7 +93,7 @@ async def run_job(
         observers=observers,
         attach_io=lambda session: plumbing.attach_io(ctx, session),
         room_control=control,
-        room_events=plumbing.room_events(ctx, caller),
+        room_events=events,
         caller=caller.identity,
     ) as session:
         if room.value.conversation_id is None:

@@ -123,7 +123,8 @@ class SimulationPlumbing:
         # The caller the mock room hands out, with the scenario's metadata: livekit's mock
         # participant is shared by every job of the process.
         metadata = self.scenario.participant_metadata_text()
-        room.join(SimulatedParticipant(caller.identity, metadata))
+        attributes = dict(self.scenario.participant_attributes)
+        room.join(SimulatedParticipant(caller.identity, metadata, attributes))
         return room
 
     def _room(self, name: str) -> SimulatedRoom:
