@@ -6,11 +6,16 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from tests.agent.harness import live_session
 from voicefsm.lifecycle import EndReason, State
+from voicefsm.providers import Providers
+from voicefsm.providers.scripted import ScriptedLLM
+from voicefsm.runtime.room_io import RoomPlumbing
+from voicefsm.settings import load_settings
 from voicefsm.simulation.rooms import SIP, SimulatedParticipant, SimulatedRooms
 from voicefsm.simulation.scenario import Turn
 
@@ -93,3 +98,17 @@ async def test_with_no_grace_period_a_drop_is_not_held(tmp_path: Path) -> None:
         live.session.end(EndReason.PARTICIPANT_LEFT)  # what livekit's close would fire
         await live.session.finished.wait()
     assert live.session.lifecycle.end_reason is EndReason.PARTICIPANT_LEFT
+
+
+@pytest.mark.parametrize(("grace_s", "livekit_closes"), [(5.0, False), (0.0, True)])
+def test_in_a_livekit_room_the_hold_replaces_livekits_close_on_disconnect(
+    grace_s: float, livekit_closes: bool
+) -> None:
+    """RoomIO closes the session when the linked caller leaves unless told not to: with a
+    grace period the hold decides, without it livekit does, as before."""
+    plumbing = RoomPlumbing(Providers(llm=ScriptedLLM()))
+    room = object()
+    session = SimpleNamespace(settings=load_settings(rejoin_grace_s=grace_s))
+    io = plumbing.attach_io(SimpleNamespace(room=room), session)  # type: ignore[arg-type]
+    assert io["room"] is room
+    assert io["room_options"].close_on_disconnect is livekit_closes

@@ -127,7 +127,7 @@ async def open_session(
         gauges = observers.attach(session)
         start_options = dict(attach_io(session)) if attach_io is not None else {}
         # Caller data reaches the LLM as quoted data, never as instructions of its own.
-        await session.caller.brief(agent)
+        await session.caller_context.brief(agent)
         await session.prepare(agent)
         await agent_session.start(agent, **start_options)
         yield session

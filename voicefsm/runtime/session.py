@@ -105,7 +105,7 @@ class VoiceSession:
         self.settings = settings
         self.session_id = session_id
         self.room = room or RoomMetadata()
-        self.caller = CallerContext(participant or ParticipantMetadata(), spawn=self.spawn)
+        self.caller_context = CallerContext(participant or ParticipantMetadata(), spawn=self.spawn)
         self.conversation_id = self.room.conversation_id or f"c_{uuid.uuid4().hex}"
         self.record = SessionRecord(session_id, self.conversation_id)
         self.outbox = outbox
@@ -148,7 +148,7 @@ class VoiceSession:
         self.participants = ParticipantWatch(
             self.record,
             caller=caller,
-            on_caller_changed=self.caller.changed,
+            on_caller_changed=self.caller_context.changed,
             on_caller_presence=self.rejoin.caller_away,
         )
         self.hooks = HookRunner(
@@ -182,7 +182,7 @@ class VoiceSession:
     @property
     def participant(self) -> ParticipantMetadata:
         """The caller's metadata as it is now (it follows their changes during the call)."""
-        return self.caller.participant
+        return self.caller_context.participant
 
     # -- what the agent reports (voicefsm.agent.definition.AgentRuntime) -----------------------
 
