@@ -4,15 +4,19 @@ quoted data, and the backend stores the summary that names them all."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
 import pytest
 
 from tests.agent.harness import live_session
+from voicefsm.backend.models import SessionSummary
 from voicefsm.backend.server.db import build_engine
 from voicefsm.backend.server.runner import running_backend
 from voicefsm.backend.server.store import Store
+from voicefsm.lifecycle import State
+from voicefsm.record import SessionRecord
 from voicefsm.simulation.rooms import AGENT, SIP, SimulatedParticipant, SimulatedRooms
 from voicefsm.simulation.scenario import Turn
 
@@ -81,3 +85,22 @@ async def test_participants_are_tracked_and_the_callers_changes_reach_the_next_r
     assert boss["left_at"] is not None
     assert boss["left_at"] >= boss["joined_at"]
     assert caller["left_at"] is None  # the caller hung up the call, not the room
+
+
+async def test_a_summary_the_contract_refuses_still_lets_the_session_exit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A summary that cannot be built (a field some future input makes invalid) is counted
+    and logged; the session still flushes and exits instead of hanging in persisting."""
+
+    def refused(*_args: object, **_kwargs: object) -> object:
+        SessionSummary.model_validate({"participants": [{"identity": "a\x00b"}]})
+        raise AssertionError  # unreachable: the validation above raises
+
+    monkeypatch.setattr(SessionRecord, "summary", refused)
+    async with live_session(tmp_path) as live:
+        await asyncio.wait_for(live.converse([Turn(user="Hello there")]), 60)
+    session = live.session
+    assert session.lifecycle.state is State.EXITING
+    assert session.record.counters.writes_refused == 1
+    assert "session summary refused by the contract: not written" in caplog.text
