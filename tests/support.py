@@ -35,6 +35,13 @@ class Backend:
             rows = db.execute("SELECT payload FROM events WHERE kind = ? ORDER BY id", (kind,))
             return [json.loads(payload) for (payload,) in rows]
 
+    def session_summary(self, session_id: str) -> dict[str, object] | None:
+        with sqlite3.connect(self.database) as db:
+            row = db.execute(
+                "SELECT summary FROM sessions WHERE session_id = ?", (session_id,)
+            ).fetchone()
+        return None if row is None else json.loads(row[0])  # type: ignore[no-any-return]
+
     def stored_text(self, key: str) -> str | None:
         with sqlite3.connect(self.database) as db:
             row = db.execute("SELECT text FROM events WHERE idempotency_key = ?", (key,)).fetchone()

@@ -10,10 +10,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from voicefsm.context import (
+    MAX_ATTRIBUTES,
     MAX_METADATA_BYTES,
     ParticipantMetadata,
     RoomMetadata,
     greeting_for,
+    parse_participant_attributes,
     parse_participant_metadata,
     parse_room_metadata,
     participant_context_block,
@@ -160,3 +162,76 @@ def test_greetings() -> None:
     assert greeting_for(RoomMetadata(), ParticipantMetadata()) == "Hello! How can I help you today?"
     room = parse_room_metadata('{"agent": {"greeting": "Welcome to Acme."}}').value
     assert greeting_for(room, ada) == "Welcome to Acme."
+
+
+class _HostileMapping(dict[str, str]):
+    def items(self):  # type: ignore[no-untyped-def, override]
+        msg = "boom"
+        raise RuntimeError(msg)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    raw=st.dictionaries(st.text(max_size=200) | st.integers() | st.none(), JSON, max_size=80)
+    | st.dictionaries(st.text(max_size=140), st.text(max_size=1100), max_size=80)
+    | JSON
+)
+@pytest.mark.slow
+def test_arbitrary_attributes_never_raise_and_yield_short_string_pairs(raw: object) -> None:
+    attributes = parse_participant_attributes(raw).value
+    assert len(attributes) <= MAX_ATTRIBUTES
+    for key, value in attributes.items():
+        assert isinstance(key, str)
+        assert 0 < len(key) <= 128
+        assert isinstance(value, str)
+        assert len(value) <= 1024
+        assert value.isprintable() or value == ""
+
+
+@pytest.mark.parametrize(
+    ("raw", "problem"),
+    [
+        ({f"k{i}": "v" for i in range(MAX_ATTRIBUTES + 1)}, "over the limit of 64"),
+        (
+            {"a": "x" * 1000, "b": "x" * 1000, "c": "x" * 1000, "d": "x" * 1000, "e": "x" * 200},
+            "over the 4096-byte limit",
+        ),
+        (["sip.phoneNumber", "+1555"], "not a mapping"),
+        (_HostileMapping(a="b"), "not a mapping"),
+        (object(), "not a mapping"),
+    ],
+)
+def test_unusable_attributes_are_refused_whole(raw: object, problem: str) -> None:
+    parsed = parse_participant_attributes(raw)
+    assert parsed.value == {}
+    assert problem in (parsed.problem or "")
+
+
+def test_a_bad_attribute_is_dropped_and_the_rest_kept() -> None:
+    parsed = parse_participant_attributes(
+        {
+            "sip.phoneNumber": "+15550100",
+            "": "empty key",
+            "k\n": "v",
+            "n": 5,
+            "x" * 129: "v",
+            "note": "line\none\u202e",
+        }
+    )
+    assert parsed.value == {"sip.phoneNumber": "+15550100", "note": "line one"}
+    assert parsed.problem == "invalid attribute(s) dropped"
+    assert parse_participant_attributes(None) == parse_participant_attributes({})
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    attributes=st.dictionaries(st.text(min_size=1, max_size=20), st.text(max_size=60), max_size=8)
+)
+def test_attributes_reach_the_llm_only_as_quoted_data(attributes: dict[str, str]) -> None:
+    parsed = parse_participant_attributes(attributes).value
+    block = participant_context_block(ParticipantMetadata(), parsed)
+    assert block.count("</caller_data>") == 1
+    inner = block.split("<caller_data>", 1)[1].removesuffix("</caller_data>")
+    assert not set(inner) & {"<", ">", "&"}
+    shown = {k: v for k, v in parsed.items() if not k.startswith("lk.")}
+    assert json.loads(inner) == ({"attributes": shown} if shown else {})

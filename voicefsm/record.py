@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Literal
 
 from voicefsm.backend.models import (
     Message,
@@ -40,12 +41,22 @@ class HistoryItem:
     at: datetime
 
 
+#: What a participant is, as the summary records it (livekit's ``ParticipantKind``; ingress,
+#: egress and kinds livekit adds later are "other").
+ParticipantKind = Literal["standard", "sip", "agent", "other"]
+
+
 @dataclass(slots=True)
 class ParticipantState:
+    """One participant of the room: parsed, capped, current (metadata and attributes follow
+    their changes; ``left_at`` is cleared when they come back)."""
+
     identity: str
     metadata: ParticipantMetadata
     joined_at: datetime
     left_at: datetime | None = None
+    kind: ParticipantKind = "standard"
+    attributes: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -67,6 +78,10 @@ class SessionCounters:
             "app_events": self.app_events,
             "hooks": dict(sorted(self.hooks.items())),
         }
+
+
+#: Participants a summary names (the contract's own limit).
+MAX_PARTICIPANTS = 64
 
 
 def _utc(timestamp: float) -> datetime:
@@ -140,8 +155,43 @@ class SessionRecord:
             HistoryItem(m.id, m.role, m.text, m.turn, m.interrupted, m.at) for m in messages
         )
 
-    def participant_joined(self, identity: str, metadata: ParticipantMetadata) -> None:
-        self.participants[identity] = ParticipantState(identity, metadata, self.now())
+    def participant_joined(
+        self,
+        identity: str,
+        metadata: ParticipantMetadata,
+        *,
+        kind: ParticipantKind = "standard",
+        attributes: dict[str, str] | None = None,
+    ) -> bool:
+        """Someone is in the room; True when it is one who had left (their join time stays)."""
+        known = self.participants.get(identity)
+        if known is not None:
+            came_back = known.left_at is not None
+            known.left_at, known.metadata, known.kind = None, metadata, kind
+            known.attributes = dict(attributes or {})
+            return came_back
+        if len(self.participants) >= MAX_PARTICIPANTS:
+            return False  # a room flooded with joins: the summary keeps the first ones
+        self.participants[identity] = ParticipantState(
+            identity, metadata, self.now(), kind=kind, attributes=dict(attributes or {})
+        )
+        return False
+
+    def participant_changed(
+        self,
+        identity: str,
+        *,
+        metadata: ParticipantMetadata | None = None,
+        attributes: dict[str, str] | None = None,
+    ) -> ParticipantState | None:
+        """A participant's metadata or attributes changed; their state now, if they are known."""
+        participant = self.participants.get(identity)
+        if participant is not None:
+            if metadata is not None:
+                participant.metadata = metadata
+            if attributes is not None:
+                participant.attributes = dict(attributes)
+        return participant
 
     def participant_left(self, identity: str) -> None:
         participant = self.participants.get(identity)
@@ -160,7 +210,8 @@ class SessionRecord:
             end_reason=end_reason,
             participants=[
                 ParticipantSummary(
-                    identity=p.identity[:256],
+                    identity=storable_text(p.identity)[:256],
+                    kind=p.kind,
                     user_id=p.metadata.user_id,
                     display_name=p.metadata.display_name,
                     joined_at=p.joined_at,

@@ -104,6 +104,14 @@ class Settings(BaseSettings):
     silence_timeout_s: float = Field(
         30.0, gt=0, description="caller and agent both silent this long ends the call"
     )
+    rejoin_grace_s: float = Field(
+        5.0, ge=0, le=300, description="a dropped caller may rejoin this long (0: the call ends)"
+    )
+    returning_callers: Literal["off", "sip_phone", "user_id"] = Field(
+        "off",
+        description="key the conversation by the caller when the room names none: "
+        "sip_phone (sip.phoneNumber) or user_id",
+    )
     tool_deadline_s: float = Field(
         20.0, gt=0, description="longest run of one tool call (per tool: @tool_deadline)"
     )

@@ -18,6 +18,7 @@ from voicefsm.providers.devices import SimulatedMicrophone, SimulatedSpeaker, at
 from voicefsm.providers.scripted import ScriptedLLM, ScriptedSTT, ScriptedTTS
 from voicefsm.runtime.assembly import open_session
 from voicefsm.runtime.observers import Observers
+from voicefsm.runtime.participants import RoomEvents
 from voicefsm.runtime.room import RoomControl
 from voicefsm.runtime.session import VoiceSession
 from voicefsm.settings import Settings, load_settings
@@ -76,6 +77,8 @@ async def live_session(
     on_commit: CommitListener | None = None,
     agent: VoiceAgent | None = None,
     room_control: RoomControl | None = None,
+    room_events: RoomEvents | None = None,
+    caller: str | None = None,
 ) -> AsyncIterator[Live]:
     """Scripted providers by default; pass real ones (and who transcribes the user) to test them.
 
@@ -109,6 +112,8 @@ async def live_session(
         observers=Observers(on_commit=on_commit),
         attach_io=attach,
         room_control=room_control,
+        room_events=room_events,
+        caller=caller,
     ) as session:
         microphone, speaker = devices["io"]
         try:

@@ -15,6 +15,8 @@ import pytest
 from tests.support import Backend, free_port
 from voicefsm.cli import main
 from voicefsm.settings import load_settings
+from voicefsm.simulation.harness import SimulationPlumbing
+from voicefsm.simulation.rooms import SimulatedRooms
 from voicefsm.simulation.runner import simulate
 from voicefsm.simulation.scenario import Scenario, Turn, parse_scenario
 
@@ -77,6 +79,15 @@ async def test_a_simulated_job_runs_the_whole_lifecycle_and_persists_every_turn(
         assert session["outbox"]["pending"] == 0
         assert session["outbox"]["delivered"] == session["outbox"]["spooled"] > 0
         assert [t["turn"] for t in session["latencies"]] == [1, 2]
+        # The caller is in the stored summary, as every participant of the room would be.
+        summary = backend.session_summary(session["session_id"]) or {}
+        [caller] = summary["participants"]  # type: ignore[misc]
+        assert (caller["kind"], caller["user_id"], caller["display_name"]) == (
+            "standard",
+            "u_7",
+            "Grace",
+        )
+        assert caller["joined_at"] <= summary["ended_at"]  # type: ignore[operator]
     assert result.sessions[0]["conversation_id"] != result.sessions[1]["conversation_id"]
 
 
@@ -101,6 +112,66 @@ async def test_a_restarted_agent_resumes_the_conversation_without_greeting_again
     # The backend holds both sessions' messages, in order, in one conversation.
     first_texts = [m["text"] for m in first.sessions[0]["history"]]
     assert [text for _, text in stored(backend, conversation)][: len(first_texts)] == first_texts
+
+
+async def test_a_room_without_a_conversation_remembers_the_one_its_first_session_started(
+    tmp_path: Path, backend: Backend
+) -> None:
+    """The first session writes its conversation into the room; the next one resumes it."""
+    settings = load_settings(spool_path=tmp_path / "spool.sqlite3", backend_url=backend.url)
+    rooms = SimulatedRooms()
+    rooms.write("line-7", json.dumps({"tenant": "acme"}))  # a frontend's room, no conversation
+    call = Scenario(turns=TWO_TURNS, end="participant_left")
+    plumbing = SimulationPlumbing(call, rooms)
+    first = (await simulate(call, settings, plumbing=plumbing, room_names=["line-7"])).sessions[0]
+
+    conversation = first["conversation_id"]
+    # Created through the backend contract (POST /api/v1/rooms), and the room's keys kept.
+    with sqlite3.connect(backend.database) as db:
+        rows = list(db.execute("SELECT id FROM conversations WHERE room_name = 'line-7'"))
+    assert rows == [(conversation,)]
+    assert json.loads(rooms.read("line-7") or "") == {
+        "tenant": "acme",
+        "conversation_id": conversation,
+    }
+
+    again = Scenario(turns=[Turn(user="Where was I")])
+    plumbing = SimulationPlumbing(again, rooms)
+    second = (await simulate(again, settings, plumbing=plumbing, room_names=["line-7"])).sessions[0]
+
+    triggers = [entry["trigger"] for entry in second["timeline"]]
+    assert triggers[:2] == ["joined", "resumed"]  # no greeting
+    assert second["conversation_id"] == conversation
+    resumed = plumbing.runs["line-7"].session
+    assert resumed is not None
+    assert [m.text for m in resumed.record.prior] == [m["text"] for m in first["history"]]
+
+
+@pytest.mark.parametrize(
+    ("key", "caller"),
+    [
+        ("sip_phone", {"participant_attributes": {"sip.phoneNumber": "+15550100"}}),
+        ("user_id", {"participant_metadata": {"user_id": "u_42"}}),
+    ],
+)
+async def test_a_caller_who_rings_again_into_a_new_room_resumes_their_conversation(
+    tmp_path: Path, backend: Backend, key: str, caller: dict[str, object]
+) -> None:
+    settings = load_settings(
+        spool_path=tmp_path / "spool.sqlite3", backend_url=backend.url, returning_callers=key
+    )
+    call = Scenario.model_validate({**caller, "turns": [{"user": "I need a table for two"}]})
+    first = (await simulate(call, settings, room_names=["sip-call-1"])).sessions[0]
+    again = Scenario.model_validate({**caller, "turns": [{"user": "It is me again"}]})
+    second = (await simulate(again, settings, room_names=["sip-call-2"])).sessions[0]
+
+    assert second["conversation_id"] == first["conversation_id"]
+    triggers = [entry["trigger"] for entry in second["timeline"]]
+    assert triggers[:2] == ["joined", "resumed"]  # no greeting: the caller is known
+    # Someone else calling starts a conversation of their own.
+    stranger = Scenario(turns=[Turn(user="Hello")])
+    third = (await simulate(stranger, settings, room_names=["sip-call-3"])).sessions[0]
+    assert third["conversation_id"] not in {first["conversation_id"]}
 
 
 def test_the_simulate_command_prints_json_and_honours_the_settings(

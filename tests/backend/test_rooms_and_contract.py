@@ -87,6 +87,7 @@ def test_the_committed_openapi_document_matches_the_server() -> None:
 def test_the_openapi_document_covers_the_contract() -> None:
     paths = json.loads(COMMITTED.read_text())["paths"]
     assert sorted(paths) == [
+        "/api/v1/callers/conversation",
         "/api/v1/conversations/{conversation_id}/context",
         "/api/v1/conversations/{conversation_id}/events",
         "/api/v1/conversations/{conversation_id}/messages",

@@ -161,6 +161,26 @@ def test_a_room_gets_one_conversation_whose_metadata_the_worker_reads(http: http
     assert first.json()["livekit_room_created"] is False
 
 
+def test_a_returning_caller_gets_their_own_conversation_back_in_any_room(
+    http: httpx.Client,
+) -> None:
+    first = http.post("/api/v1/callers/conversation", json={"key": "+15550100"})
+    again = http.post("/api/v1/callers/conversation", json={"key": "+15550100"})
+    other = http.post("/api/v1/callers/conversation", json={"key": "u_42"})
+    assert (first.status_code, again.status_code, other.status_code) == (201, 200, 201)
+    assert first.json()["created"] is True
+    assert again.json() == {"conversation_id": first.json()["conversation_id"], "created": False}
+    assert other.json()["conversation_id"] != first.json()["conversation_id"]
+    # A caller's key never becomes a room: the rooms keep their own conversations.
+    room = http.post("/api/v1/rooms", json={"name": "caller-15550100"})
+    assert room.json()["conversation_id"] not in {first.json()["conversation_id"]}
+
+
+@pytest.mark.parametrize("key", ["", "a\u0000b", "x" * 257])
+def test_a_caller_key_that_cannot_be_stored_is_refused(http: httpx.Client, key: str) -> None:
+    assert http.post("/api/v1/callers/conversation", json={"key": key}).status_code == 422
+
+
 def test_room_metadata_over_the_worker_limit_is_refused(http: httpx.Client) -> None:
     response = http.post("/api/v1/rooms", json={"name": "r", "metadata": {"greeting": "x" * 5000}})
     assert response.status_code == 422

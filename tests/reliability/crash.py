@@ -54,9 +54,9 @@ KILL_WINDOW_S = (1.0, 24.0)
 CHILD_TIMEOUT_S = 120.0
 
 
-def _scenario(conversation_id: str, turns: list[dict[str, Any]]) -> dict[str, Any]:
+def _scenario(conversation_id: str | None, turns: list[dict[str, Any]]) -> dict[str, Any]:
     return {
-        "room_metadata": {"conversation_id": conversation_id},
+        "room_metadata": {} if conversation_id is None else {"conversation_id": conversation_id},
         "participant_metadata": {"user_id": "u_trial", "display_name": "Trial"},
         "turns": turns,
         "end": "hang_up",
@@ -119,10 +119,19 @@ def crash_trial(
     rng = random.Random(f"{seed}:{index}")
     trial = f"trial {index} (seed {seed})"
     spool = workdir / f"spool-{index}.sqlite3"
-    conversation = new_conversation(backend_url, f"crash-{seed}-{index}")
-    config = {"backend_url": backend_url, "spool_path": str(spool), "flush_deadline_s": 4.0}
+    room = f"crash-{seed}-{index}"
+    # Odd trials start in a room that names no conversation (as SIP dispatch rules make them):
+    # the agent gets the room's conversation from the backend itself.
+    named = new_conversation(backend_url, room) if index % 2 == 0 else None
+    config = {
+        "backend_url": backend_url,
+        "spool_path": str(spool),
+        "flush_deadline_s": 4.0,
+        "history_deadline_s": 5.0,  # two trials share two cores: no degraded start by chance
+        "room_names": [room],
+    }
 
-    first = ChildRun({**config, "scenario": _scenario(conversation, PHASE_ONE)}).start()
+    first = ChildRun({**config, "scenario": _scenario(named, PHASE_ONE)}).start()
     kill_at = rng.uniform(*KILL_WINDOW_S)
     while not first.finished and time.monotonic() - first.started_at < kill_at:
         time.sleep(0.01)
@@ -140,6 +149,9 @@ def crash_trial(
         else f"{trial}: finished before its kill at {kill_at:.2f} s"
     )
 
+    # The room's conversation, as the first session left it in the room (or, killed before it
+    # got one, as the restarted agent will get it from the backend).
+    conversation = named or new_conversation(backend_url, room)
     second = ChildRun({**config, "scenario": _scenario(conversation, PHASE_TWO)}).start()
     second.wait(CHILD_TIMEOUT_S)
     result.check(second.returncode == 0, f"{trial}: the restart exited {second.returncode}")

@@ -16,13 +16,19 @@ import yaml
 from hypothesis import strategies as st
 
 from tests.reliability.hostile_api import fuzz_backend_api
-from tests.reliability.hostile_sessions import fuzz_chat_text, fuzz_metadata_sessions
+from tests.reliability.hostile_sessions import (
+    fuzz_attribute_sessions,
+    fuzz_chat_text,
+    fuzz_metadata_sessions,
+)
 from tests.reliability.summary import GroupResult
 from tests.reliability.trial import HOSTILE_STRINGS, explore, record
 from tests.test_context import JSON, KNOWN_KEYS
 from voicefsm.backend.models import API_PREFIX, SessionSummary
 from voicefsm.context import (
+    ParticipantMetadata,
     greeting_for,
+    parse_participant_attributes,
     parse_participant_metadata,
     parse_room_metadata,
     participant_context_block,
@@ -59,6 +65,19 @@ RAW_METADATA = (
 )
 
 
+#: ``participant.attributes`` as a hostile room could hand them over: any keys, any values,
+#: too many of them, or not a mapping at all.
+RAW_ATTRIBUTES = (
+    st.dictionaries(
+        st.sampled_from(HOSTILE_STRINGS) | st.text(max_size=200) | st.integers(),
+        HOSTILE_VALUE,
+        max_size=80,
+    )
+    | HOSTILE_VALUE
+    | st.builds(lambda n: {f"k{i}": "v" * 60 for i in range(n)}, st.integers(0, 200))
+)
+
+
 def fuzz_metadata(*, full: bool) -> GroupResult:
     result = GroupResult("fuzz: metadata")
     explore(
@@ -68,8 +87,31 @@ def fuzz_metadata(*, full: bool) -> GroupResult:
         examples=3000 if full else 400,
         what="metadata through the context pipeline",
     )
+    explore(
+        result,
+        RAW_ATTRIBUTES,
+        attributes_pipeline_holds,
+        examples=3000 if full else 400,
+        what="attributes through the context pipeline",
+    )
     fuzz_metadata_sessions(result, full=full)
+    fuzz_attribute_sessions(result, full=full)
     return result
+
+
+def attributes_pipeline_holds(raw: object) -> None:
+    """What a session does with a participant's attributes (at join, and changed during the
+    call) never raises, and what reaches the LLM and the summary is safe."""
+    attributes = parse_participant_attributes(raw).value
+    block = participant_context_block(ParticipantMetadata(), attributes)
+    inner = block.split("<caller_data>", 1)[1].removesuffix("</caller_data>")
+    assert block.count("<caller_data>") == 1, "attributes opened a second data block"
+    assert not set(inner) & {"<", ">", "&"}, "attributes carry markup into the prompt"
+    state = SessionRecord("s_1", "c_1")
+    state.participant_joined("identity", ParticipantMetadata(), attributes=attributes)
+    state.participant_changed("identity", attributes=attributes)
+    summary = state.summary(EndReason.HANG_UP)
+    SessionSummary.model_validate_json(summary.model_dump_json(by_alias=True))
 
 
 def context_pipeline_holds(raw: str | bytes) -> None:

@@ -21,6 +21,7 @@ _AT = "2026-01-01T00:00:00Z"
 #: A valid body for each operation, so the right token is seen to work (not just to differ).
 BODIES: dict[str, object] = {
     "/api/v1/rooms": {"name": "room-1"},
+    "/api/v1/callers/conversation": {"key": "+15550100"},
     "/api/v1/conversations/{conversation_id}/events": {
         "events": [
             {

@@ -8,7 +8,8 @@ that lines written before a SIGKILL still reach the parent:
 * ``STATE <room> <from> <to> <trigger>`` for each lifecycle transition;
 * ``REPORT <json>`` with the sessions' reports once the run is over.
 
-CONFIG_JSON: ``{"backend_url", "spool_path", "scenario", "sessions"?, "drain_timeout_s"?}``.
+CONFIG_JSON: ``{"backend_url", "spool_path", "scenario", "sessions"?, "room_names"?,
+"drain_timeout_s"?, "flush_deadline_s"?, "history_deadline_s"?}``.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ def main(config_text: str) -> int:
         spool_path=config["spool_path"],
         drain_timeout_s=config.get("drain_timeout_s", 1800.0),
         flush_deadline_s=config.get("flush_deadline_s", 8.0),
+        history_deadline_s=config.get("history_deadline_s", 1.0),
     )
     scenario = Scenario.model_validate(config["scenario"])
     result = asyncio.run(
@@ -52,6 +54,7 @@ def main(config_text: str) -> int:
             scenario,
             settings,
             sessions=config.get("sessions", 1),
+            room_names=config.get("room_names"),
             on_line=_transition,
             on_commit=_acknowledged,
         )

@@ -23,6 +23,8 @@ from pydantic import SecretStr, ValidationError
 
 from voicefsm.backend.models import (
     API_PREFIX,
+    CallerConversationRequest,
+    CallerConversationResponse,
     ContextRequest,
     ContextResponse,
     CreateRoomRequest,
@@ -213,8 +215,22 @@ class BackendClient:
         )
         return _parse(CreateRoomResponse, response)
 
+    async def caller_conversation(self, key: str) -> CallerConversationResponse:
+        """A returning caller's conversation (``key``: a phone number, a user id)."""
+        body = CallerConversationRequest(key=key)
+        response = await self._send(
+            "POST",
+            "/callers/conversation",
+            content=body.model_dump_json(),
+            headers={"content-type": "application/json"},
+            timeout=self._write_timeout,
+        )
+        return _parse(CallerConversationResponse, response)
 
-Reply = TypeVar("Reply", EventBatchResult, SessionStored, CreateRoomResponse)
+
+Reply = TypeVar(
+    "Reply", EventBatchResult, SessionStored, CreateRoomResponse, CallerConversationResponse
+)
 
 
 def _parse(model: type[Reply], response: httpx.Response) -> Reply:

@@ -86,6 +86,16 @@ class CreateRoomResponse(_Response):
     livekit_room_created: bool
 
 
+class CallerConversationRequest(_Request):
+    #: Who is calling: a phone number, a user id. The reference backend keeps only a digest.
+    key: Annotated[str, Field(min_length=1, max_length=256, pattern=_NO_NUL)]
+
+
+class CallerConversationResponse(_Response):
+    conversation_id: str
+    created: bool
+
+
 # -- events ------------------------------------------------------------------------------------
 
 
@@ -272,6 +282,8 @@ class ContextResponse(_Response):
 
 class ParticipantSummary(_Request):
     identity: Short
+    #: livekit's participant kind: a caller over SIP, a browser or app user, an agent.
+    kind: Literal["standard", "sip", "agent", "other"] = "standard"
     user_id: Id | None = None
     display_name: Short | None = None
     joined_at: AwareDatetime

@@ -14,13 +14,15 @@ import shutil
 import subprocess
 import sys
 import sysconfig
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from voicefsm.diagrams import dot, mermaid
 from voicefsm.diagrams.model import AgentShape, HookMark, build
 from voicefsm.errors import DiagramError
-from voicefsm.lifecycle.table import ACTION_EFFECTS, STATES, TRANSITIONS, Action
+from voicefsm.lifecycle.states import LIVE_STATES, State
+from voicefsm.lifecycle.table import ACTION_EFFECTS, STATES, TRANSITIONS, Action, Edge
 
 SVG_RENDERER = "graphviz-pure"
 
@@ -76,6 +78,24 @@ def _agent_tables(agent: AgentShape) -> list[str]:
     return lines
 
 
+def _grouped(edges: Sequence[Edge]) -> list[tuple[Edge, list[State]]]:
+    """Edges that differ only in their source, one after the other in the table, as one row."""
+    rows: list[tuple[Edge, list[State]]] = []
+    for edge in edges:
+        if rows and replace(rows[-1][0], source=edge.source) == edge:
+            rows[-1][1].append(edge.source)
+        else:
+            rows.append((edge, [edge.source]))
+    return rows
+
+
+def _sources(states: list[State]) -> str:
+    named = [f"`{state.value}`" for state in states if state not in LIVE_STATES]
+    if set(LIVE_STATES) <= set(states):
+        return ", ".join(["any live state", *named])
+    return ", ".join(f"`{state.value}`" for state in states)
+
+
 def render_readme(source: str, agent: AgentShape | None) -> str:
     """``README.md`` for the diagrams folder: the Mermaid (GitHub renders it), then what each
     state and transition does."""
@@ -87,12 +107,12 @@ def render_readme(source: str, agent: AgentShape | None) -> str:
     edge_rows = [
         [
             f"`{e.trigger.value}`",
-            f"`{e.source.value}`",
+            _sources(sources),
             f"`{e.dest.value}`" if e.dest else "(stays, not re-entered)",
             ", ".join(f"`{g.value}`" for g in e.guards) or "—",
             _actions([*e.before, *e.after]) or "—",
         ]
-        for e in TRANSITIONS
+        for e, sources in _grouped(TRANSITIONS)
     ]
     generated = "`voicefsm diagrams`" + (" --agent" if agent else "")
     return "\n".join(

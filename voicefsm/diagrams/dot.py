@@ -53,6 +53,13 @@ def _arrow(arrow: Arrow, anchor: State) -> str:
     return f'  {arrow.source.value} -> {arrow.dest.value} [label="{label}", {_FONT}, fontsize=11];'
 
 
+def _box(diagram: Diagram) -> str:
+    if not diagram.in_call:
+        return _quote(LIVE_BOX)
+    lines = [LIVE_BOX, *_wrapped(diagram.in_call, "every state stays on:")]
+    return '"' + "\\n".join(line.replace('"', '\\"') for line in lines) + '"'
+
+
 def render(diagram: Diagram) -> str:
     live = [node for node in diagram.nodes if node.live]
     rest = [node for node in diagram.nodes if not node.live]
@@ -63,7 +70,7 @@ def render(diagram: Diagram) -> str:
         "  start [shape=point, width=0.15];",
         '  finish [shape=doublecircle, label="", width=0.12];',
         f"  subgraph {_CLUSTER} {{",
-        f'    graph [label={_quote(LIVE_BOX)}, style="rounded,dashed", {_FONT}, fontsize=13];',
+        f'    graph [label={_box(diagram)}, style="rounded,dashed", {_FONT}, fontsize=13];',
         *(_node(node) for node in live),
         "  }",
         *(_node(node).replace("    ", "  ", 1) for node in rest),

@@ -3,7 +3,7 @@ composite "in call" state, with the same arrows as the DOT drawing."""
 
 from __future__ import annotations
 
-from voicefsm.diagrams.model import LIVE_BOX, Arrow, Diagram, Node
+from voicefsm.diagrams.model import Arrow, Diagram, Node
 
 _LIVE_ID = "in_call"
 
@@ -49,7 +49,7 @@ def render(diagram: Diagram) -> str:
         "---",
         "stateDiagram-v2",
         "  direction TB",
-        f'  state "{LIVE_BOX}" as {_LIVE_ID} {{',
+        f'  state "{_escape(diagram.live_box)}" as {_LIVE_ID} {{',
         "    direction TB",
         *(line for node in live for line in _state(node, "    ")),
         f"    [*] --> {live[0].state.value}",

@@ -2,7 +2,8 @@
 
 What a page can hold: the six live states inside one "in call" box, one edge from that box to
 ``persisting`` for every way a call ends, an arrow per pair of states (its triggers merged),
-and transitions that stay in their state listed on the state instead of drawn as loops. Guards
+and transitions that stay in their state listed on the state instead of drawn as loops (or once
+on the box, when every live state keeps them: a dropped caller is waited for anywhere). Guards
 and effects go to the table under the picture. An agent adds its tools (on ``thinking``, where
 a reply calls them) and its hooks (on the state or transition they run on).
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from voicefsm.lifecycle import TRANSITIONS, State, Trigger
+from voicefsm.lifecycle import TRANSITIONS, Edge, State, Trigger
 from voicefsm.lifecycle.states import ENDING_TRIGGERS, LIVE_STATES
 
 LIVE_BOX = "in call"
@@ -67,16 +68,36 @@ class Diagram:
     arrows: tuple[Arrow, ...]
     agent: AgentShape | None = None
     everywhere: tuple[Trigger, ...] = field(default=EVERYWHERE)
+    #: Triggers every live state stays in: named once, on the "in call" box.
+    in_call: tuple[str, ...] = ()
+
+    @property
+    def live_box(self) -> str:
+        """The box's label: its name, and what every state in it stays on."""
+        return LIVE_BOX + (f" (stays on {', '.join(self.in_call)})" if self.in_call else "")
 
     def node(self, state: State) -> Node:
         return next(node for node in self.nodes if node.state is state)
 
 
+def _kept(edge: Edge) -> bool:
+    return edge.dest is None or edge.dest is edge.source
+
+
+def _in_call() -> tuple[Trigger, ...]:
+    """Triggers (besides :data:`EVERYWHERE`) that every live state, and only those, stays in."""
+    kept: dict[Trigger, set[State]] = {}
+    for edge in TRANSITIONS:
+        if _kept(edge) and edge.trigger not in EVERYWHERE:
+            kept.setdefault(edge.trigger, set()).add(edge.source)
+    return tuple(trigger for trigger, states in kept.items() if states == set(LIVE_STATES))
+
+
 def _stays(state: State) -> tuple[str, ...]:
     names: list[str] = []
+    skipped = (*EVERYWHERE, *_in_call())
     for edge in TRANSITIONS:
-        kept = edge.dest is None or edge.dest is edge.source
-        if edge.source is state and kept and edge.trigger not in EVERYWHERE:
+        if edge.source is state and _kept(edge) and edge.trigger not in skipped:
             name = edge.trigger.value + (" (retry)" if edge.trigger is Trigger.REPLY_FAILED else "")
             if name not in names:
                 names.append(name)
@@ -137,4 +158,5 @@ def build(agent: AgentShape | None = None) -> Diagram:
     nodes = tuple(
         Node(state, state in LIVE_STATES, _stays(state), _notes(state, agent)) for state in State
     )
-    return Diagram(title, nodes, _arrows(agent), agent)
+    in_call = tuple(trigger.value for trigger in _in_call())
+    return Diagram(title, nodes, _arrows(agent), agent, in_call=in_call)

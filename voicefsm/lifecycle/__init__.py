@@ -6,6 +6,8 @@ from voicefsm.lifecycle.states import EndReason, Role, State, Trigger
 from voicefsm.lifecycle.table import STATES, TRANSITIONS, Action, Edge, Guard, StateSpec
 from voicefsm.lifecycle.timeline import Timeline, TimelineEntry
 from voicefsm.lifecycle.triggers import (
+    CallerDropped,
+    CallerReturned,
     Completion,
     ContextLoaded,
     EndCall,
@@ -36,6 +38,8 @@ __all__ = [
     "STATES",
     "TRANSITIONS",
     "Action",
+    "CallerDropped",
+    "CallerReturned",
     "Completion",
     "ContextLoaded",
     "Edge",

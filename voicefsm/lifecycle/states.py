@@ -34,6 +34,8 @@ class Trigger(StrEnum):
     TOOL_STARTED = "tool_started"
     TOOL_FINISHED = "tool_finished"
     HANDED_OFF = "handed_off"
+    CALLER_DROPPED = "caller_dropped"
+    CALLER_RETURNED = "caller_returned"
     SPOKE = "spoke"
     HANG_UP = "hang_up"
     PARTICIPANT_LEFT = "participant_left"

@@ -242,6 +242,11 @@ TRANSITIONS: tuple[Edge, ...] = (
         Edge(Trigger.HANDED_OFF, source, None, before=(Action.RECORD_HANDOFF,))
         for source in TOOL_STATES
     ),
+    # A caller whose connection drops (a mobile handover, a SIP re-INVITE) is waited for: the
+    # call is held where it is, and only the grace period running out ends it
+    # (``participant_left``); rejoining in time continues the same call.
+    *(Edge(Trigger.CALLER_DROPPED, source, None) for source in LIVE_STATES),
+    *(Edge(Trigger.CALLER_RETURNED, source, None) for source in LIVE_STATES),
     # An apology or the farewell, once heard, joins the record wherever the session now is.
     *(
         Edge(Trigger.SPOKE, source, None, before=(Action.RECORD_SPEECH,))

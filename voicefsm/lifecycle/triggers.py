@@ -192,6 +192,31 @@ class HandedOff(TriggerData):
 
 
 @dataclass(frozen=True, slots=True)
+class CallerDropped(TriggerData):
+    """The caller's connection dropped: the call is held for ``grace_s`` for them to rejoin;
+    only if they do not does it end (``ParticipantLeft``)."""
+
+    trigger: ClassVar[Trigger] = Trigger.CALLER_DROPPED
+    grace_s: float = 0.0
+
+    @property
+    def detail(self) -> str | None:
+        return f"held {self.grace_s} s"  # f-strings take any value
+
+
+@dataclass(frozen=True, slots=True)
+class CallerReturned(TriggerData):
+    """The caller rejoined within the grace period, after ``away_s``: the call goes on."""
+
+    trigger: ClassVar[Trigger] = Trigger.CALLER_RETURNED
+    away_s: float = 0.0
+
+    @property
+    def detail(self) -> str | None:
+        return f"away {self.away_s} s"
+
+
+@dataclass(frozen=True, slots=True)
 class Spoke(TriggerData):
     """The agent said something outside a reply (an apology, the farewell), as heard."""
 
@@ -253,6 +278,8 @@ TRIGGER_DATA: dict[Trigger, type[TriggerData]] = {
         ToolStarted,
         ToolFinished,
         HandedOff,
+        CallerDropped,
+        CallerReturned,
         Spoke,
         HangUp,
         ParticipantLeft,

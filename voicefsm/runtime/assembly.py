@@ -23,10 +23,11 @@ from livekit.agents import NOT_GIVEN, AgentSession, TurnHandlingOptions
 
 from voicefsm.agent.definition import VoiceAgent
 from voicefsm.backend.client import BackendClient, backend_http
-from voicefsm.context import ParticipantMetadata, RoomMetadata, participant_context_block
+from voicefsm.context import ParticipantMetadata, RoomMetadata
 from voicefsm.persistence.outbox import Outbox
 from voicefsm.providers import Providers
 from voicefsm.runtime.observers import Observers
+from voicefsm.runtime.participants import RoomEvents
 from voicefsm.runtime.room import RoomControl
 from voicefsm.runtime.session import VoiceSession
 from voicefsm.settings import Settings
@@ -84,12 +85,16 @@ async def open_session(
     observers: Observers | None = None,
     attach_io: AttachIO | None = None,
     room_control: RoomControl | None = None,
+    room_events: RoomEvents | None = None,
+    caller: str | None = None,
 ) -> AsyncIterator[VoiceSession]:
     """A started call running ``agent``; on exit it is ended (if it has not ended), persisted
     within ``settings.shutdown_budget_s``, and everything it opened is closed.
 
     Without ``attach_io`` the session has no audio: a text session for ``AgentSession.run``.
     ``room_control`` changes the call's room (hanging up, its metadata); none by default.
+    ``room_events`` (livekit's ``rtc.Room``, a simulated room) are followed for the room's
+    participants; ``caller`` is the identity of the one the session is linked to.
     """
     observers = observers or Observers()
     participant = participant or ParticipantMetadata()
@@ -115,13 +120,14 @@ async def open_session(
             room=room,
             participant=participant,
             room_control=room_control,
+            caller=caller,
         )
+        if room_events is not None:
+            session.participants.attach(room_events)
         gauges = observers.attach(session)
         start_options = dict(attach_io(session)) if attach_io is not None else {}
-        if isinstance(agent.instructions, str):
-            # Caller data reaches the LLM as quoted data, never as instructions of its own.
-            block = participant_context_block(participant)
-            await agent.update_instructions(agent.instructions + "\n\n" + block)
+        # Caller data reaches the LLM as quoted data, never as instructions of its own.
+        await session.caller_context.brief(agent)
         await session.prepare(agent)
         await agent_session.start(agent, **start_options)
         yield session
@@ -131,6 +137,8 @@ async def open_session(
             # or failed: end the call and persist it before the outbox closes. Shielded, so the
             # cancellation cannot cut it short.
             await asyncio.shield(_end_and_persist(session))
+        if session is not None:
+            session.participants.detach()
         if gauges is not None:
             gauges.cancel()
         if session is not None:

@@ -10,14 +10,21 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
+from livekit import rtc
 from livekit.agents import JobContext
 
 from voicefsm.agent.definition import VoiceAgent
 from voicefsm.context import parse_participant_metadata, parse_room_metadata
 from voicefsm.providers import Providers
 from voicefsm.runtime.assembly import open_session
+from voicefsm.runtime.conversation import (
+    caller_key,
+    conversation_for_room,
+    remember_conversation,
+)
 from voicefsm.runtime.interpreter_guard import install_interpreter_guard
 from voicefsm.runtime.observers import Observers
+from voicefsm.runtime.participants import RoomEvents
 from voicefsm.runtime.room import RoomControl
 from voicefsm.runtime.session import VoiceSession
 from voicefsm.settings import Settings
@@ -37,10 +44,22 @@ class JobPlumbing(Protocol):
     def room_control(self, ctx: JobContext, settings: Settings) -> RoomControl:
         """What may be changed in the job's room (hanging up, its metadata)."""
 
+    def room_events(self, ctx: JobContext, caller: rtc.RemoteParticipant) -> RoomEvents:
+        """Where the room's participant events come from; ``caller`` is already in it."""
+
 
 def _metadata(value: object) -> str | None:
     # Mock rooms hand out mocks for unset fields; only a real string is metadata.
     return value if isinstance(value, str) and value else None
+
+
+def _in_room(events: RoomEvents, identity: str) -> object | None:
+    try:
+        return next(
+            (p for p in events.remote_participants.values() if p.identity == identity), None
+        )
+    except Exception:  # a room that cannot list its participants
+        return None
 
 
 async def run_job(
@@ -55,19 +74,31 @@ async def run_job(
     install_interpreter_guard()  # job processes are fresh interpreters
     await ctx.connect()
     caller = await ctx.wait_for_participant()
-    room = parse_room_metadata(_metadata(ctx.room.metadata) or _metadata(ctx.job.room.metadata))
+    raw_room = _metadata(ctx.room.metadata) or _metadata(ctx.job.room.metadata)
+    room = parse_room_metadata(raw_room)
     participant = parse_participant_metadata(_metadata(caller.metadata))
+    control = plumbing.room_control(ctx, settings)
+    events = plumbing.room_events(ctx, caller)
+    # The caller as the room knows them (a simulated room holds their attributes).
+    known_caller = _in_room(events, caller.identity) or caller
+    key = caller_key(settings, known_caller, participant.value)
+    known = await conversation_for_room(ctx.job.room.name, room.value, settings, caller=key)
     async with open_session(
         agent(),
         providers=plumbing.providers(ctx),
         settings=settings,
         session_id=ctx.job.id,
-        room=room.value,
+        room=known,
         participant=participant.value,
         observers=observers,
         attach_io=lambda session: plumbing.attach_io(ctx, session),
-        room_control=plumbing.room_control(ctx, settings),
+        room_control=control,
+        room_events=events,
+        caller=caller.identity,
     ) as session:
+        if room.value.conversation_id is None:
+            remember = remember_conversation(control, raw_room, room, session.record)
+            session.spawn(remember, "voicefsm-remember-conversation")
         await session.finished.wait()
         reason = session.lifecycle.end_reason
         ctx.shutdown(reason=reason.value if reason else "")

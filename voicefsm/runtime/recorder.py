@@ -136,7 +136,17 @@ class Recorder:
 
     def summary(self, reason: EndReason, timeline: Timeline) -> None:
         """The session summary: the last write of a session."""
-        summary = self.record.summary(reason, timeline)
+        try:
+            summary = self.record.summary(reason, timeline)
+        except ValueError as exc:  # pydantic's ValidationError: a field the contract refuses
+            # Without this the session would never leave persisting: the flush and the exit
+            # still come, the rest of the conversation is already in the outbox.
+            self.record.counters.writes_refused += 1
+            self._log.error(
+                "session summary refused by the contract: not written",
+                extra={"kind": "session", "error_type": type(exc).__name__},
+            )
+            return
         self._write("session", lambda outbox: outbox.submit_session(summary))
 
     def _write(self, kind: str, hand_over: Callable[[Outbox], None]) -> None:

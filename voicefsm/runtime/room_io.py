@@ -6,9 +6,11 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from livekit import rtc
 from livekit.agents import AgentSession, JobContext, room_io
 
 from voicefsm.providers import Providers
+from voicefsm.runtime.participants import RoomEvents
 from voicefsm.runtime.room import LiveKitRoom, RoomControl
 from voicefsm.runtime.session import VoiceSession
 from voicefsm.settings import Settings
@@ -28,9 +30,17 @@ class RoomPlumbing:
             # Typed chat (lk.chat) takes the same path as speech: the lifecycle decides.
             await session.typed_text(event.text)
 
-        options = room_io.RoomOptions(text_input=room_io.TextInputOptions(text_input_cb=typed))
+        options = room_io.RoomOptions(
+            text_input=room_io.TextInputOptions(text_input_cb=typed),
+            # With a grace period the caller leaving holds the call (voicefsm.runtime.rejoin)
+            # and livekit relinks them when they rejoin; without, livekit ends it at once.
+            close_on_disconnect=session.settings.rejoin_grace_s == 0,
+        )
         return {"room": ctx.room, "room_options": options}
 
     def room_control(self, ctx: JobContext, settings: Settings) -> RoomControl:
         log = logging.getLogger("voicefsm.agent")
         return LiveKitRoom(ctx.room.name, settings.livekit_credentials(), log=log)
+
+    def room_events(self, ctx: JobContext, caller: rtc.RemoteParticipant) -> RoomEvents:
+        return ctx.room

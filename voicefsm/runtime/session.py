@@ -41,12 +41,15 @@ from voicefsm.logs import SessionLog
 from voicefsm.persistence.outbox import Outbox
 from voicefsm.record import SessionRecord
 from voicefsm.runtime import ending, resume
+from voicefsm.runtime.caller import CallerContext
 from voicefsm.runtime.effects import SessionEffects
 from voicefsm.runtime.enrichment import Enrichment
 from voicefsm.runtime.events import SessionEvents
 from voicefsm.runtime.hooks import HookRunner
+from voicefsm.runtime.participants import ParticipantWatch
 from voicefsm.runtime.pipeline import Phrases, Pipeline, TurnLatency
 from voicefsm.runtime.recorder import Recorder
+from voicefsm.runtime.rejoin import RejoinGrace
 from voicefsm.runtime.room import NoRoom, RoomControl
 from voicefsm.runtime.tools import ToolWatch, with_deadlines
 from voicefsm.settings import Settings
@@ -96,12 +99,13 @@ class VoiceSession:
         room: RoomMetadata | None = None,
         participant: ParticipantMetadata | None = None,
         room_control: RoomControl | None = None,
+        caller: str | None = None,
     ) -> None:
         self.agent_session = agent_session
         self.settings = settings
         self.session_id = session_id
         self.room = room or RoomMetadata()
-        self.participant = participant or ParticipantMetadata()
+        self.caller_context = CallerContext(participant or ParticipantMetadata(), spawn=self.spawn)
         self.conversation_id = self.room.conversation_id or f"c_{uuid.uuid4().hex}"
         self.record = SessionRecord(session_id, self.conversation_id)
         self.outbox = outbox
@@ -139,6 +143,14 @@ class VoiceSession:
             max_failed_turns=settings.max_failed_turns,
             log=self._log,
         )
+        self.rejoin = RejoinGrace(self.lifecycle, settings.rejoin_grace_s)
+        #: The room's participants (attach it to the room's events); ``caller`` is linked.
+        self.participants = ParticipantWatch(
+            self.record,
+            caller=caller,
+            on_caller_changed=self.caller_context.changed,
+            on_caller_presence=self.rejoin.caller_away,
+        )
         self.hooks = HookRunner(
             self.lifecycle,
             self.record,
@@ -166,6 +178,11 @@ class VoiceSession:
         self.agent: Agent = agent
         self.hooks.use(agent)
         agent._bind(self)
+
+    @property
+    def participant(self) -> ParticipantMetadata:
+        """The caller's metadata as it is now (it follows their changes during the call)."""
+        return self.caller_context.participant
 
     # -- what the agent reports (voicefsm.agent.definition.AgentRuntime) -----------------------
 
@@ -312,6 +329,7 @@ class VoiceSession:
         )
 
     async def shut_down(self, reason: EndReason) -> None:
+        self.rejoin.cancel()
         try:
             await ending.close(
                 self.agent_session,

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from livekit import rtc
 from livekit.agents import JobContext
 
 from voicefsm.persistence.outbox import OutboxStats
@@ -22,10 +23,11 @@ from voicefsm.providers.scripted import (
     ScriptedTTS,
     ScriptedTurn,
 )
+from voicefsm.runtime.participants import RoomEvents
 from voicefsm.runtime.room import RoomControl
 from voicefsm.runtime.session import VoiceSession
 from voicefsm.settings import Settings
-from voicefsm.simulation.rooms import SimulatedRooms
+from voicefsm.simulation.rooms import SimulatedParticipant, SimulatedRoom, SimulatedRooms
 from voicefsm.simulation.scenario import Scenario
 from voicefsm.simulation.user import SimulatedUser
 
@@ -36,6 +38,8 @@ class SessionRun:
 
     room: str
     session: VoiceSession | None = None
+    #: The job's room: drive its participants from the job's loop (``session.agent_session``).
+    live_room: SimulatedRoom | None = None
     #: The session's scripted LLM (what it was asked is in ``llm.chat_contexts``).
     llm: ScriptedLLM | None = None
     user_stuck: bool = False
@@ -112,7 +116,23 @@ class SimulationPlumbing:
         return {}
 
     def room_control(self, ctx: JobContext, settings: Settings) -> RoomControl:
-        return self.rooms.room(ctx.job.room.name)
+        return self._room(ctx.job.room.name)
+
+    def room_events(self, ctx: JobContext, caller: rtc.RemoteParticipant) -> RoomEvents:
+        room = self._room(ctx.job.room.name)
+        # The caller the mock room hands out, with the scenario's metadata: livekit's mock
+        # participant is shared by every job of the process.
+        metadata = self.scenario.participant_metadata_text()
+        attributes = dict(self.scenario.participant_attributes)
+        room.join(SimulatedParticipant(caller.identity, metadata, attributes))
+        return room
+
+    def _room(self, name: str) -> SimulatedRoom:
+        with self._lock:
+            run = self.runs[name]
+            if run.live_room is None:
+                run.live_room = self.rooms.room(name)
+            return run.live_room
 
     def finished(self, room: str, stats: OutboxStats | None) -> None:
         """The job for ``room`` is over (``stats`` ``None``: it failed before its outbox

@@ -1,14 +1,36 @@
-"""Simulated rooms: what a session changes in its room, kept as a LiveKit server would keep it.
+"""Simulated rooms: a room kept as a LiveKit server would keep it, and its participants' events.
 
 A metadata update replaces the room's metadata (the next session dispatched to that room reads
 it), and hanging up deletes the room. ``simulate`` hands each job the room of its name; pass the
 same :class:`SimulatedRooms` to several runs and a room outlives its sessions, as on a server.
+
+Each job gets its own :class:`SimulatedRoom`: the session's room control and the source of its
+participant events (``participant_connected``, ``participant_disconnected``,
+``participant_metadata_changed``, ``participant_attributes_changed``, with livekit's
+arguments), which a test or a scenario drives with :meth:`SimulatedRoom.join` and friends.
+livekit's mock room cannot serve: it is one cached mock for the whole process, and handlers
+registered on it never fire.
 """
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+
+from livekit import rtc
+
+#: livekit's ``ParticipantKind`` values.
+STANDARD, SIP, AGENT = 0, 3, 4
+
+
+@dataclass
+class SimulatedParticipant:
+    """The part of ``rtc.RemoteParticipant`` voicefsm reads."""
+
+    identity: str
+    metadata: str = ""
+    attributes: dict[str, str] = field(default_factory=dict)
+    kind: int = STANDARD
 
 
 @dataclass
@@ -36,12 +58,16 @@ class SimulatedRooms:
             self.metadata.pop(name, None)
 
 
-@dataclass(frozen=True)
-class SimulatedRoom:
-    """One job's room control (:class:`voicefsm.runtime.room.RoomControl`)."""
+class SimulatedRoom(rtc.EventEmitter[str]):
+    """One job's room: its control (:class:`voicefsm.runtime.room.RoomControl`) and its
+    participants (:class:`voicefsm.runtime.participants.RoomEvents`). Drive it from the
+    session's own event loop, as livekit emits room events there."""
 
-    name: str
-    rooms: SimulatedRooms
+    def __init__(self, name: str, rooms: SimulatedRooms) -> None:
+        super().__init__()
+        self.name = name
+        self.rooms = rooms
+        self.remote_participants: dict[str, SimulatedParticipant] = {}
 
     @property
     def available(self) -> bool:
@@ -54,3 +80,23 @@ class SimulatedRoom:
     async def update_metadata(self, metadata: str) -> bool:
         self.rooms.write(self.name, metadata)
         return True
+
+    # -- what participants do -------------------------------------------------------------------
+
+    def join(self, participant: SimulatedParticipant) -> None:
+        self.remote_participants[participant.identity] = participant
+        self.emit("participant_connected", participant)
+
+    def leave(self, identity: str) -> None:
+        participant = self.remote_participants.pop(identity)
+        self.emit("participant_disconnected", participant)
+
+    def set_metadata(self, identity: str, metadata: str) -> None:
+        participant = self.remote_participants[identity]
+        old, participant.metadata = participant.metadata, metadata
+        self.emit("participant_metadata_changed", participant, old, metadata)
+
+    def set_attributes(self, identity: str, changed: dict[str, str]) -> None:
+        participant = self.remote_participants[identity]
+        participant.attributes.update(changed)
+        self.emit("participant_attributes_changed", changed, participant)

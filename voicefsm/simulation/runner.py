@@ -13,7 +13,7 @@ import contextlib
 import logging
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -24,8 +24,6 @@ from opentelemetry.trace import Tracer
 
 from voicefsm import livekit_compat
 from voicefsm.agent.definition import VoiceAgent
-from voicefsm.backend.client import BackendClient, backend_http
-from voicefsm.errors import BackendError
 from voicefsm.lifecycle import TimelineEntry
 from voicefsm.observability.prometheus import PrometheusMetrics
 from voicefsm.persistence.outbox import CommitListener
@@ -36,6 +34,7 @@ from voicefsm.runtime.session import VoiceSession
 from voicefsm.settings import Settings, default_data_dir
 from voicefsm.simulation.harness import SessionRun, SimulationPlumbing
 from voicefsm.simulation.report import session_report
+from voicefsm.simulation.rooms import SimulatedRooms
 from voicefsm.simulation.scenario import Scenario
 
 SESSION_TIMEOUT_S = 600.0
@@ -77,21 +76,15 @@ def _backend(settings: Settings) -> Iterator[str | None]:
         yield url
 
 
-async def _room_metadata(scenario: Scenario, url: str | None, name: str, settings: Settings) -> str:
-    """What ``POST /api/v1/rooms`` would have put on the room; the scenario's own when it names
-    a conversation (or is a raw string), or when the backend cannot be reached."""
-    raw = scenario.room_metadata
-    if isinstance(raw, str) or "conversation_id" in raw or url is None:
-        return scenario.room_metadata_text()
-    agent = raw.get("agent", {})
-    async with backend_http(url) as http:
-        client = BackendClient(http, token=settings.backend_token, write_timeout_s=2.0)
-        try:
-            settings_for_agent: dict[str, object] = dict(agent) if isinstance(agent, dict) else {}
-            room = await client.create_room(name, settings_for_agent)
-        except BackendError:
-            return scenario.room_metadata_text()
-    return room.room_metadata
+def _room_metadata(scenario: Scenario, rooms: SimulatedRooms, name: str) -> str:
+    """The room's metadata as a LiveKit server holds it: what was last written into a room that
+    exists (an earlier session's conversation id included), else the scenario's. A room that
+    names no conversation gets one from the agent itself, as in production."""
+    existing = rooms.read(name)
+    if existing is None:
+        existing = scenario.room_metadata_text()
+        rooms.write(name, existing)
+    return existing
 
 
 class _StopRequest:
@@ -168,15 +161,19 @@ async def simulate(
     on_commit: CommitListener | None = None,
     plumbing: SimulationPlumbing | None = None,
     agent: AgentFactory = VoiceAgent,
+    room_names: Sequence[str] | None = None,
 ) -> SimulationResult:
-    """Run ``sessions`` copies of ``scenario`` concurrently; returns each session's report.
+    """Run ``sessions`` copies of ``scenario`` concurrently (one in each of ``room_names`` when
+    given); returns each session's report.
 
     ``on_commit`` is told the idempotency keys of each batch of writes the moment it is
     acknowledged (committed to the spool; on the outbox's writer thread). SIGTERM or SIGINT
     (when run on the main thread) stops the run the way a worker stops: live sessions get
     ``drain_timeout_s`` to finish, then are ended and persisted; a second signal skips the wait.
     ``plumbing`` (built for this scenario) lets a caller look at each run's session and
-    scripted providers afterwards (``plumbing.runs``). ``agent`` makes each session's agent.
+    scripted providers afterwards (``plumbing.runs``); its ``rooms`` outlive the run, so a
+    second run in the same ``room_names`` finds what the first wrote into them. ``agent`` makes
+    each session's agent.
     """
     install_interpreter_guard()
     logging.getLogger("livekit").setLevel(logging.WARNING)
@@ -222,11 +219,11 @@ async def simulate(
         try:
             await asyncio.wait_for(started.wait(), 30)
             prefix = f"sim-{int(time.time() * 1000) % 10**8}"
+            names = room_names or [f"{prefix}-{index}" for index in range(sessions)]
             runs = []
-            for index in range(sessions):
-                name = f"{prefix}-{index}"
+            for name in names:
                 runs.append(sim.expect(name))
-                metadata = await _room_metadata(scenario, url, name, settings)
+                metadata = _room_metadata(scenario, sim.rooms, name)
                 room = models.Room(sid=f"RM_{name}", name=name, metadata=metadata)
                 await server.simulate_job(name, fake_job=True, room_info=room)
             await _until_done_or_stopped(runs, stop, server, settings.drain_timeout_s)

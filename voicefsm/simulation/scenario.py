@@ -3,6 +3,7 @@
     {
       "room_metadata": {"agent": {"greeting": "Hi, this is Acme."}},   # or a raw string
       "participant_metadata": {"user_id": "u_1", "display_name": "Ada"}, # or a raw string
+      "participant_attributes": {"sip.phoneNumber": "+15550100"},
       "turns": [
         {"user": "What time do you open?"},
         {"user": "And on Sundays?", "pause_ms": 800},
@@ -103,6 +104,8 @@ class Scenario(BaseModel):
 
     room_metadata: dict[str, JsonValue] | str = {}
     participant_metadata: dict[str, JsonValue] | str = {}
+    #: The caller's attributes (``{"sip.phoneNumber": "+15550100"}`` for a phone caller).
+    participant_attributes: dict[str, str] = {}
     turns: Annotated[list[Turn], Field(min_length=1, max_length=200)]
     end: Literal["hang_up", "participant_left", "agent"] = "hang_up"
     expect: Expectations | None = None

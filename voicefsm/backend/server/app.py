@@ -19,6 +19,8 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 import voicefsm
 from voicefsm.backend.models import (
     API_PREFIX,
+    CallerConversationRequest,
+    CallerConversationResponse,
     ContextRequest,
     ContextResponse,
     CreateRoomRequest,
@@ -130,6 +132,21 @@ def _api(store: Store, rooms: RoomCreator | None, token: SecretStr | None) -> AP
             created=room.created,
             livekit_room_created=rooms is not None,
         )
+
+    @api.post(
+        "/callers/conversation",
+        status_code=201,
+        responses={200: {"model": CallerConversationResponse, "description": "An existing one"}},
+    )
+    async def caller_conversation(
+        body: CallerConversationRequest, response: Response
+    ) -> CallerConversationResponse:
+        """The conversation of a returning caller (a phone number, a user id): created once per
+        caller, so a caller who rings again, in any room, resumes their history."""
+        conversation_id, created = await store.caller_conversation(body.key)
+        if not created:
+            response.status_code = status.HTTP_200_OK
+        return CallerConversationResponse(conversation_id=conversation_id, created=created)
 
     @api.get("/conversations/{conversation_id}/messages")
     async def recent_messages(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import re
 import uuid
@@ -100,6 +101,24 @@ class Store:
                 await db.execute(select(ConversationRow).where(ConversationRow.room_name == name))
             ).scalar_one()
         return Room(name, row.id, row.room_metadata or metadata, row.id == conversation_id)
+
+    async def caller_conversation(self, key: str) -> tuple[str, bool]:
+        """A returning caller's conversation, created once per ``key``; (its id, created).
+
+        Only a SHA-256 digest of the key is kept (in the room-name column, under a ``caller:``
+        prefix no room name can take). Phone numbers are few enough to try them all, so the
+        digest keeps the number out of sight, not out of reach of whoever holds the database.
+        """
+        name = "caller:" + hashlib.sha256(key.encode()).hexdigest()
+        conversation_id = f"c_{uuid.uuid4().hex}"
+        async with self._writing() as db:
+            stmt = self._insert_ignoring(ConversationRow, on="room_name").values(
+                id=conversation_id, room_name=name, created_at=_now()
+            )
+            await db.execute(stmt)
+            query = select(ConversationRow.id).where(ConversationRow.room_name == name)
+            stored = (await db.execute(query)).scalar_one()
+        return stored, stored == conversation_id
 
     async def append_events(self, conversation_id: str, events: Sequence[Event]) -> tuple[int, int]:
         """Apply each event once: returns (accepted, duplicates); all or nothing."""

@@ -1,0 +1,114 @@
+"""A dropped caller can come back: through a real AgentSession and a simulated room, a drop
+shorter than the grace period keeps the call (and its lifecycle), a longer one ends it as
+``participant_left``."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from tests.agent.harness import live_session
+from voicefsm.lifecycle import EndReason, State
+from voicefsm.providers import Providers
+from voicefsm.providers.scripted import ScriptedLLM
+from voicefsm.runtime.room_io import RoomPlumbing
+from voicefsm.settings import load_settings
+from voicefsm.simulation.rooms import SIP, SimulatedParticipant, SimulatedRooms
+from voicefsm.simulation.scenario import Turn
+
+pytestmark = pytest.mark.slow
+
+
+def _caller() -> SimulatedParticipant:
+    return SimulatedParticipant("sip_caller", '{"display_name": "Ada"}', kind=SIP)
+
+
+async def test_a_caller_back_within_the_grace_period_continues_the_same_call(
+    tmp_path: Path,
+) -> None:
+    room = SimulatedRooms().room("line-3")
+    room.join(_caller())
+    settings = {"rejoin_grace_s": 3.0}
+    async with live_session(
+        tmp_path, settings=settings, room_events=room, caller="sip_caller"
+    ) as live:
+        await live.session.settled()
+        room.leave("sip_caller")  # a mobile handover
+        await asyncio.sleep(0.5)
+        assert live.session.lifecycle.state is State.LISTENING  # held, not ended
+        room.join(_caller())
+        await live.converse([Turn(user="Are you still there")])
+        session = live.session
+
+    assert session.lifecycle.end_reason is EndReason.HANG_UP  # the caller's own, later
+    trail = live.trail()
+    dropped = trail.index(("listening", "caller_dropped", "listening"))
+    assert trail[dropped + 1] == ("listening", "caller_returned", "listening")
+    assert ("listening", "user_turn_completed", "thinking") in trail[dropped:]
+    assert "participant_left" not in {trigger for _, trigger, _ in trail}
+    returned = next(e for e in session.lifecycle.timeline if e.trigger.value == "caller_returned")
+    assert returned.detail is not None
+    assert returned.detail.startswith("away 0.")
+    assert [m.text for m in session.record.history if m.role.value == "user"] == [
+        "Are you still there"
+    ]
+    caller = session.record.participants["sip_caller"]
+    assert (caller.kind, caller.left_at) == ("sip", None)  # back in the room
+
+
+async def test_a_caller_gone_longer_than_the_grace_period_ends_the_call(tmp_path: Path) -> None:
+    room = SimulatedRooms().room("line-4")
+    room.join(_caller())
+    settings = {"rejoin_grace_s": 0.5}
+    async with live_session(
+        tmp_path, settings=settings, room_events=room, caller="sip_caller"
+    ) as live:
+        await live.session.settled()
+        room.leave("sip_caller")
+        await asyncio.wait_for(live.session.finished.wait(), 15)
+        session = live.session
+
+    assert session.lifecycle.end_reason is EndReason.PARTICIPANT_LEFT
+    trail = live.trail()
+    assert trail[-3:] == [
+        ("listening", "caller_dropped", "listening"),
+        ("listening", "participant_left", "persisting"),
+        ("persisting", "persisted", "exiting"),
+    ]
+    dropped = next(e for e in session.lifecycle.timeline if e.trigger.value == "caller_dropped")
+    ended = next(e for e in session.lifecycle.timeline if e.trigger.value == "participant_left")
+    assert ended.t - dropped.t >= 0.4  # the grace period was waited out, not skipped
+    assert session.record.participants["sip_caller"].left_at is not None
+
+
+async def test_with_no_grace_period_a_drop_is_not_held(tmp_path: Path) -> None:
+    """0 turns the hold off: leaving is livekit's to act on (RoomIO closes the session)."""
+    room = SimulatedRooms().room("line-5")
+    room.join(_caller())
+    async with live_session(
+        tmp_path, settings={"rejoin_grace_s": 0}, room_events=room, caller="sip_caller"
+    ) as live:
+        await live.session.settled()
+        room.leave("sip_caller")
+        await asyncio.sleep(0.2)
+        assert "caller_dropped" not in {trigger for _, trigger, _ in live.trail()}
+        live.session.end(EndReason.PARTICIPANT_LEFT)  # what livekit's close would fire
+        await live.session.finished.wait()
+    assert live.session.lifecycle.end_reason is EndReason.PARTICIPANT_LEFT
+
+
+@pytest.mark.parametrize(("grace_s", "livekit_closes"), [(5.0, False), (0.0, True)])
+def test_in_a_livekit_room_the_hold_replaces_livekits_close_on_disconnect(
+    grace_s: float, livekit_closes: bool
+) -> None:
+    """RoomIO closes the session when the linked caller leaves unless told not to: with a
+    grace period the hold decides, without it livekit does, as before."""
+    plumbing = RoomPlumbing(Providers(llm=ScriptedLLM()))
+    room = object()
+    session = SimpleNamespace(settings=load_settings(rejoin_grace_s=grace_s))
+    io = plumbing.attach_io(SimpleNamespace(room=room), session)  # type: ignore[arg-type]
+    assert io["room"] is room
+    assert io["room_options"].close_on_disconnect is livekit_closes

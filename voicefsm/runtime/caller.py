@@ -1,0 +1,47 @@
+"""The caller context the LLM reads: the linked participant's metadata and attributes, as quoted
+data after the agent's own instructions, kept current through the call."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine, Mapping
+from typing import Any
+
+from livekit.agents import Agent
+
+from voicefsm.context import ParticipantMetadata, participant_context_block
+
+
+class CallerContext:
+    """What the agent knows about its caller; :meth:`changed` makes it the next reply's."""
+
+    def __init__(
+        self,
+        participant: ParticipantMetadata,
+        *,
+        spawn: Callable[[Coroutine[Any, Any, None], str], None],
+    ) -> None:
+        self.participant = participant
+        self.attributes: dict[str, str] = {}
+        self._spawn = spawn
+        self._briefed: tuple[Agent, str] | None = None
+
+    async def brief(self, agent: Agent) -> None:
+        """Give ``agent`` (instructions as text) the caller context after its instructions."""
+        if isinstance(agent.instructions, str):
+            self._briefed = (agent, agent.instructions)
+            await self._apply()
+
+    def changed(self, participant: ParticipantMetadata, attributes: Mapping[str, str]) -> None:
+        """The caller's metadata or attributes changed: the briefed agent is told again (a
+        task, off the voice path), so the next reply reads them."""
+        self.participant = participant
+        self.attributes = dict(attributes)
+        if self._briefed is not None:
+            self._spawn(self._apply(), "voicefsm-caller-context")
+
+    async def _apply(self) -> None:
+        if self._briefed is None:
+            return
+        agent, instructions = self._briefed
+        block = participant_context_block(self.participant, self.attributes)
+        await agent.update_instructions(instructions + "\n\n" + block)
