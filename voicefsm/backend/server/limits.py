@@ -19,7 +19,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from voicefsm.settings import Settings
 
-
 #: How much of a refused body is read (and dropped) so that its client can read the refusal; a
 #: client sending more than this has its connection closed under it.
 _DRAIN_BYTES = 16 * 1024 * 1024
