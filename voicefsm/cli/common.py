@@ -34,6 +34,17 @@ def positive(text: str) -> int:
     return value
 
 
+def http_status(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 100 <= value <= 599:
+        msg = "expected an HTTP status, a whole number from 100 to 599"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
 def agent_option(parser: argparse.ArgumentParser, default: str) -> None:
     parser.add_argument(
         "--agent",

@@ -41,6 +41,12 @@ def run_outbox(args: argparse.Namespace) -> int:
         status = read_status(spool)
         print(commands.format_status(spool, status, as_json=args.json))
         return 0
+    if args.action == "requeue":
+        count, status = commands.requeue(
+            spool, status=args.status, conversation_id=args.conversation, session_id=args.session
+        )
+        print(commands.format_requeue(spool, count, status, as_json=args.json))
+        return 0
     backend_url = args.backend_url or (str(settings.backend_url) if settings.backend_url else None)
     if backend_url is None:
         print(
@@ -54,8 +60,8 @@ def run_outbox(args: argparse.Namespace) -> int:
     print(f"{spool}: delivered {delivered}; {pending} pending, {dead} dead")
     if dead:
         print(
-            "voicefsm outbox drain: the backend refused some writes for good (dead rows stay "
-            "in the spool for inspection)",
+            "voicefsm outbox drain: the backend refused some writes (dead rows stay in the "
+            "spool for inspection; `voicefsm outbox requeue` sends them again once fixed)",
             file=sys.stderr,
         )
     return 0 if pending == 0 and dead == 0 else 1

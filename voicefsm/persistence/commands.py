@@ -1,4 +1,4 @@
-"""``voicefsm outbox status`` and ``voicefsm outbox drain``: look at and empty a spool."""
+"""``voicefsm outbox status``, ``drain`` and ``requeue``: look at, empty and retry a spool."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pydantic import SecretStr
 
 from voicefsm.backend.client import BackendClient, backend_http
 from voicefsm.persistence.outbox import Outbox
-from voicefsm.persistence.spool import SpoolStatus
+from voicefsm.persistence.spool import Spool, SpoolStatus
 
 
 def format_status(spool_path: Path, status: SpoolStatus, *, as_json: bool) -> str:
@@ -49,3 +49,32 @@ def run_drain(
     spool_path: Path, backend_url: str, token: SecretStr | None, timeout_s: float
 ) -> tuple[int, int, int]:
     return asyncio.run(drain(spool_path, backend_url, token, timeout_s))
+
+
+def requeue(
+    spool_path: Path,
+    *,
+    status: int | None,
+    conversation_id: str | None,
+    session_id: str | None,
+) -> tuple[int, SpoolStatus]:
+    """Make the matching dead rows pending again; returns how many, and the spool's figures."""
+    spool = Spool(spool_path)
+    try:
+        count = spool.requeue(status=status, conversation_id=conversation_id, session_id=session_id)
+        return count, spool.status()
+    finally:
+        spool.close()
+
+
+def format_requeue(spool_path: Path, count: int, status: SpoolStatus, *, as_json: bool) -> str:
+    if as_json:
+        return json.dumps(
+            {
+                "spool": str(spool_path),
+                "requeued": count,
+                "pending": status.pending,
+                "dead": status.dead,
+            }
+        )
+    return f"{spool_path}: requeued {count}; {status.pending} pending, {status.dead} dead"

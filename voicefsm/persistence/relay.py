@@ -3,9 +3,11 @@ circuit breaker while the backend keeps failing.
 
 Retries are stamina's (capped exponential backoff with jitter); a ``Retry-After`` from the backend
 replaces the computed wait. The breaker (purgatory) opens after a run of failures, so a dead
-backend is probed once per breaker period instead of hammered. When a batch is refused (4xx),
-it is split to find the row at fault; only that row is dead-lettered. Nothing is ever dropped:
-rows stay spooled until delivered or refused.
+backend is probed once per breaker period instead of hammered. When a batch is refused (400,
+413, 422: a refusal of the request itself), it is split to find the row at fault; only that row
+is dead-lettered. Any other failure, a wrong URL (404, 405) or a refused token (401) included,
+leaves the rows pending, and the operator is told its real cause once, when it changes. Nothing
+is ever dropped: rows stay spooled until delivered or refused.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from purgatory import AsyncCircuitBreakerFactory
 from purgatory.domain.model import OpenedState
 
 from voicefsm.backend.client import BackendClient
-from voicefsm.errors import BackendRejected, BackendUnavailable
+from voicefsm.errors import BackendMisdirected, BackendRejected, BackendUnavailable
 from voicefsm.persistence import writer as spool_writer
 from voicefsm.persistence.spool import Spool, SpoolRow
 
@@ -75,6 +77,9 @@ class Relay:
         self.delivered = 0
         self.dead = 0
         self.failed_attempts = 0
+        #: What is failing deliveries now (kind, status), once reported; None while they work.
+        self._failing: tuple[str, int | None] | None = None
+        self._cause = ""
         self.on_removed: Callable[[int], None] = lambda count: None
         #: The targets this relay delivers first (a session's conversation and summary); None
         #: delivers everything (``voicefsm outbox drain``).
@@ -150,14 +155,40 @@ class Relay:
                     if isinstance(exc, OpenedState)
                     else policy.pause_after_failure_s
                 )
-                error = type(exc).__name__
+                error = self._report(exc, len(left))
                 await self._db(partial(Spool.release, seqs=left, error=error, retry_in_s=retry_in))
-                _LOG.warning(
-                    "outbox delivery postponed",
-                    extra={"rows": len(left), "error_type": type(exc).__name__},
-                )
                 return False
+        if self._failing is not None:
+            self._failing = None
+            _LOG.info("outbox delivery resumed")
         return True
+
+    def _report(self, exc: BackendUnavailable | OpenedState, rows: int) -> str:
+        """The real cause of a failed delivery (stored with the rows); logged once when it
+        changes, not per attempt: a wrong URL would otherwise log every half second."""
+        if isinstance(exc, OpenedState):  # the breaker holds back because of an earlier cause
+            return self._cause or "backend failing (circuit breaker open)"
+        self._cause = str(exc)
+        failing = (type(exc).__name__, exc.status)
+        if failing == self._failing:
+            return self._cause
+        self._failing = failing
+        extra = {"rows": rows, "status": exc.status, "url": exc.url, "cause": self._cause}
+        if isinstance(exc, BackendMisdirected):
+            _LOG.error(
+                "outbox delivery held: the backend URL answers as a wrong endpoint would; "
+                "writes stay pending until VOICEFSM_BACKEND_URL is fixed",
+                extra=extra,
+            )
+        elif exc.status in (401, 403):
+            _LOG.error(
+                "outbox delivery held: the backend refused the token; writes stay pending "
+                "until VOICEFSM_BACKEND_TOKEN is fixed",
+                extra=extra,
+            )
+        else:
+            _LOG.warning("outbox delivery postponed: backend unavailable", extra=extra)
+        return self._cause
 
     async def _deliver(self, rows: Sequence[SpoolRow]) -> None:
         try:
@@ -171,8 +202,8 @@ class Relay:
             self.dead += 1
             self.on_removed(1)
             _LOG.error(
-                "outbox write refused by the backend",
-                extra={"idempotency_key": rows[0].key, "status": exc.status},
+                "outbox write refused by the backend (kept as dead; see voicefsm outbox requeue)",
+                extra={"idempotency_key": rows[0].key, "status": exc.status, "url": exc.url},
             )
             return
         await self._db(partial(Spool.delete, seqs=[row.seq for row in rows]))

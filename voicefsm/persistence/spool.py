@@ -222,6 +222,30 @@ class Spool:
                 ((error, s) for s in seqs),
             )
 
+    def requeue(
+        self,
+        *,
+        status: int | None = None,
+        conversation_id: str | None = None,
+        session_id: str | None = None,
+    ) -> int:
+        """Make dead rows pending again (their cause is fixed): those the backend refused with
+        ``status``, of one conversation's events, of one session's writes, or all of them.
+        Returns how many."""
+        query = "UPDATE outbox SET dead = 0, not_before = 0 WHERE dead = 1"
+        parameters: list[object] = []
+        if status is not None:
+            query += " AND last_error = ?"  # a dead row's last_error is the refusal's status
+            parameters.append(str(status))
+        if conversation_id is not None:
+            query += " AND target = ?"
+            parameters.append(f"events:{conversation_id}")
+        if session_id is not None:
+            query += " AND (idempotency_key LIKE ? ESCAPE '\\' OR idempotency_key = ?)"
+            parameters += [_like_prefix(session_id) + ":%", f"session:{session_id}"]
+        with self._transaction():
+            return self._db.execute(query, parameters).rowcount
+
     def unlease(self, token: str | None = None) -> None:
         """Give back every lease held under ``token`` (this connection's by default): its
         relay is stopping."""
