@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,7 @@ from voicefsm.backend.models import Event, SessionSummary
 from voicefsm.errors import OutboxError, SpoolFullError
 from voicefsm.persistence import writer as spool_writer
 from voicefsm.persistence.relay import Relay, RelayPolicy
-from voicefsm.persistence.spool import SpoolStatus, read_status
+from voicefsm.persistence.spool import SpoolStatus, describe_failure, read_status
 from voicefsm.persistence.writer import CommitListener, LazyBody
 
 __all__ = ["CommitListener", "LazyBody", "Outbox", "OutboxStats"]
@@ -82,6 +83,7 @@ class Outbox:
         self._removed = 0
         self._pending_at_open = 0
         self._refused = 0
+        self._unreadable = False  # the spool's figures failed (logged once)
 
     def __repr__(self) -> str:
         return f"Outbox(spool_path={str(self.spool_path)!r}, delivering={self._client is not None})"
@@ -168,12 +170,28 @@ class Outbox:
                         self._relay.wake()
                     await asyncio.sleep(0.02)
         except TimeoutError:
-            return max(0, self._pending_at_open + self._submitted - self._removed)
+            return self.undelivered()
 
     async def status(self) -> SpoolStatus:
+        """The spool's figures; this outbox's own count when the spool cannot be read (a disk
+        failing, the file removed under us): figures never fail a session's ending."""
         # A read-only connection of its own: figures must not wait behind a commit that is
         # itself waiting for another process's lock.
-        return await asyncio.to_thread(read_status, self.spool_path)
+        try:
+            return await asyncio.to_thread(read_status, self.spool_path)
+        except (sqlite3.Error, OSError) as exc:
+            if not self._unreadable:
+                self._unreadable = True
+                _LOG.error(
+                    "outbox spool unreadable; figures are this process's own",
+                    extra={"spool": str(self.spool_path), "error": describe_failure(exc)},
+                )
+            return SpoolStatus(pending=self.undelivered(), dead=0, oldest_age_s=None)
+
+    def undelivered(self) -> int:
+        """Writes submitted here (or spooled when it opened) not yet delivered, by this outbox's
+        own count: no disk read."""
+        return max(0, self._pending_at_open + self._submitted - self._removed)
 
     async def stats(self) -> OutboxStats:
         status = await self.status()
@@ -202,5 +220,5 @@ class Outbox:
             if spool_writer.release(writer):
                 await asyncio.to_thread(writer.join)
         if not flush_deadline_s and self.spool_path.exists():
-            pending = (await asyncio.to_thread(read_status, self.spool_path)).pending
+            pending = (await self.status()).pending
         return pending
