@@ -20,6 +20,8 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from voicefsm.persistence import spool_file
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
     seq             INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -65,20 +67,6 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
-def _private_file(path: Path) -> None:
-    """Create the spool 0600 in a 0700 directory: it holds transcripts (PII) at rest."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    # Never open and close an existing spool outside SQLite: POSIX advisory locks belong to the
-    # process, and closing *any* descriptor of the file drops every lock its SQLite connections
-    # hold (sqlite.org/howtocorrupt.html §2.2). Under load that deadlocked the spool.
-    try:
-        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600)
-    except FileExistsError:
-        os.chmod(path, 0o600)  # tighten a file that existed with a looser mode
-    else:
-        os.close(fd)  # brand new: nobody holds a lock on it yet
-
-
 def describe_failure(exc: BaseException) -> str:
     """An operator's name for a spool failure: SQLite's own (``SQLITE_FULL``: the disk is
     full) with its message, or the OS error's; never row data."""
@@ -104,16 +92,28 @@ class Spool:
         self._token = uuid.uuid4().hex
         self._writers = _process_lock(self.path)
         if readonly:
-            uri = f"file:{self.path.resolve()}?mode=ro"
+            resolved = self.path.resolve()
+            spool_file.check_regular(resolved)
+            uri = f"file:{resolved}?mode=ro"
             self._db = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=10.0)
+            self._claim(readonly=True)
             return
-        _private_file(self.path)
+        spool_file.prepare(self.path)
         self._db = sqlite3.connect(self.path, isolation_level=None, timeout=10.0)
+        self._claim(readonly=False)
+        spool_file.tighten(self.path)
         self._db.execute("PRAGMA journal_mode=WAL")
         # Durable across process crashes (the failure we see); FULL would add power-loss
         # durability at 5-15x the cost per commit.
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+
+    def _claim(self, *, readonly: bool) -> None:
+        try:
+            spool_file.claim(self._db, self.path, readonly=readonly)
+        except BaseException:
+            self._db.close()
+            raise
 
     def close(self) -> None:
         self._db.close()
