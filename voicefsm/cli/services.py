@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from voicefsm.cli.common import fail
 from voicefsm.cli.common import settings_or_exit as _settings
 from voicefsm.settings import default_data_dir
 
@@ -29,34 +30,39 @@ def run_backend(args: argparse.Namespace) -> int:
 
 
 def run_outbox(args: argparse.Namespace) -> int:
+    from voicefsm.errors import OutboxError  # noqa: PLC0415
     from voicefsm.persistence import commands  # noqa: PLC0415 (heavy imports)
-    from voicefsm.persistence.spool import read_status  # noqa: PLC0415
 
     settings = _settings()
     spool: Path = args.spool or settings.spool_path
-    if not spool.exists():
-        print(f"voicefsm outbox: no spool at {spool}", file=sys.stderr)
-        return 2
-    if args.action == "status":
-        status = read_status(spool)
-        print(commands.format_status(spool, status, as_json=args.json))
-        return 0
-    if args.action == "requeue":
-        count, status = commands.requeue(
-            spool, status=args.status, conversation_id=args.conversation, session_id=args.session
+    command = f"outbox {args.action}"
+    if not spool.exists() and not spool.is_symlink():
+        return fail(command, f"no spool at {spool}")
+    try:
+        # Looked at read-only first: a file that is not a spool is reported, never changed.
+        status = commands.inspect(spool)
+        if args.action == "status":
+            print(commands.format_status(spool, status, as_json=args.json))
+            return 0
+        if args.action == "requeue":
+            count, status = commands.requeue(
+                spool,
+                status=args.status,
+                conversation_id=args.conversation,
+                session_id=args.session,
+            )
+            print(commands.format_requeue(spool, count, status, as_json=args.json))
+            return 0
+        backend_url = args.backend_url or (
+            str(settings.backend_url) if settings.backend_url else None
         )
-        print(commands.format_requeue(spool, count, status, as_json=args.json))
-        return 0
-    backend_url = args.backend_url or (str(settings.backend_url) if settings.backend_url else None)
-    if backend_url is None:
-        print(
-            "voicefsm outbox drain: no backend: pass --backend-url or set VOICEFSM_BACKEND_URL",
-            file=sys.stderr,
+        if backend_url is None:
+            return fail(command, "no backend: pass --backend-url or set VOICEFSM_BACKEND_URL")
+        delivered, pending, dead = commands.run_drain(
+            spool, backend_url, settings.backend_token, args.timeout
         )
-        return 2
-    delivered, pending, dead = commands.run_drain(
-        spool, backend_url, settings.backend_token, args.timeout
-    )
+    except OutboxError as exc:
+        return fail(command, str(exc))
     print(f"{spool}: delivered {delivered}; {pending} pending, {dead} dead")
     if dead:
         print(

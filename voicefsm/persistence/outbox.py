@@ -23,8 +23,9 @@ from voicefsm.backend.client import BackendClient
 from voicefsm.backend.models import Event, SessionSummary
 from voicefsm.errors import OutboxError, SpoolFullError
 from voicefsm.persistence import writer as spool_writer
+from voicefsm.persistence.causes import describe_failure
 from voicefsm.persistence.relay import Relay, RelayPolicy
-from voicefsm.persistence.spool import SpoolStatus, describe_failure, read_status
+from voicefsm.persistence.spool import SpoolStatus, read_status
 from voicefsm.persistence.writer import CommitListener, LazyBody
 
 __all__ = ["CommitListener", "LazyBody", "Outbox", "OutboxStats"]

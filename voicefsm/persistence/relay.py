@@ -29,6 +29,7 @@ from purgatory.domain.model import OpenedState
 
 from voicefsm.backend.client import BackendClient
 from voicefsm.errors import BackendMisdirected, BackendRejected, BackendUnavailable
+from voicefsm.persistence import causes
 from voicefsm.persistence import writer as spool_writer
 from voicefsm.persistence.spool import Spool, SpoolRow
 
@@ -80,6 +81,7 @@ class Relay:
         #: What is failing deliveries now (kind, status), once reported; None while they work.
         self._failing: tuple[str, int | None] | None = None
         self._cause = ""
+        self._spool_told = causes.Told(_LOG)
         self.on_removed: Callable[[int], None] = lambda count: None
         #: The targets this relay delivers first (a session's conversation and summary); None
         #: delivers everything (``voicefsm outbox drain``).
@@ -106,11 +108,19 @@ class Relay:
                 self._wake.clear()
                 try:
                     delivered = await self.deliver_round()
-                except sqlite3.OperationalError as exc:
-                    # The spool stayed locked past its busy timeout (many writers at once):
-                    # nothing was lost, the rows are still there; try again shortly.
-                    _LOG.warning("outbox spool busy", extra={"error": str(exc)[:200]})
+                except (sqlite3.Error, OSError) as exc:
+                    # Nothing was lost (the rows are still there): try again shortly, and tell
+                    # the operator the real cause (a full disk is not "busy"), once.
+                    self._spool_told.failing(
+                        causes.error_name(exc),
+                        "outbox delivery waits for the spool: " + causes.meaning(exc),
+                        level=logging.WARNING if causes.is_busy(exc) else logging.ERROR,
+                        error=causes.describe_failure(exc),
+                        spool=str(self._path),
+                    )
                     delivered = False
+                else:
+                    self._spool_told.recovered("outbox spool usable again", spool=str(self._path))
                 if not delivered:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), self._policy.idle_poll_s)
@@ -119,8 +129,11 @@ class Relay:
             # lease expires; give them back so the next relay, even in this process, takes them.
             try:
                 await self._db(partial(Spool.unlease, token=self._token))
-            except sqlite3.OperationalError:
-                _LOG.warning("outbox leases left to expire: the spool stayed busy")
+            except (sqlite3.Error, OSError) as exc:
+                _LOG.warning(
+                    "outbox leases left to expire: the spool could not be written",
+                    extra={"error": causes.describe_failure(exc)},
+                )
             thread, self._thread = self._thread, None
             if thread is not None and spool_writer.release(thread):
                 await asyncio.to_thread(thread.join)

@@ -71,13 +71,6 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
-def describe_failure(exc: BaseException) -> str:
-    """An operator's name for a spool failure: SQLite's own (``SQLITE_FULL``: the disk is
-    full) with its message, or the OS error's; never row data."""
-    name = getattr(exc, "sqlite_errorname", None) or type(exc).__name__
-    return f"{name}: {str(exc)[:200]}"
-
-
 def _like_prefix(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 

@@ -84,6 +84,9 @@ def claim(db: sqlite3.Connection, path: Path, *, readonly: bool) -> None:
     if application_id == SPOOL_APPLICATION_ID:
         return
     objects = {name for (name,) in db.execute("SELECT name FROM sqlite_master")}
+    if readonly and not objects:
+        msg = f"{path} holds no spool (an empty database)"
+        raise OutboxError(msg)
     if application_id != 0 or not objects <= _SPOOL_OBJECTS:
         msg = (
             f"{path} is a SQLite database that is not a voicefsm spool; refusing to use it "
