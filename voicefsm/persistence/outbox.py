@@ -24,6 +24,7 @@ from voicefsm.backend.models import Event, SessionSummary
 from voicefsm.errors import OutboxError, SpoolFullError
 from voicefsm.persistence import writer as spool_writer
 from voicefsm.persistence.causes import describe_failure
+from voicefsm.persistence.direct import DirectDelivery
 from voicefsm.persistence.relay import Relay, RelayPolicy
 from voicefsm.persistence.spool import SpoolStatus, read_status
 from voicefsm.persistence.writer import CommitListener, LazyBody
@@ -31,12 +32,15 @@ from voicefsm.persistence.writer import CommitListener, LazyBody
 __all__ = ["CommitListener", "LazyBody", "Outbox", "OutboxStats"]
 
 _LOG = logging.getLogger("voicefsm.outbox")
+#: How long closing waits for the spool to take what was handed over.
+CLOSE_DEADLINE_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
 class OutboxStats:
     """This process's view: submitted here, committed (acknowledged), delivered, dead-lettered,
-    refused because the spool was full; ``pending`` and ``oldest_age_s`` are the spool's."""
+    refused because the spool was full; ``pending`` and ``oldest_age_s`` are the spool's (plus
+    unspooled writes not yet delivered)."""
 
     submitted: int
     spooled: int
@@ -45,6 +49,11 @@ class OutboxStats:
     refused: int
     pending: int
     oldest_age_s: float | None
+    #: Writes the spool could not take (a full or failing disk, an unusable spool), delivered
+    #: directly from memory instead: never acknowledged. ``lost``: those neither spooled nor
+    #: delivered (no backend, or the outbox closed first).
+    unspooled: int = 0
+    lost: int = 0
 
 
 class Outbox:
@@ -85,6 +94,9 @@ class Outbox:
         self._pending_at_open = 0
         self._refused = 0
         self._unreadable = False  # the spool's figures failed (logged once)
+        self._diverted_count = 0  # writes the spool writer gave back (on its thread)
+        self._direct = DirectDelivery(client, policy)
+        self._direct.on_removed = self._count_removed
 
     def __repr__(self) -> str:
         return f"Outbox(spool_path={str(self.spool_path)!r}, delivering={self._client is not None})"
@@ -140,7 +152,7 @@ class Outbox:
             raise SpoolFullError(msg)
         self._submitted += 1
         self._targets.add(target)
-        writer.queue.put(spool_writer.Write(key, target, body, self._committed))
+        writer.queue.put(spool_writer.Write(key, target, body, self._committed, self._diverted))
 
     # -- completion, flush, close ----------------------------------------------------------------
 
@@ -151,6 +163,17 @@ class Outbox:
         if self._relay is not None and self._loop is not None:
             with contextlib.suppress(RuntimeError):  # the loop is closing: nothing to wake
                 self._loop.call_soon_threadsafe(self._relay.wake)
+
+    def _diverted(self, writes: Sequence[spool_writer.Write]) -> None:  # on the writer thread
+        self._diverted_count += len(writes)
+        if self._loop is None:
+            return
+        try:
+            self._loop.call_soon_threadsafe(self._direct.add, writes)
+        except RuntimeError:  # the loop is closed: nothing can deliver them any more
+            _LOG.error(
+                "outbox writes lost: neither spooled nor delivered", extra={"writes": len(writes)}
+            )
 
     def _count_removed(self, count: int) -> None:
         self._removed += count
@@ -164,11 +187,13 @@ class Outbox:
         try:
             async with asyncio.timeout(deadline_s):
                 while True:
-                    if self._committed_count >= self._submitted:
-                        status = await self.status()
-                        if status.pending == 0 or self._relay is None:
-                            return status.pending
-                        self._relay.wake()
+                    if self._committed_count + self._diverted_count >= self._submitted:
+                        spooled = (await self.status()).pending
+                        # Without a relay nothing here delivers spooled rows: they stay.
+                        if (spooled == 0 or self._relay is None) and self._direct.pending == 0:
+                            return spooled
+                        if self._relay is not None:
+                            self._relay.wake()
                     await asyncio.sleep(0.02)
         except TimeoutError:
             return self.undelivered()
@@ -197,18 +222,26 @@ class Outbox:
     async def stats(self) -> OutboxStats:
         status = await self.status()
         relay = self._relay
+        direct = self._direct
         return OutboxStats(
             submitted=self._submitted,
             spooled=self._committed_count,
-            delivered=relay.delivered if relay else 0,
-            dead=relay.dead if relay else 0,
+            delivered=(relay.delivered if relay else 0) + direct.delivered,
+            dead=(relay.dead if relay else 0) + direct.dead,
             refused=self._refused,
-            pending=status.pending,
+            pending=status.pending + direct.pending,
             oldest_age_s=status.oldest_age_s,
+            unspooled=direct.taken,
+            lost=direct.lost,
         )
 
-    async def aclose(self, *, flush_deadline_s: float = 0.0) -> int:
-        """Flush (optionally), stop the relay, commit what is queued; returns pending writes."""
+    async def aclose(
+        self, *, flush_deadline_s: float = 0.0, close_deadline_s: float = CLOSE_DEADLINE_S
+    ) -> int:
+        """Flush (optionally), stop the relay, commit what is queued; returns pending writes.
+
+        Waiting for the spool is bounded by ``close_deadline_s``: a failing disk cannot hold
+        the job's exit (the writer gives such a commit up within its own budget)."""
         pending = await self.flush(flush_deadline_s) if flush_deadline_s > 0 else 0
         if self._relay_task is not None:
             self._relay_task.cancel()
@@ -217,9 +250,15 @@ class Outbox:
             self._relay_task = None
         if self._writer is not None:
             writer, self._writer = self._writer, None
-            await asyncio.to_thread(writer.barrier().wait)  # everything this outbox queued
+            barrier = writer.barrier()  # everything this outbox queued
+            if not await asyncio.to_thread(barrier.wait, close_deadline_s):
+                _LOG.error(
+                    "outbox closed before the spool took every write",
+                    extra={"spool": str(self.spool_path), "waited_s": close_deadline_s},
+                )
             if spool_writer.release(writer):
-                await asyncio.to_thread(writer.join)
+                await asyncio.to_thread(writer.join, close_deadline_s)
+        await self._direct.aclose()
         if not flush_deadline_s and self.spool_path.exists():
             pending = (await self.status()).pending
         return pending

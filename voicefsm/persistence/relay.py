@@ -224,15 +224,7 @@ class Relay:
         self.on_removed(len(rows))
 
     async def _send(self, rows: Sequence[SpoolRow]) -> None:
-        kind, _, ident = rows[0].target.partition(":")
-        if kind == "events":
-            await self._client.post_event_batch(ident, [row.body for row in rows])
-        elif kind == "session":
-            for row in rows:
-                await self._client.put_session_json(ident, row.body)
-        else:
-            msg = f"unknown spool target kind {kind!r}"
-            raise BackendRejected(msg)
+        await send(self._client, rows[0].target, [row.body for row in rows])
 
     async def _with_retries(self, call: Callable[[], Awaitable[None]]) -> None:
         policy = self._policy
@@ -258,3 +250,16 @@ class Relay:
             self.failed_attempts += 1
             return exc.retry_after if exc.retry_after is not None else True
         return False
+
+
+async def send(client: BackendClient, target: str, bodies: Sequence[str]) -> None:
+    """Deliver serialised writes of one spool target: one event batch, or session summaries."""
+    kind, _, ident = target.partition(":")
+    if kind == "events":
+        await client.post_event_batch(ident, bodies)
+    elif kind == "session":
+        for body in bodies:
+            await client.put_session_json(ident, body)
+    else:
+        msg = f"unknown spool target kind {kind!r}"
+        raise BackendRejected(msg)
