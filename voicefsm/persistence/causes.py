@@ -46,6 +46,11 @@ def is_busy(exc: BaseException) -> bool:
     return error_name(exc) in {"SQLITE_BUSY", "SQLITE_LOCKED"}
 
 
+def is_corrupt(exc: BaseException) -> bool:
+    """The file is not a readable database: moved aside, a fresh spool opened in its place."""
+    return error_name(exc) in {"SQLITE_CORRUPT", "SQLITE_NOTADB"}
+
+
 class Told:
     """Remembers the cause last told, so that each cause is logged once, when it changes.
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from voicefsm.backend.client import BackendClient
 from voicefsm.backend.models import Event, SessionSummary
 from voicefsm.errors import OutboxError, SpoolFullError
+from voicefsm.persistence import causes, spool_file
 from voicefsm.persistence import writer as spool_writer
 from voicefsm.persistence.causes import describe_failure
 from voicefsm.persistence.direct import DirectDelivery
@@ -95,6 +96,7 @@ class Outbox:
         self._refused = 0
         self._unreadable = False  # the spool's figures failed (logged once)
         self._diverted_count = 0  # writes the spool writer gave back (on its thread)
+        self._degraded = False  # no spool could be opened: every write goes directly
         self._direct = DirectDelivery(client, policy)
         self._direct.on_removed = self._count_removed
 
@@ -102,17 +104,42 @@ class Outbox:
         return f"Outbox(spool_path={str(self.spool_path)!r}, delivering={self._client is not None})"
 
     async def start(self) -> None:
-        """Open the spool (resuming delivery of whatever it already holds) and start the relay."""
+        """Open the spool (resuming delivery of whatever it already holds) and start the relay.
+
+        Never fails the call over the disk: a corrupt spool is moved aside for inspection and
+        a fresh one opened; a spool that cannot be opened at all (a directory, another
+        program's database, a read-only or full disk) degrades the outbox to direct delivery
+        from memory (:attr:`OutboxStats.unspooled`), with one error line naming the cause."""
         self._loop = asyncio.get_running_loop()
-        writer = spool_writer.acquire(self.spool_path)
-        await asyncio.to_thread(writer.ready.wait)
-        if writer.failure is not None:
-            if spool_writer.release(writer):
-                await asyncio.to_thread(writer.join)
-            msg = f"cannot open the outbox spool at {self.spool_path}"
-            raise OutboxError(msg) from writer.failure
+        writer, failure = await self._open_writer()
+        if failure is not None and causes.is_corrupt(failure):
+            try:
+                moved = await asyncio.to_thread(spool_file.move_aside, self.spool_path)
+            except (OSError, OutboxError) as exc:
+                failure = exc
+            else:
+                _LOG.error(
+                    "outbox spool corrupt: moved aside for inspection, a fresh one opened",
+                    extra={
+                        "spool": str(self.spool_path),
+                        "moved_to": str(moved),
+                        "error": describe_failure(failure),
+                    },
+                )
+                writer, failure = await self._open_writer()
+        if writer is None:
+            self._degraded = True
+            _LOG.error(
+                "outbox spool unusable: writes go directly to the backend, unacknowledged",
+                extra={
+                    "spool": str(self.spool_path),
+                    "error": describe_failure(failure) if failure else "unknown",
+                    "backend": self._client is not None,
+                },
+            )
+            return
         self._writer = writer
-        status = await asyncio.to_thread(read_status, self.spool_path)
+        status = await self.status()
         self._pending_at_open = status.pending
         if self._client is not None:
             self._relay = Relay(self.spool_path, self._client, self._policy)
@@ -120,6 +147,15 @@ class Outbox:
             if not self._drain_all:
                 self._relay.own_targets = lambda: frozenset(self._targets)
             self._relay_task = asyncio.create_task(self._relay.run(), name="voicefsm-relay")
+
+    async def _open_writer(self) -> tuple[spool_writer.SpoolWriter | None, BaseException | None]:
+        writer = spool_writer.acquire(self.spool_path)
+        await asyncio.to_thread(writer.ready.wait)
+        if writer.failure is None:
+            return writer, None
+        if spool_writer.release(writer):
+            await asyncio.to_thread(writer.join)
+        return None, writer.failure
 
     # -- the voice path --------------------------------------------------------------------------
 
@@ -143,7 +179,7 @@ class Outbox:
 
     def _submit(self, key: str, target: str, body: LazyBody) -> None:
         writer = self._writer
-        if writer is None:
+        if writer is None and not self._degraded:
             msg = "the outbox is not started"
             raise OutboxError(msg)
         if self._pending_at_open + self._submitted - self._removed >= self._max_pending:
@@ -152,7 +188,12 @@ class Outbox:
             raise SpoolFullError(msg)
         self._submitted += 1
         self._targets.add(target)
-        writer.queue.put(spool_writer.Write(key, target, body, self._committed, self._diverted))
+        write = spool_writer.Write(key, target, body, self._committed, self._diverted)
+        if writer is None:  # degraded: no spool to take it
+            self._diverted_count += 1
+            self._direct.add([write])
+            return
+        writer.queue.put(write)
 
     # -- completion, flush, close ----------------------------------------------------------------
 
@@ -201,11 +242,13 @@ class Outbox:
     async def status(self) -> SpoolStatus:
         """The spool's figures; this outbox's own count when the spool cannot be read (a disk
         failing, the file removed under us): figures never fail a session's ending."""
+        if self._degraded:
+            return SpoolStatus(pending=0, dead=0, oldest_age_s=None)
         # A read-only connection of its own: figures must not wait behind a commit that is
         # itself waiting for another process's lock.
         try:
             return await asyncio.to_thread(read_status, self.spool_path)
-        except (sqlite3.Error, OSError) as exc:
+        except (sqlite3.Error, OSError, OutboxError) as exc:
             if not self._unreadable:
                 self._unreadable = True
                 _LOG.error(

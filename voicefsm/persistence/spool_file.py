@@ -14,6 +14,7 @@ import os
 import sqlite3
 import stat
 import threading
+import time
 from pathlib import Path
 
 from voicefsm.errors import OutboxError
@@ -111,3 +112,31 @@ def _private_directory(directory: Path) -> None:
         "outbox spool directory is open to other users; the spool itself stays 0600",
         extra={"directory": str(directory), "mode": oct(mode)},
     )
+
+
+_JOURNALS = ("", "-wal", "-shm")
+
+
+def move_aside(path: Path) -> Path:
+    """Rename a corrupt spool, with its journal files, to ``<name>.corrupt-<UTC time>`` (``-1``,
+    ``-2``… when taken) for inspection, never over an existing file; returns the new path. The
+    journal goes too: a fresh spool must never pick up the old one's write-ahead log."""
+    check_regular(path)
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    attempt = 0
+    while True:
+        target = path.with_name(f"{path.name}.corrupt-{stamp}" + (f"-{attempt}" if attempt else ""))
+        attempt += 1
+        if any(os.path.lexists(f"{target}{suffix}") for suffix in _JOURNALS):
+            continue
+        try:
+            os.link(path, target)  # unlike rename, never replaces a file created meanwhile
+        except FileExistsError:
+            continue
+        break
+    os.unlink(path)
+    for suffix in _JOURNALS[1:]:
+        journal = Path(f"{path}{suffix}")
+        if journal.exists():
+            os.replace(journal, f"{target}{suffix}")  # checked free above, with the main file
+    return target
