@@ -28,7 +28,12 @@ from purgatory import AsyncCircuitBreakerFactory
 from purgatory.domain.model import OpenedState
 
 from voicefsm.backend.client import BackendClient
-from voicefsm.errors import BackendMisdirected, BackendRejected, BackendUnavailable
+from voicefsm.errors import (
+    BackendMisdirected,
+    BackendRejected,
+    BackendUnavailable,
+    OutboxError,
+)
 from voicefsm.persistence import causes
 from voicefsm.persistence import writer as spool_writer
 from voicefsm.persistence.spool import Spool, SpoolRow
@@ -108,7 +113,7 @@ class Relay:
                 self._wake.clear()
                 try:
                     delivered = await self.deliver_round()
-                except (sqlite3.Error, OSError) as exc:
+                except (sqlite3.Error, OSError, OutboxError) as exc:
                     # Nothing was lost (the rows are still there): try again shortly, and tell
                     # the operator the real cause (a full disk is not "busy"), once.
                     self._spool_told.failing(
