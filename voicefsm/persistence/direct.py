@@ -131,12 +131,11 @@ class DirectDelivery:
             return
 
     def _lose(self, count: int) -> None:
+        first = self.lost == 0
         self.lost += count
         self.on_removed(count)
-        _LOG.error(
-            "outbox writes lost: neither spooled nor delivered",
-            extra={"writes": count, "total_lost": self.lost},
-        )
+        if first:  # once; the total is told at close (a write per turn must not log per turn)
+            _LOG.error("outbox writes lost: neither spooled nor delivered", extra={"writes": count})
 
     async def aclose(self) -> None:
         """Stop; what is still queued is lost (it was never acknowledged), and said so."""
@@ -150,3 +149,8 @@ class DirectDelivery:
             count = len(self._queue)
             self._queue.clear()
             self._lose(count)
+        if self.lost:
+            _LOG.error(
+                "outbox closed: writes lost, neither spooled nor delivered",
+                extra={"writes": self.lost},
+            )

@@ -190,8 +190,7 @@ class Outbox:
         self._targets.add(target)
         write = spool_writer.Write(key, target, body, self._committed, self._diverted)
         if writer is None:  # degraded: no spool to take it
-            self._diverted_count += 1
-            self._direct.add([write])
+            self._take_directly([write])
             return
         writer.queue.put(write)
 
@@ -206,15 +205,19 @@ class Outbox:
                 self._loop.call_soon_threadsafe(self._relay.wake)
 
     def _diverted(self, writes: Sequence[spool_writer.Write]) -> None:  # on the writer thread
-        self._diverted_count += len(writes)
         if self._loop is None:
             return
         try:
-            self._loop.call_soon_threadsafe(self._direct.add, writes)
+            self._loop.call_soon_threadsafe(self._take_directly, writes)
         except RuntimeError:  # the loop is closed: nothing can deliver them any more
             _LOG.error(
                 "outbox writes lost: neither spooled nor delivered", extra={"writes": len(writes)}
             )
+
+    def _take_directly(self, writes: Sequence[spool_writer.Write]) -> None:
+        # Counted and queued in one step on the loop, so a flush never sees them in neither.
+        self._diverted_count += len(writes)
+        self._direct.add(writes)
 
     def _count_removed(self, count: int) -> None:
         self._removed += count
@@ -255,7 +258,8 @@ class Outbox:
                     "outbox spool unreadable; figures are this process's own",
                     extra={"spool": str(self.spool_path), "error": describe_failure(exc)},
                 )
-            return SpoolStatus(pending=self.undelivered(), dead=0, oldest_age_s=None)
+            own = max(0, self.undelivered() - self._direct.pending)
+            return SpoolStatus(pending=own, dead=0, oldest_age_s=None)
 
     def undelivered(self) -> int:
         """Writes submitted here (or spooled when it opened) not yet delivered, by this outbox's

@@ -169,9 +169,8 @@ class SpoolWriter(threading.Thread):
                 delay = min(delay * 2, 0.5)
                 continue
             break
-        if self._failing:
-            self._failing = False
-            self._told.recovered("outbox spool writable again", spool=str(self._path))
+        self._failing = False
+        self._told.recovered("outbox spool writable again", spool=str(self._path))
         by_listener: dict[CommitListener, list[str]] = defaultdict(list)
         for write in batch:
             by_listener[write.listener].append(write.key)
