@@ -9,8 +9,9 @@
     ├── OutboxError
     │   └── SpoolFullError      the spool holds its maximum of undelivered writes
     └── BackendError
-        ├── BackendUnavailable  transport failure, timeout, 5xx, 429: worth retrying later
-        └── BackendRejected     4xx: the backend refused this request; retrying will not help
+        ├── BackendUnavailable  transport failure, timeout, 5xx, 429, 401/403: retry later
+        │   └── BackendMisdirected  404, 405, a redirect…: the URL is wrong, not the request
+        └── BackendRejected     400, 413, 422: the backend refused this request as it is
 
 Messages never contain secrets, tokens or transcript text.
 """
@@ -45,9 +46,11 @@ class SpoolFullError(OutboxError):
 class BackendError(VoiceFsmError):
     """A call to the backend failed."""
 
-    def __init__(self, message: str, *, status: int | None = None) -> None:
+    def __init__(self, message: str, *, status: int | None = None, url: str | None = None) -> None:
         super().__init__(message)
         self.status = status
+        #: The URL that answered (no credentials, no query), for the operator.
+        self.url = url
 
 
 class BackendUnavailable(BackendError):  # noqa: N818 (reads as a state, like httpx's errors)
@@ -57,11 +60,22 @@ class BackendUnavailable(BackendError):  # noqa: N818 (reads as a state, like ht
     """
 
     def __init__(
-        self, message: str, *, status: int | None = None, retry_after: float | None = None
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+        url: str | None = None,
     ) -> None:
-        super().__init__(message, status=status)
+        super().__init__(message, status=status, url=url)
         self.retry_after = retry_after
 
 
+class BackendMisdirected(BackendUnavailable):
+    """The answer is about the URL, not the request (404, 405, a redirect, 501): the backend
+    URL is misconfigured, or a proxy in front of it is. Nothing is wrong with the write."""
+
+
 class BackendRejected(BackendError):  # noqa: N818
-    """The backend answered 4xx: it will not accept this request as it is."""
+    """The backend refused the request itself (400, 413, 422): sent again unchanged, it would
+    be refused again."""

@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 import stamina.instrumentation
+from pydantic import SecretStr
 
 from tests.stubs.fault_proxy import Fault, fault_proxy
 from tests.support import Backend, event, free_port
@@ -39,10 +40,11 @@ async def outbox_to(
     *,
     policy: RelayPolicy = FAST,
     timeout_s: float = 5.0,
+    token: SecretStr | None = None,
     **kwargs: object,
 ) -> AsyncIterator[Outbox]:
     async with httpx.AsyncClient(base_url=url or "http://127.0.0.1:9") as http:
-        client = BackendClient(http, write_timeout_s=timeout_s) if url else None
+        client = BackendClient(http, write_timeout_s=timeout_s, token=token) if url else None
         outbox = Outbox(spool, client, policy=policy, **kwargs)  # type: ignore[arg-type]
         await outbox.start()
         try:

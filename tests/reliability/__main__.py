@@ -25,6 +25,8 @@ from tests.reliability.load import run_load
 from tests.reliability.providers import run_provider_faults
 from tests.reliability.saturation import run_saturation
 from tests.reliability.security import run_security
+from tests.reliability.storage import CASES as STORAGE_CASES
+from tests.reliability.storage import run_storage_faults
 from tests.reliability.summary import GroupResult, table
 from tests.reliability.tools import run_tool_faults
 from tests.support import POSTGRES_URL, postgres_database
@@ -63,9 +65,16 @@ def _load(full: bool, seed: int) -> list[GroupResult]:
     return results
 
 
+def _storage(full: bool, seed: int) -> list[GroupResult]:
+    if full:
+        return run_storage_faults(sessions=2)
+    return run_storage_faults(sessions=1, cases=[STORAGE_CASES[1].name, STORAGE_CASES[5].name])
+
+
 GROUPS: dict[str, Group] = {
     "crash": _crash,
     "backend": _backend_faults,
+    "storage": _storage,
     "providers": lambda full, _seed: run_provider_faults(full=full),
     "tools": lambda full, seed: [run_tool_faults(full=full, seed=seed)],
     "load": _load,

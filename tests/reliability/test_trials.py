@@ -11,6 +11,8 @@ from tests.reliability.faults import PROFILES, run_backend_faults
 from tests.reliability.ledger import Applied, Message, account
 from tests.reliability.load import run_load
 from tests.reliability.saturation import run_saturation
+from tests.reliability.storage import CASES as STORAGE_CASES
+from tests.reliability.storage import run_storage_faults
 from tests.reliability.summary import GroupResult
 from tests.reliability.tools import run_tool_faults
 
@@ -29,6 +31,14 @@ def test_sigterm_mid_session_drains_persists_and_exits_cleanly() -> None:
 @pytest.mark.slow
 def test_backend_faults_never_hold_a_turn_nor_lose_or_repeat_a_write(profile: str) -> None:
     (result,) = run_backend_faults(sessions=1, profiles=[profile])
+    assert result.faults > 0, "no fault was injected"
+    result.assert_ok()
+
+
+@pytest.mark.parametrize("case", [STORAGE_CASES[1].name, STORAGE_CASES[5].name])
+@pytest.mark.slow
+def test_storage_faults_never_hold_a_call_nor_lose_an_acknowledged_write(case: str) -> None:
+    (result,) = run_storage_faults(sessions=1, cases=[case])
     assert result.faults > 0, "no fault was injected"
     result.assert_ok()
 

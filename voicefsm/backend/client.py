@@ -34,7 +34,12 @@ from voicefsm.backend.models import (
     MessagesResponse,
     SessionStored,
 )
-from voicefsm.errors import BackendError, BackendRejected, BackendUnavailable
+from voicefsm.errors import (
+    BackendError,
+    BackendMisdirected,
+    BackendRejected,
+    BackendUnavailable,
+)
 
 _LOG = logging.getLogger("voicefsm.backend.client")
 _TLS_LOCK = threading.Lock()
@@ -43,6 +48,10 @@ MAX_RETRY_AFTER_S = 60.0
 #: Statuses worth retrying. 401/403 are among them: the request is fine, the deployment's token
 #: is not (yet); dead-lettering every write over a rotated token would lose the conversation.
 RETRYABLE = frozenset({401, 403, 408, 425, 429, 500, 502, 503, 504})
+#: Refusals of the request itself: its body is not JSON (400), too large (413), or not
+#: acceptable as it is (422). Only these are final: the same request would be refused again.
+#: Every other answer (404, 405, a redirect, 501…) says the URL is wrong, not the request.
+REFUSALS = frozenset({400, 413, 422})
 
 
 class BearerToken(httpx.Auth):
@@ -74,15 +83,31 @@ def retry_after_seconds(response: httpx.Response) -> float | None:
     return min(max(seconds, 0.0), MAX_RETRY_AFTER_S)
 
 
+def shown_url(url: httpx.URL) -> str:
+    """``url`` as an operator may see it: no credentials, no query."""
+    return str(url.copy_with(username=None, password=None, query=None, fragment=None))
+
+
 def raise_for_status(response: httpx.Response) -> None:
     if response.is_success:
         return
     status = response.status_code
-    if status in RETRYABLE:
-        raise BackendUnavailable(
-            f"backend answered {status}", status=status, retry_after=retry_after_seconds(response)
-        )
-    raise BackendRejected(f"backend refused the request ({status})", status=status)
+    try:
+        url: str | None = shown_url(response.request.url)
+    except RuntimeError:  # a response built without a request (tests)
+        url = None
+    if status in REFUSALS:
+        raise BackendRejected(f"backend refused the request ({status})", status=status, url=url)
+    retry_after = retry_after_seconds(response)
+    if status in (401, 403):
+        message = f"backend refused the token ({status})"
+    elif status in RETRYABLE or (status >= 500 and status != 501):
+        # A server in trouble; 501 (not implemented) is about the URL, like 404 and 405.
+        message = f"backend answered {status}"
+    else:
+        message = f"backend URL answered {status}: wrong endpoint"
+        raise BackendMisdirected(message, status=status, retry_after=retry_after, url=url)
+    raise BackendUnavailable(message, status=status, retry_after=retry_after, url=url)
 
 
 def shared_tls_context() -> ssl.SSLContext:
@@ -136,7 +161,9 @@ class BackendClient:
                 **kwargs,  # type: ignore[arg-type]
             )
         except httpx.HTTPError as exc:
-            raise BackendUnavailable(f"backend unreachable ({type(exc).__name__})") from exc
+            url = shown_url(self._http.base_url).rstrip("/") + API_PREFIX + path
+            msg = f"backend unreachable ({type(exc).__name__})"
+            raise BackendUnavailable(msg, url=url) from exc
         raise_for_status(response)
         return response
 

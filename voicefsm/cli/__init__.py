@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
-from voicefsm.cli.common import agent_option, positive
+from voicefsm.cli.common import agent_option, http_status, http_url, positive, seconds
 from voicefsm.cli.files import run_diagrams, run_timeline
 from voicefsm.cli.files import write_timelines as _write_timelines
 from voicefsm.cli.running import EXAMPLE_AGENT, run_simulate, run_worker_command
@@ -68,11 +68,24 @@ def build_parser() -> argparse.ArgumentParser:
     drain = actions.add_parser(
         "drain", help="deliver what is pending; exit 0 only when nothing is left"
     )
-    drain.add_argument("--backend-url", help="default: VOICEFSM_BACKEND_URL")
+    drain.add_argument("--backend-url", type=http_url, help="default: VOICEFSM_BACKEND_URL")
     drain.add_argument(
-        "--timeout", type=float, default=60.0, help="give up after this many seconds"
+        "--timeout", type=seconds, default=60.0, help="give up after this many seconds (60)"
     )
-    for action in (status, drain):
+    requeue = actions.add_parser(
+        "requeue",
+        help="make dead rows pending again, once the cause of their refusal is fixed",
+        description="Dead rows are writes the backend refused; after fixing the cause (the "
+        "backend, its limits), requeue them and drain. Filters combine; none requeues every "
+        "dead row.",
+    )
+    requeue.add_argument(
+        "--status", type=http_status, help="only rows the backend refused with this status"
+    )
+    requeue.add_argument("--conversation", help="only this conversation's events")
+    requeue.add_argument("--session", help="only this session's writes (events and summary)")
+    requeue.add_argument("--json", action="store_true", help="one JSON object")
+    for action in (status, drain, requeue):
         action.add_argument("--spool", type=Path, help="spool file (default: VOICEFSM_SPOOL_PATH)")
     outbox.set_defaults(handler=run_outbox)
 
@@ -89,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="JSON or YAML scenario (default: the example agent's, or a generic one)",
     )
     sim.add_argument("--sessions", type=positive, default=1, help="concurrent sessions (default 1)")
-    sim.add_argument("--backend-url", help="deliver to this backend instead")
+    sim.add_argument("--backend-url", type=http_url, help="deliver to this backend instead")
     sim.add_argument("--json", action="store_true", help="print one JSON document")
     sim.add_argument(
         "--timeline-dir", type=Path, help="write each session's timeline to DIR/<session_id>.jsonl"

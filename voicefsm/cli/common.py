@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
+
+from pydantic import AnyHttpUrl, TypeAdapter, ValidationError
 
 from voicefsm.errors import ConfigurationError
 from voicefsm.settings import Settings, load_settings
@@ -30,6 +33,44 @@ def positive(text: str) -> int:
         value = 0
     if not 1 <= value <= 1000:
         msg = "expected a whole number from 1 to 1000"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def http_status(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 100 <= value <= 599:
+        msg = "expected an HTTP status, a whole number from 100 to 599"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def http_url(text: str) -> str:
+    """An http(s) URL with a host (``127.0.0.1:8787`` without its scheme is a mistake, not an
+    outage to retry)."""
+    try:
+        TypeAdapter(AnyHttpUrl).validate_python(text)
+    except ValidationError:
+        msg = "expected an http(s) URL, such as http://127.0.0.1:8787"
+        raise argparse.ArgumentTypeError(msg) from None
+    return text
+
+
+#: The longest wait a command accepts: a day.
+MAX_SECONDS = 86_400.0
+
+
+def seconds(text: str) -> float:
+    """A duration: a finite number of seconds, more than 0 and at most a day."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and 0 < value <= MAX_SECONDS):
+        msg = f"expected a number of seconds, more than 0 and at most {MAX_SECONDS:.0f}"
         raise argparse.ArgumentTypeError(msg)
     return value
 

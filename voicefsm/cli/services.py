@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from voicefsm.cli.common import fail
 from voicefsm.cli.common import settings_or_exit as _settings
 from voicefsm.settings import default_data_dir
 
@@ -33,33 +34,44 @@ def run_backend(args: argparse.Namespace) -> int:
 
 
 def run_outbox(args: argparse.Namespace) -> int:
+    from voicefsm.errors import OutboxError  # noqa: PLC0415
     from voicefsm.persistence import commands  # noqa: PLC0415 (heavy imports)
-    from voicefsm.persistence.spool import read_status  # noqa: PLC0415
 
     settings = _settings()
     spool: Path = args.spool or settings.spool_path
-    if not spool.exists():
-        print(f"voicefsm outbox: no spool at {spool}", file=sys.stderr)
-        return 2
-    if args.action == "status":
-        status = read_status(spool)
-        print(commands.format_status(spool, status, as_json=args.json))
-        return 0
-    backend_url = args.backend_url or (str(settings.backend_url) if settings.backend_url else None)
-    if backend_url is None:
-        print(
-            "voicefsm outbox drain: no backend: pass --backend-url or set VOICEFSM_BACKEND_URL",
-            file=sys.stderr,
+    command = f"outbox {args.action}"
+    if not spool.exists() and not spool.is_symlink():
+        return fail(command, f"no spool at {spool}")
+    try:
+        # Looked at read-only first: a file that is not a spool is reported, never changed.
+        status = commands.inspect(spool)
+        if args.action == "status":
+            print(commands.format_status(spool, status, as_json=args.json))
+            return 0
+        if args.action == "requeue":
+            count, status = commands.requeue(
+                spool,
+                status=args.status,
+                conversation_id=args.conversation,
+                session_id=args.session,
+            )
+            print(commands.format_requeue(spool, count, status, as_json=args.json))
+            return 0
+        backend_url = args.backend_url or (
+            str(settings.backend_url) if settings.backend_url else None
         )
-        return 2
-    delivered, pending, dead = commands.run_drain(
-        spool, backend_url, settings.backend_token, args.timeout
-    )
+        if backend_url is None:
+            return fail(command, "no backend: pass --backend-url or set VOICEFSM_BACKEND_URL")
+        delivered, pending, dead = commands.run_drain(
+            spool, backend_url, settings.backend_token, args.timeout
+        )
+    except OutboxError as exc:
+        return fail(command, str(exc))
     print(f"{spool}: delivered {delivered}; {pending} pending, {dead} dead")
     if dead:
         print(
-            "voicefsm outbox drain: the backend refused some writes for good (dead rows stay "
-            "in the spool for inspection)",
+            "voicefsm outbox drain: the backend refused some writes (dead rows stay in the "
+            "spool for inspection; `voicefsm outbox requeue` sends them again once fixed)",
             file=sys.stderr,
         )
     return 0 if pending == 0 and dead == 0 else 1

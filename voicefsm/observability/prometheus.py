@@ -110,6 +110,17 @@ class PrometheusMetrics:
             "Writes refused because the spool was full.",
             registry=registry,
         )
+        self.outbox_unspooled = Counter(
+            "voicefsm_outbox_unspooled",
+            "Writes the spool could not take (disk full or failing, spool unusable), "
+            "delivered directly from memory: never acknowledged.",
+            registry=registry,
+        )
+        self.outbox_lost = Counter(
+            "voicefsm_outbox_lost",
+            "Unspooled writes neither spooled nor delivered (no backend, or closed first).",
+            registry=registry,
+        )
 
     def attach(self, lifecycle: Lifecycle) -> None:
         """Count this session from now on (it is in ``joining``)."""
@@ -152,4 +163,6 @@ class PrometheusMetrics:
         self.outbox_delivered.inc(stats.delivered)
         self.outbox_dead.inc(stats.dead)
         self.outbox_refused.inc(stats.refused)
+        self.outbox_unspooled.inc(stats.unspooled)
+        self.outbox_lost.inc(stats.lost)
         self.outbox(stats.pending, stats.oldest_age_s)

@@ -1,16 +1,39 @@
-"""``voicefsm outbox status`` and ``voicefsm outbox drain``: look at and empty a spool."""
+"""``voicefsm outbox status``, ``drain`` and ``requeue``: look at, empty and retry a spool."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from pydantic import SecretStr
 
 from voicefsm.backend.client import BackendClient, backend_http
+from voicefsm.errors import OutboxError
+from voicefsm.persistence.causes import describe_failure
 from voicefsm.persistence.outbox import Outbox
-from voicefsm.persistence.spool import SpoolStatus
+from voicefsm.persistence.spool import Spool, SpoolStatus, read_status
+
+T = TypeVar("T")
+
+
+def _spool_call(spool_path: Path, call: Callable[[], T]) -> T:
+    """``call``, with any failure of the spool file as one :class:`OutboxError` line."""
+    try:
+        return call()
+    except OutboxError:
+        raise
+    except (sqlite3.Error, OSError) as exc:
+        msg = f"cannot use the spool at {spool_path}: {describe_failure(exc)}"
+        raise OutboxError(msg) from exc
+
+
+def inspect(spool_path: Path) -> SpoolStatus:
+    """The spool's figures, read-only; :class:`OutboxError` when it is not a usable spool."""
+    return _spool_call(spool_path, lambda: read_status(spool_path))
 
 
 def format_status(spool_path: Path, status: SpoolStatus, *, as_json: bool) -> str:
@@ -48,4 +71,41 @@ async def drain(
 def run_drain(
     spool_path: Path, backend_url: str, token: SecretStr | None, timeout_s: float
 ) -> tuple[int, int, int]:
-    return asyncio.run(drain(spool_path, backend_url, token, timeout_s))
+    return _spool_call(
+        spool_path, lambda: asyncio.run(drain(spool_path, backend_url, token, timeout_s))
+    )
+
+
+def requeue(
+    spool_path: Path,
+    *,
+    status: int | None,
+    conversation_id: str | None,
+    session_id: str | None,
+) -> tuple[int, SpoolStatus]:
+    """Make the matching dead rows pending again; returns how many, and the spool's figures."""
+
+    def call() -> tuple[int, SpoolStatus]:
+        spool = Spool(spool_path)
+        try:
+            count = spool.requeue(
+                status=status, conversation_id=conversation_id, session_id=session_id
+            )
+            return count, spool.status()
+        finally:
+            spool.close()
+
+    return _spool_call(spool_path, call)
+
+
+def format_requeue(spool_path: Path, count: int, status: SpoolStatus, *, as_json: bool) -> str:
+    if as_json:
+        return json.dumps(
+            {
+                "spool": str(spool_path),
+                "requeued": count,
+                "pending": status.pending,
+                "dead": status.dead,
+            }
+        )
+    return f"{spool_path}: requeued {count}; {status.pending} pending, {status.dead} dead"

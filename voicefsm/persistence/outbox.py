@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,10 @@ from pathlib import Path
 from voicefsm.backend.client import BackendClient
 from voicefsm.backend.models import Event, SessionSummary
 from voicefsm.errors import OutboxError, SpoolFullError
+from voicefsm.persistence import causes, spool_file
 from voicefsm.persistence import writer as spool_writer
+from voicefsm.persistence.causes import describe_failure
+from voicefsm.persistence.direct import DirectDelivery
 from voicefsm.persistence.relay import Relay, RelayPolicy
 from voicefsm.persistence.spool import SpoolStatus, read_status
 from voicefsm.persistence.writer import CommitListener, LazyBody
@@ -29,12 +33,15 @@ from voicefsm.persistence.writer import CommitListener, LazyBody
 __all__ = ["CommitListener", "LazyBody", "Outbox", "OutboxStats"]
 
 _LOG = logging.getLogger("voicefsm.outbox")
+#: How long closing waits for the spool to take what was handed over.
+CLOSE_DEADLINE_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
 class OutboxStats:
     """This process's view: submitted here, committed (acknowledged), delivered, dead-lettered,
-    refused because the spool was full; ``pending`` and ``oldest_age_s`` are the spool's."""
+    refused because the spool was full; ``pending`` and ``oldest_age_s`` are the spool's (plus
+    unspooled writes not yet delivered)."""
 
     submitted: int
     spooled: int
@@ -43,6 +50,11 @@ class OutboxStats:
     refused: int
     pending: int
     oldest_age_s: float | None
+    #: Writes the spool could not take (a full or failing disk, an unusable spool), delivered
+    #: directly from memory instead: never acknowledged. ``lost``: those neither spooled nor
+    #: delivered (no backend, or the outbox closed first).
+    unspooled: int = 0
+    lost: int = 0
 
 
 class Outbox:
@@ -82,22 +94,52 @@ class Outbox:
         self._removed = 0
         self._pending_at_open = 0
         self._refused = 0
+        self._unreadable = False  # the spool's figures failed (logged once)
+        self._diverted_count = 0  # writes the spool writer gave back (on its thread)
+        self._degraded = False  # no spool could be opened: every write goes directly
+        self._direct = DirectDelivery(client, policy)
+        self._direct.on_removed = self._count_removed
 
     def __repr__(self) -> str:
         return f"Outbox(spool_path={str(self.spool_path)!r}, delivering={self._client is not None})"
 
     async def start(self) -> None:
-        """Open the spool (resuming delivery of whatever it already holds) and start the relay."""
+        """Open the spool (resuming delivery of whatever it already holds) and start the relay.
+
+        Never fails the call over the disk: a corrupt spool is moved aside for inspection and
+        a fresh one opened; a spool that cannot be opened at all (a directory, another
+        program's database, a read-only or full disk) degrades the outbox to direct delivery
+        from memory (:attr:`OutboxStats.unspooled`), with one error line naming the cause."""
         self._loop = asyncio.get_running_loop()
-        writer = spool_writer.acquire(self.spool_path)
-        await asyncio.to_thread(writer.ready.wait)
-        if writer.failure is not None:
-            if spool_writer.release(writer):
-                await asyncio.to_thread(writer.join)
-            msg = f"cannot open the outbox spool at {self.spool_path}"
-            raise OutboxError(msg) from writer.failure
+        writer, failure = await self._open_writer()
+        if failure is not None and causes.is_corrupt(failure):
+            try:
+                moved = await asyncio.to_thread(spool_file.move_aside, self.spool_path)
+            except (OSError, OutboxError) as exc:
+                failure = exc
+            else:
+                _LOG.error(
+                    "outbox spool corrupt: moved aside for inspection, a fresh one opened",
+                    extra={
+                        "spool": str(self.spool_path),
+                        "moved_to": str(moved),
+                        "error": describe_failure(failure),
+                    },
+                )
+                writer, failure = await self._open_writer()
+        if writer is None:
+            self._degraded = True
+            _LOG.error(
+                "outbox spool unusable: writes go directly to the backend, unacknowledged",
+                extra={
+                    "spool": str(self.spool_path),
+                    "error": describe_failure(failure) if failure else "unknown",
+                    "backend": self._client is not None,
+                },
+            )
+            return
         self._writer = writer
-        status = await asyncio.to_thread(read_status, self.spool_path)
+        status = await self.status()
         self._pending_at_open = status.pending
         if self._client is not None:
             self._relay = Relay(self.spool_path, self._client, self._policy)
@@ -105,6 +147,15 @@ class Outbox:
             if not self._drain_all:
                 self._relay.own_targets = lambda: frozenset(self._targets)
             self._relay_task = asyncio.create_task(self._relay.run(), name="voicefsm-relay")
+
+    async def _open_writer(self) -> tuple[spool_writer.SpoolWriter | None, BaseException | None]:
+        writer = spool_writer.acquire(self.spool_path)
+        await asyncio.to_thread(writer.ready.wait)
+        if writer.failure is None:
+            return writer, None
+        if spool_writer.release(writer):
+            await asyncio.to_thread(writer.join)
+        return None, writer.failure
 
     # -- the voice path --------------------------------------------------------------------------
 
@@ -128,7 +179,7 @@ class Outbox:
 
     def _submit(self, key: str, target: str, body: LazyBody) -> None:
         writer = self._writer
-        if writer is None:
+        if writer is None and not self._degraded:
             msg = "the outbox is not started"
             raise OutboxError(msg)
         if self._pending_at_open + self._submitted - self._removed >= self._max_pending:
@@ -137,7 +188,11 @@ class Outbox:
             raise SpoolFullError(msg)
         self._submitted += 1
         self._targets.add(target)
-        writer.queue.put(spool_writer.Write(key, target, body, self._committed))
+        write = spool_writer.Write(key, target, body, self._committed, self._diverted)
+        if writer is None:  # degraded: no spool to take it
+            self._take_directly([write])
+            return
+        writer.queue.put(write)
 
     # -- completion, flush, close ----------------------------------------------------------------
 
@@ -148,6 +203,21 @@ class Outbox:
         if self._relay is not None and self._loop is not None:
             with contextlib.suppress(RuntimeError):  # the loop is closing: nothing to wake
                 self._loop.call_soon_threadsafe(self._relay.wake)
+
+    def _diverted(self, writes: Sequence[spool_writer.Write]) -> None:  # on the writer thread
+        if self._loop is None:
+            return
+        try:
+            self._loop.call_soon_threadsafe(self._take_directly, writes)
+        except RuntimeError:  # the loop is closed: nothing can deliver them any more
+            _LOG.error(
+                "outbox writes lost: neither spooled nor delivered", extra={"writes": len(writes)}
+            )
+
+    def _take_directly(self, writes: Sequence[spool_writer.Write]) -> None:
+        # Counted and queued in one step on the loop, so a flush never sees them in neither.
+        self._diverted_count += len(writes)
+        self._direct.add(writes)
 
     def _count_removed(self, count: int) -> None:
         self._removed += count
@@ -161,35 +231,64 @@ class Outbox:
         try:
             async with asyncio.timeout(deadline_s):
                 while True:
-                    if self._committed_count >= self._submitted:
-                        status = await self.status()
-                        if status.pending == 0 or self._relay is None:
-                            return status.pending
-                        self._relay.wake()
+                    if self._committed_count + self._diverted_count >= self._submitted:
+                        spooled = (await self.status()).pending
+                        # Without a relay nothing here delivers spooled rows: they stay.
+                        if (spooled == 0 or self._relay is None) and self._direct.pending == 0:
+                            return spooled
+                        if self._relay is not None:
+                            self._relay.wake()
                     await asyncio.sleep(0.02)
         except TimeoutError:
-            return max(0, self._pending_at_open + self._submitted - self._removed)
+            return self.undelivered()
 
     async def status(self) -> SpoolStatus:
+        """The spool's figures; this outbox's own count when the spool cannot be read (a disk
+        failing, the file removed under us): figures never fail a session's ending."""
+        if self._degraded:
+            return SpoolStatus(pending=0, dead=0, oldest_age_s=None)
         # A read-only connection of its own: figures must not wait behind a commit that is
         # itself waiting for another process's lock.
-        return await asyncio.to_thread(read_status, self.spool_path)
+        try:
+            return await asyncio.to_thread(read_status, self.spool_path)
+        except (sqlite3.Error, OSError, OutboxError) as exc:
+            if not self._unreadable:
+                self._unreadable = True
+                _LOG.error(
+                    "outbox spool unreadable; figures are this process's own",
+                    extra={"spool": str(self.spool_path), "error": describe_failure(exc)},
+                )
+            own = max(0, self.undelivered() - self._direct.pending)
+            return SpoolStatus(pending=own, dead=0, oldest_age_s=None)
+
+    def undelivered(self) -> int:
+        """Writes submitted here (or spooled when it opened) not yet delivered, by this outbox's
+        own count: no disk read."""
+        return max(0, self._pending_at_open + self._submitted - self._removed)
 
     async def stats(self) -> OutboxStats:
         status = await self.status()
         relay = self._relay
+        direct = self._direct
         return OutboxStats(
             submitted=self._submitted,
             spooled=self._committed_count,
-            delivered=relay.delivered if relay else 0,
-            dead=relay.dead if relay else 0,
+            delivered=(relay.delivered if relay else 0) + direct.delivered,
+            dead=(relay.dead if relay else 0) + direct.dead,
             refused=self._refused,
-            pending=status.pending,
+            pending=status.pending + direct.pending,
             oldest_age_s=status.oldest_age_s,
+            unspooled=direct.taken,
+            lost=direct.lost,
         )
 
-    async def aclose(self, *, flush_deadline_s: float = 0.0) -> int:
-        """Flush (optionally), stop the relay, commit what is queued; returns pending writes."""
+    async def aclose(
+        self, *, flush_deadline_s: float = 0.0, close_deadline_s: float = CLOSE_DEADLINE_S
+    ) -> int:
+        """Flush (optionally), stop the relay, commit what is queued; returns pending writes.
+
+        Waiting for the spool is bounded by ``close_deadline_s``: a failing disk cannot hold
+        the job's exit (the writer gives such a commit up within its own budget)."""
         pending = await self.flush(flush_deadline_s) if flush_deadline_s > 0 else 0
         if self._relay_task is not None:
             self._relay_task.cancel()
@@ -198,9 +297,15 @@ class Outbox:
             self._relay_task = None
         if self._writer is not None:
             writer, self._writer = self._writer, None
-            await asyncio.to_thread(writer.barrier().wait)  # everything this outbox queued
+            barrier = writer.barrier()  # everything this outbox queued
+            if not await asyncio.to_thread(barrier.wait, close_deadline_s):
+                _LOG.error(
+                    "outbox closed before the spool took every write",
+                    extra={"spool": str(self.spool_path), "waited_s": close_deadline_s},
+                )
             if spool_writer.release(writer):
-                await asyncio.to_thread(writer.join)
+                await asyncio.to_thread(writer.join, close_deadline_s)
+        await self._direct.aclose()
         if not flush_deadline_s and self.spool_path.exists():
-            pending = (await asyncio.to_thread(read_status, self.spool_path)).pending
+            pending = (await self.status()).pending
         return pending

@@ -3,9 +3,11 @@ circuit breaker while the backend keeps failing.
 
 Retries are stamina's (capped exponential backoff with jitter); a ``Retry-After`` from the backend
 replaces the computed wait. The breaker (purgatory) opens after a run of failures, so a dead
-backend is probed once per breaker period instead of hammered. When a batch is refused (4xx),
-it is split to find the row at fault; only that row is dead-lettered. Nothing is ever dropped:
-rows stay spooled until delivered or refused.
+backend is probed once per breaker period instead of hammered. When a batch is refused (400,
+413, 422: a refusal of the request itself), it is split to find the row at fault; only that row
+is dead-lettered. Any other failure, a wrong URL (404, 405) or a refused token (401) included,
+leaves the rows pending, and the operator is told its real cause once, when it changes. Nothing
+is ever dropped: rows stay spooled until delivered or refused.
 """
 
 from __future__ import annotations
@@ -26,7 +28,13 @@ from purgatory import AsyncCircuitBreakerFactory
 from purgatory.domain.model import OpenedState
 
 from voicefsm.backend.client import BackendClient
-from voicefsm.errors import BackendRejected, BackendUnavailable
+from voicefsm.errors import (
+    BackendMisdirected,
+    BackendRejected,
+    BackendUnavailable,
+    OutboxError,
+)
+from voicefsm.persistence import causes
 from voicefsm.persistence import writer as spool_writer
 from voicefsm.persistence.spool import Spool, SpoolRow
 
@@ -75,6 +83,10 @@ class Relay:
         self.delivered = 0
         self.dead = 0
         self.failed_attempts = 0
+        #: What is failing deliveries now (kind, status), once reported; None while they work.
+        self._failing: tuple[str, int | None] | None = None
+        self._cause = ""
+        self._spool_told = causes.Told(_LOG)
         self.on_removed: Callable[[int], None] = lambda count: None
         #: The targets this relay delivers first (a session's conversation and summary); None
         #: delivers everything (``voicefsm outbox drain``).
@@ -101,11 +113,19 @@ class Relay:
                 self._wake.clear()
                 try:
                     delivered = await self.deliver_round()
-                except sqlite3.OperationalError as exc:
-                    # The spool stayed locked past its busy timeout (many writers at once):
-                    # nothing was lost, the rows are still there; try again shortly.
-                    _LOG.warning("outbox spool busy", extra={"error": str(exc)[:200]})
+                except (sqlite3.Error, OSError, OutboxError) as exc:
+                    # Nothing was lost (the rows are still there): try again shortly, and tell
+                    # the operator the real cause (a full disk is not "busy"), once.
+                    self._spool_told.failing(
+                        causes.error_name(exc),
+                        "outbox delivery waits for the spool: " + causes.meaning(exc),
+                        level=logging.WARNING if causes.is_busy(exc) else logging.ERROR,
+                        error=causes.describe_failure(exc),
+                        spool=str(self._path),
+                    )
                     delivered = False
+                else:
+                    self._spool_told.recovered("outbox spool usable again", spool=str(self._path))
                 if not delivered:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), self._policy.idle_poll_s)
@@ -114,8 +134,11 @@ class Relay:
             # lease expires; give them back so the next relay, even in this process, takes them.
             try:
                 await self._db(partial(Spool.unlease, token=self._token))
-            except sqlite3.OperationalError:
-                _LOG.warning("outbox leases left to expire: the spool stayed busy")
+            except (sqlite3.Error, OSError) as exc:
+                _LOG.warning(
+                    "outbox leases left to expire: the spool could not be written",
+                    extra={"error": causes.describe_failure(exc)},
+                )
             thread, self._thread = self._thread, None
             if thread is not None and spool_writer.release(thread):
                 await asyncio.to_thread(thread.join)
@@ -150,14 +173,40 @@ class Relay:
                     if isinstance(exc, OpenedState)
                     else policy.pause_after_failure_s
                 )
-                error = type(exc).__name__
+                error = self._report(exc, len(left))
                 await self._db(partial(Spool.release, seqs=left, error=error, retry_in_s=retry_in))
-                _LOG.warning(
-                    "outbox delivery postponed",
-                    extra={"rows": len(left), "error_type": type(exc).__name__},
-                )
                 return False
+        if self._failing is not None:
+            self._failing = None
+            _LOG.info("outbox delivery resumed")
         return True
+
+    def _report(self, exc: BackendUnavailable | OpenedState, rows: int) -> str:
+        """The real cause of a failed delivery (stored with the rows); logged once when it
+        changes, not per attempt: a wrong URL would otherwise log every half second."""
+        if isinstance(exc, OpenedState):  # the breaker holds back because of an earlier cause
+            return self._cause or "backend failing (circuit breaker open)"
+        self._cause = str(exc)
+        failing = (type(exc).__name__, exc.status)
+        if failing == self._failing:
+            return self._cause
+        self._failing = failing
+        extra = {"rows": rows, "status": exc.status, "url": exc.url, "cause": self._cause}
+        if isinstance(exc, BackendMisdirected):
+            _LOG.error(
+                "outbox delivery held: the backend URL answers as a wrong endpoint would; "
+                "writes stay pending until VOICEFSM_BACKEND_URL is fixed",
+                extra=extra,
+            )
+        elif exc.status in (401, 403):
+            _LOG.error(
+                "outbox delivery held: the backend refused the token; writes stay pending "
+                "until VOICEFSM_BACKEND_TOKEN is fixed",
+                extra=extra,
+            )
+        else:
+            _LOG.warning("outbox delivery postponed: backend unavailable", extra=extra)
+        return self._cause
 
     async def _deliver(self, rows: Sequence[SpoolRow]) -> None:
         try:
@@ -171,8 +220,8 @@ class Relay:
             self.dead += 1
             self.on_removed(1)
             _LOG.error(
-                "outbox write refused by the backend",
-                extra={"idempotency_key": rows[0].key, "status": exc.status},
+                "outbox write refused by the backend (kept as dead; see voicefsm outbox requeue)",
+                extra={"idempotency_key": rows[0].key, "status": exc.status, "url": exc.url},
             )
             return
         await self._db(partial(Spool.delete, seqs=[row.seq for row in rows]))
@@ -180,15 +229,7 @@ class Relay:
         self.on_removed(len(rows))
 
     async def _send(self, rows: Sequence[SpoolRow]) -> None:
-        kind, _, ident = rows[0].target.partition(":")
-        if kind == "events":
-            await self._client.post_event_batch(ident, [row.body for row in rows])
-        elif kind == "session":
-            for row in rows:
-                await self._client.put_session_json(ident, row.body)
-        else:
-            msg = f"unknown spool target kind {kind!r}"
-            raise BackendRejected(msg)
+        await send(self._client, rows[0].target, [row.body for row in rows])
 
     async def _with_retries(self, call: Callable[[], Awaitable[None]]) -> None:
         policy = self._policy
@@ -214,3 +255,16 @@ class Relay:
             self.failed_attempts += 1
             return exc.retry_after if exc.retry_after is not None else True
         return False
+
+
+async def send(client: BackendClient, target: str, bodies: Sequence[str]) -> None:
+    """Deliver serialised writes of one spool target: one event batch, or session summaries."""
+    kind, _, ident = target.partition(":")
+    if kind == "events":
+        await client.post_event_batch(ident, bodies)
+    elif kind == "session":
+        for body in bodies:
+            await client.put_session_json(ident, body)
+    else:
+        msg = f"unknown spool target kind {kind!r}"
+        raise BackendRejected(msg)

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import threading
 import time
 import uuid
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from voicefsm.persistence import spool_clock, spool_file
+from voicefsm.persistence.spool_lock import Transaction, process_lock
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
@@ -33,10 +35,14 @@ CREATE TABLE IF NOT EXISTS outbox (
     lease_token     TEXT,               -- which relay in that process
     lease_until     REAL    NOT NULL DEFAULT 0,
     dead            INTEGER NOT NULL DEFAULT 0,
-    last_error      TEXT
+    last_error      TEXT,
+    created_boot    REAL,               -- the boot clock then, for a true age (see spool_clock)
+    boot            INTEGER             -- which boot that clock belongs to
 );
 CREATE INDEX IF NOT EXISTS outbox_ready ON outbox (dead, seq);
 """
+#: Columns added since the first spools, added to an older spool when it is opened.
+_ADDED_COLUMNS = (("created_boot", "REAL"), ("boot", "INTEGER"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,20 +71,6 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
-def _private_file(path: Path) -> None:
-    """Create the spool 0600 in a 0700 directory: it holds transcripts (PII) at rest."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    # Never open and close an existing spool outside SQLite: POSIX advisory locks belong to the
-    # process, and closing *any* descriptor of the file drops every lock its SQLite connections
-    # hold (sqlite.org/howtocorrupt.html §2.2). Under load that deadlocked the spool.
-    try:
-        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600)
-    except FileExistsError:
-        os.chmod(path, 0o600)  # tighten a file that existed with a looser mode
-    else:
-        os.close(fd)  # brand new: nobody holds a lock on it yet
-
-
 def _like_prefix(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
@@ -95,18 +87,37 @@ class Spool:
         self.path = Path(path)
         self._pid = os.getpid()
         self._token = uuid.uuid4().hex
-        self._writers = _process_lock(self.path)
+        self._writers = process_lock(self.path)
         if readonly:
-            uri = f"file:{self.path.resolve()}?mode=ro"
+            resolved = self.path.resolve()
+            spool_file.check_regular(resolved)
+            uri = f"file:{resolved}?mode=ro"
             self._db = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=10.0)
+            self._claim(readonly=True)
             return
-        _private_file(self.path)
+        spool_file.prepare(self.path)
         self._db = sqlite3.connect(self.path, isolation_level=None, timeout=10.0)
+        self._claim(readonly=False)
+        spool_file.tighten(self.path)
         self._db.execute("PRAGMA journal_mode=WAL")
         # Durable across process crashes (the failure we see); FULL would add power-loss
         # durability at 5-15x the cost per commit.
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        with self._transaction():  # one process adds them; the others see them there
+            for name, kind in _ADDED_COLUMNS:
+                if name not in self._columns():
+                    self._db.execute(f"ALTER TABLE outbox ADD COLUMN {name} {kind}")
+
+    def _columns(self) -> set[str]:
+        return {row[1] for row in self._db.execute("PRAGMA table_info(outbox)")}
+
+    def _claim(self, *, readonly: bool) -> None:
+        try:
+            spool_file.claim(self._db, self.path, readonly=readonly)
+        except BaseException:
+            self._db.close()
+            raise
 
     def close(self) -> None:
         self._db.close()
@@ -117,13 +128,14 @@ class Spool:
         A key already spooled is kept as it is (the same write, handed over twice).
         Returns how many rows were new.
         """
-        now = time.time()
+        now, boot_now, boot = time.time(), spool_clock.boot_now(), spool_clock.boot_id()
         with self._transaction():
             before = self._db.total_changes
             self._db.executemany(
-                "INSERT OR IGNORE INTO outbox (idempotency_key, target, body, created_at) "
-                "VALUES (?, ?, ?, ?)",
-                ((key, target, body, now) for key, target, body in rows),
+                "INSERT OR IGNORE INTO outbox "
+                "(idempotency_key, target, body, created_at, created_boot, boot) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                ((key, target, body, now, boot_now, boot) for key, target, body in rows),
             )
             return self._db.total_changes - before
 
@@ -147,11 +159,15 @@ class Spool:
         token = token or self._token
         if targets is not None and not targets:
             return []
-        if not self._free_seqs(limit, time.time(), targets, older_than_s, token):
+        if not self._free_seqs(
+            limit, time.time(), lease_s, targets=targets, older_than_s=older_than_s, token=token
+        ):
             return []
         with self._transaction():
             now = time.time()
-            seqs = self._free_seqs(limit, now, targets, older_than_s, token)
+            seqs = self._free_seqs(
+                limit, now, lease_s, targets=targets, older_than_s=older_than_s, token=token
+            )
             self._db.executemany(
                 "UPDATE outbox SET lease_owner = ?, lease_token = ?, lease_until = ? WHERE seq = ?",
                 ((self._pid, token, now + lease_s, seq) for seq in seqs),
@@ -168,16 +184,24 @@ class Spool:
         self,
         limit: int,
         now: float,
+        lease_s: float,
+        *,
         targets: Collection[str] | None,
         older_than_s: float,
         token: str,
     ) -> list[int]:
-        """Deliverable rows nobody alive holds: unleased, expired, ours, or a dead process's."""
+        """Deliverable rows nobody alive holds: unleased, expired, ours, or a dead process's.
+
+        A time further ahead than any this spool sets was set by a wall clock since stepped
+        back: due now, never stranded (see :mod:`spool_clock`)."""
         query = (
             "SELECT seq, lease_owner, lease_token, lease_until FROM outbox "
-            "WHERE dead = 0 AND not_before <= ? AND created_at <= ?"
+            "WHERE dead = 0 AND (not_before <= ? OR not_before > ?)"
         )
-        parameters: list[object] = [now, now - older_than_s]
+        parameters: list[object] = [now, now + spool_clock.MAX_HOLD_S]
+        if older_than_s > 0:
+            query += " AND (created_at <= ? OR created_at > ?)"
+            parameters += [now - older_than_s, now + spool_clock.STEP_TOLERANCE_S]
         if targets is not None:
             query += f" AND target IN ({','.join('?' * len(targets))})"
             parameters += sorted(targets)
@@ -187,7 +211,8 @@ class Spool:
         alive: dict[int, bool] = {}
         free: list[int] = []
         for seq, owner, lease_token, until in candidates:
-            if until <= now or owner is None or lease_token == token:
+            expired = until <= now or until > now + lease_s + spool_clock.STEP_TOLERANCE_S
+            if expired or owner is None or lease_token == token:
                 free.append(seq)
             elif owner != self._pid:
                 if owner not in alive:
@@ -222,6 +247,30 @@ class Spool:
                 ((error, s) for s in seqs),
             )
 
+    def requeue(
+        self,
+        *,
+        status: int | None = None,
+        conversation_id: str | None = None,
+        session_id: str | None = None,
+    ) -> int:
+        """Make dead rows pending again (their cause is fixed): those the backend refused with
+        ``status``, of one conversation's events, of one session's writes, or all of them.
+        Returns how many."""
+        query = "UPDATE outbox SET dead = 0, not_before = 0 WHERE dead = 1"
+        parameters: list[object] = []
+        if status is not None:
+            query += " AND last_error = ?"  # a dead row's last_error is the refusal's status
+            parameters.append(str(status))
+        if conversation_id is not None:
+            query += " AND target = ?"
+            parameters.append(f"events:{conversation_id}")
+        if session_id is not None:
+            query += " AND (idempotency_key LIKE ? ESCAPE '\\' OR idempotency_key = ?)"
+            parameters += [_like_prefix(session_id) + ":%", f"session:{session_id}"]
+        with self._transaction():
+            return self._db.execute(query, parameters).rowcount
+
     def unlease(self, token: str | None = None) -> None:
         """Give back every lease held under ``token`` (this connection's by default): its
         relay is stopping."""
@@ -242,70 +291,25 @@ class Spool:
         return int(count)
 
     def status(self) -> SpoolStatus:
-        pending, oldest = self._db.execute(
-            "SELECT COUNT(*), MIN(created_at) FROM outbox WHERE dead = 0"
-        ).fetchone()
+        """Pending and dead counts, and the oldest pending row's true age: by the boot clock
+        for rows written this boot (a wall-clock step changes nothing), else the wall clock."""
+        now, boot_now, boot = time.time(), spool_clock.boot_now(), spool_clock.boot_id()
+        if boot_now is not None and "created_boot" in self._columns():
+            pending, oldest = self._db.execute(
+                "SELECT COUNT(*), MAX(CASE WHEN boot = ? AND created_boot IS NOT NULL "
+                "THEN ? - created_boot ELSE ? - created_at END) FROM outbox WHERE dead = 0",
+                (boot, boot_now, now),
+            ).fetchone()
+        else:
+            pending, oldest = self._db.execute(
+                "SELECT COUNT(*), MAX(? - created_at) FROM outbox WHERE dead = 0", (now,)
+            ).fetchone()
         (dead,) = self._db.execute("SELECT COUNT(*) FROM outbox WHERE dead = 1").fetchone()
-        age = None if oldest is None else max(0.0, time.time() - oldest)
+        age = None if oldest is None else max(0.0, oldest)
         return SpoolStatus(pending=pending, dead=dead, oldest_age_s=age)
 
-    def _transaction(self) -> _Transaction:
-        return _Transaction(self._db, self._writers)
-
-
-class _Transaction:
-    """``BEGIN IMMEDIATE`` … ``COMMIT`` (or ``ROLLBACK``): take the write lock up front so two
-    processes never both read rows to lease before either writes."""
-
-    __slots__ = ("_db", "_writers")
-
-    def __init__(self, db: sqlite3.Connection, writers: threading.Lock) -> None:
-        self._db = db
-        self._writers = writers
-
-    def __enter__(self) -> None:
-        self._writers.acquire()
-        try:
-            self._db.execute("BEGIN IMMEDIATE")
-        except BaseException:
-            self._writers.release()
-            raise
-
-    def __exit__(self, exc_type: object, exc: object, traceback: object) -> None:
-        try:
-            if exc_type is not None:
-                # SQLite may have ended the transaction itself (an I/O error, a full disk): a
-                # ROLLBACK then fails and would hide the error that matters.
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
-                return
-            try:
-                self._db.execute("COMMIT")
-            except BaseException:
-                # A failed COMMIT leaves the transaction open, holding the write lock every
-                # other connection (in every process) waits on: end it; the caller retries.
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
-                raise
-        finally:
-            self._writers.release()
-
-
-_PROCESS_LOCKS: dict[Path, threading.Lock] = {}
-_PROCESS_LOCKS_GUARD = threading.Lock()
-
-
-def _process_lock(path: Path) -> threading.Lock:
-    """One lock per spool file per process, taken around every write transaction.
-
-    SQLite's busy handler polls with sleeps: dozens of connections in one process (a writer and
-    a relay per session) polling for the write lock starve one another past the busy timeout.
-    Queued on this lock, a process's connections take turns and only one of them at a time
-    contends with other processes.
-    """
-    key = path.resolve()
-    with _PROCESS_LOCKS_GUARD:
-        return _PROCESS_LOCKS.setdefault(key, threading.Lock())
+    def _transaction(self) -> Transaction:
+        return Transaction(self._db, self._writers)
 
 
 def read_status(path: Path) -> SpoolStatus:

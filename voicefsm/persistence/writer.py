@@ -23,6 +23,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel
 
+from voicefsm.persistence import causes
 from voicefsm.persistence.spool import Spool
 
 _LOG = logging.getLogger("voicefsm.outbox")
@@ -36,12 +37,26 @@ LazyBody = Body | Callable[[], Body]
 CommitListener = Callable[[Sequence[str]], None]
 
 
+#: Handed the writes of a batch the spool could not take (the commit was given up); runs on
+#: the writer thread.
+DivertListener = Callable[[Sequence["Write"]], None]
+
+#: How long a commit failing for another reason than contention is retried before it is given
+#: up and its writes handed back (to be delivered directly): a full or failing disk does not
+#: heal in seconds, and a session's flush and the job's shutdown must not wait on it. After a
+#: give-up, later batches try once until a commit succeeds again.
+GIVE_UP_AFTER_S = 2.0
+#: Contention (other processes holding the write lock past the busy timeout) does clear.
+BUSY_GIVE_UP_AFTER_S = 30.0
+
+
 @dataclass(frozen=True, slots=True)
 class Write:
     key: str
     target: str
     body: LazyBody
     listener: CommitListener
+    diverted: DivertListener
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +75,8 @@ class _Barrier:
 
 
 class SpoolWriter(threading.Thread):
-    """Commits queued writes in batches, in order, nothing dropped; retries a failed commit."""
+    """Commits queued writes in batches, in order; retries a failed commit within a budget,
+    then hands its writes back to their outbox (:data:`DivertListener`)."""
 
     def __init__(self, path: Path) -> None:
         super().__init__(name="voicefsm-spool-writer", daemon=True)
@@ -70,6 +86,8 @@ class SpoolWriter(threading.Thread):
         self.ready = threading.Event()
         self.users = 0  # outboxes sharing it (guarded by the registry's lock)
         self._path = path
+        self._failing = False  # a commit was given up, none has succeeded since
+        self._told = causes.Told(_LOG)
 
     def run(self) -> None:
         try:
@@ -126,24 +144,33 @@ class SpoolWriter(threading.Thread):
             body = write.body() if callable(write.body) else write.body
             text = body if isinstance(body, str) else body.model_dump_json(by_alias=True)
             rows.append((write.key, write.target, text))
+        started = time.monotonic()
         delay = 0.05
         while True:
             try:
                 spool.insert(rows)
             except Exception as exc:  # e.g. disk full, or locked past the busy timeout
-                _LOG.error(
-                    "outbox spool write failed; retrying",
-                    # sqlite's message names the condition, never row data.
-                    extra={
-                        "rows": len(rows),
-                        "error_type": type(exc).__name__,
-                        "error": str(exc)[:200],
-                    },
+                self._told.failing(
+                    causes.error_name(exc),
+                    "outbox spool write failed: " + causes.meaning(exc),
+                    level=logging.ERROR,
+                    rows=len(rows),
+                    error=causes.describe_failure(exc),  # SQLite's own words, never row data
+                    spool=str(self._path),
                 )
+                budget = BUSY_GIVE_UP_AFTER_S if causes.is_busy(exc) else GIVE_UP_AFTER_S
+                if self._failing and not causes.is_busy(exc):
+                    budget = 0.0
+                if time.monotonic() - started + delay > budget:
+                    self._failing = True
+                    self._give_up(batch)
+                    return
                 time.sleep(delay)
-                delay = min(delay * 2, 2.0)
+                delay = min(delay * 2, 0.5)
                 continue
             break
+        self._failing = False
+        self._told.recovered("outbox spool writable again", spool=str(self._path))
         by_listener: dict[CommitListener, list[str]] = defaultdict(list)
         for write in batch:
             by_listener[write.listener].append(write.key)
@@ -152,6 +179,16 @@ class SpoolWriter(threading.Thread):
                 listener(keys)
             except Exception:  # one outbox's listener must not stop every other's commits
                 _LOG.exception("outbox commit listener failed")
+
+    def _give_up(self, batch: list[Write]) -> None:
+        by_listener: dict[DivertListener, list[Write]] = defaultdict(list)
+        for write in batch:
+            by_listener[write.diverted].append(write)
+        for listener, writes in by_listener.items():
+            try:
+                listener(writes)
+            except Exception:  # one outbox's listener must not stop every other's writes
+                _LOG.exception("outbox divert listener failed")
 
     def call(self, function: Callable[[Spool], T]) -> Future[T]:
         """Run ``function`` on this thread's connection (after any writes queued before it)."""

@@ -30,6 +30,7 @@ async def persist(
     before_summary: Callable[[], Awaitable[None]],
     farewell_deadline_s: float,
     flush_deadline_s: float,
+    log: Log,
 ) -> None:
     """Wait for the farewell (bounded), record it through the lifecycle, let ``before_summary``
     finish (the agent's own hooks, bounded by their deadline), write the summary and flush."""
@@ -41,10 +42,18 @@ async def persist(
         spoken = pipeline.farewell_spoken()
         if spoken is not None:
             lifecycle.fire(spoken)
-    await before_summary()
-    recorder.summary(reason, lifecycle.timeline)
-    pending = await outbox.flush(flush_deadline_s)
-    lifecycle.fire(Persisted(pending))
+    pending: int | None = None
+    try:
+        await before_summary()
+        recorder.summary(reason, lifecycle.timeline)
+        pending = await outbox.flush(flush_deadline_s)
+    except Exception as exc:  # the session must reach exiting, whatever the outbox does
+        log.exception(
+            "persisting failed; the session ends", extra={"error_type": type(exc).__name__}
+        )
+    finally:
+        # Also when cancelled: exiting is reached through persisted, and nothing else fires it.
+        lifecycle.fire(Persisted(outbox.undelivered() if pending is None else pending))
 
 
 #: Endings the agent decides on: the caller may still be on the line and must be hung up.

@@ -326,6 +326,7 @@ class VoiceSession:
             before_summary=self.hooks.drain,
             farewell_deadline_s=self.settings.farewell_deadline_s,
             flush_deadline_s=self.settings.flush_deadline_s,
+            log=self._log,
         )
 
     async def shut_down(self, reason: EndReason) -> None:

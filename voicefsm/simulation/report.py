@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import sqlite3
 import statistics
 from pathlib import Path
 from typing import Any
 
+from voicefsm.errors import OutboxError
 from voicefsm.lifecycle import TimelineEntry
 from voicefsm.persistence.spool import Spool
 from voicefsm.simulation.harness import SessionRun
@@ -56,6 +58,11 @@ def summary(sessions: list[dict[str, Any]], backend_url: str | None) -> str:
             f"{outbox['pending']} pending"
             + (f", {outbox['refused']} refused (spool full)" if outbox["refused"] else "")
             + (f", {outbox['dead']} refused by the backend" if outbox.get("dead") else "")
+            + (
+                f", {outbox['unspooled']} sent without the spool ({outbox['lost']} lost)"
+                if outbox.get("unspooled")
+                else ""
+            )
         )
         if session["stuck"]:
             lines.append("    the simulated user gave up waiting: the session did not progress")
@@ -97,7 +104,10 @@ def check(expect: Expectations, report: dict[str, Any]) -> list[dict[str, object
 def _pending(spool_path: Path, session_id: str) -> int:
     if not spool_path.exists():
         return 0
-    spool = Spool(spool_path, readonly=True)
+    try:
+        spool = Spool(spool_path, readonly=True)
+    except (OutboxError, sqlite3.Error, OSError):  # unusable: the outbox went without it
+        return 0
     try:
         return spool.count_pending(session_id)
     finally:
@@ -119,6 +129,7 @@ def session_report(
     spooled = stats.spooled if stats else 0
     # Refused for good by the backend: still in the spool (dead), never delivered.
     dead = stats.dead if stats else 0
+    unspooled, lost = (stats.unspooled, stats.lost) if stats else (0, 0)
     report: dict[str, Any] = {
         "session_id": session_id,
         "conversation_id": session.conversation_id,
@@ -133,10 +144,12 @@ def session_report(
         ],
         "outbox": {
             "spooled": spooled,
-            "delivered": max(0, spooled - pending - dead),
+            # Unspooled writes (the spool could not take them) went directly, or were lost.
+            "delivered": max(0, spooled + unspooled - lost - pending - dead),
             "pending": pending,
             "dead": dead,
             "refused": stats.refused if stats else 0,
+            **({"unspooled": unspooled, "lost": lost} if unspooled else {}),
         },
         "writes_submitted": submitted,
         "latencies": [
