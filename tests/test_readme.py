@@ -225,5 +225,11 @@ async def test_livekits_console_in_text_mode_runs_the_readers_agent_through_the_
     assert apps == ["call_filed"]
     stored = json.loads(summary)
     triggers = [entry["trigger"] for entry in stored["timeline"]]
-    assert triggers[3:7] == ["user_turn_completed", "reply_started", "reply_finished", "hang_up"]
+    turn = triggers.index("user_turn_completed")  # after the greeting, however it went
+    assert triggers[turn : turn + 4] == [
+        "user_turn_completed",
+        "reply_started",
+        "reply_finished",
+        "hang_up",
+    ]
     assert stored["end_reason"] == "hang_up"

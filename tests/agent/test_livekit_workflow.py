@@ -10,10 +10,13 @@ from typing import Any
 import pytest
 from livekit.agents import AgentSession, AgentTask, RunContext, function_tool, mock_tools
 
+from tests.stubs.fault_proxy import Fault, fault_proxy
 from tests.support import Backend
 from voicefsm import Providers, load_settings, open_session
 from voicefsm.agent import VoiceAgent
+from voicefsm.context import RoomMetadata
 from voicefsm.examples.bistro import BistroAgent
+from voicefsm.lifecycle import State
 from voicefsm.providers.scripted import ScriptedJudge, ScriptedLLM, ScriptedToolCall, ScriptedTurn
 
 pytestmark = pytest.mark.slow
@@ -149,3 +152,33 @@ async def test_an_agent_task_keeps_one_lifecycle_and_its_turns_are_the_sessions(
     said = [m.text for m in session.record.history if m.role.value == "assistant"]
     assert "What is your favourite colour?" in said  # the task's question, heard and recorded
     assert said[-2:] == ["Thanks, noted: blue.", "Thanks for calling. Goodbye!"]
+
+
+async def test_a_turn_typed_before_the_session_has_loaded_its_context_is_not_lost(
+    tmp_path: Path, backend: Backend
+) -> None:
+    """livekit's console sends typed lines as soon as it connects: one that comes while the
+    session is still loading the conversation is held, then taken as the first turn."""
+    with fault_proxy(backend.url) as slow:
+        slow.always = Fault("delay_before", delay_s=0.5)  # recent messages take a while
+        settings = load_settings(spool_path=tmp_path / "spool.sqlite3", backend_url=slow.url)
+        providers = Providers(llm=ScriptedLLM(ttft_s=0.01), turn_detection="manual")
+        async with open_session(
+            VoiceAgent(greeting="Hello!"),
+            providers=providers,
+            settings=settings,
+            session_id="early-1",
+            room=RoomMetadata(conversation_id="c_early"),
+        ) as session:
+            assert session.lifecycle.state is State.LOADING_CONTEXT  # the case under test
+            result = await session.agent_session.run(user_input="Are you open on Sunday")
+            await session.settled()
+
+    result.expect.contains_message(role="assistant")
+    triggers = [e.trigger.value for e in session.lifecycle.timeline]
+    assert triggers[:4] == ["joined", "context_loaded", "user_turn_completed", "reply_started"]
+    assert [m.text for m in session.record.history if m.role.value == "user"] == [
+        "Are you open on Sunday"
+    ]
+    users = [e["text"] for e in backend.events("message") if e["role"] == "user"]
+    assert users == ["Are you open on Sunday"]

@@ -21,6 +21,7 @@ from livekit.agents import (
     UserStateChangedEvent,
     llm,
 )
+from livekit.agents.voice import SpeechHandle
 
 from voicefsm.lifecycle import (
     FatalError,
@@ -54,6 +55,8 @@ class SessionEvents:
         recorder: Recorder,
         *,
         on_handoff: Callable[[str | None, str | None], None],
+        fire_turn: Callable[[TriggerData], object],
+        held: Callable[[SpeechHandle], bool],
     ) -> None:
         self._session = agent_session
         self._lifecycle = lifecycle
@@ -63,8 +66,9 @@ class SessionEvents:
         self._foreign = ForeignSpeeches(
             is_own=pipeline.is_own,
             sent=pipeline.sent,
-            adopted=pipeline.adopted,
-            fire=lifecycle.fire,
+            # A speech answering a turn that waits for the lifecycle is that turn's already.
+            adopted=lambda handle: pipeline.adopted(handle) or held(handle),
+            fire=fire_turn,
         )
         on = agent_session.on
         on("conversation_item_added", self._item_added)

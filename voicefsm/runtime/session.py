@@ -42,6 +42,7 @@ from voicefsm.persistence.outbox import Outbox
 from voicefsm.record import SessionRecord
 from voicefsm.runtime import ending, resume
 from voicefsm.runtime.caller import CallerContext
+from voicefsm.runtime.early_turns import EarlyTurns
 from voicefsm.runtime.effects import SessionEffects
 from voicefsm.runtime.enrichment import Enrichment
 from voicefsm.runtime.events import SessionEvents
@@ -168,12 +169,15 @@ class VoiceSession:
             say_filler=self.pipeline.say_filler,
             filler_after_s=settings.tool_filler_after_s,
         )
+        self.turns = EarlyTurns(self.lifecycle)
         SessionEvents(
             agent_session,
             self.lifecycle,
             self.pipeline,
             self.recorder,
             on_handoff=self._handed_off,
+            fire_turn=self.turns.fire,
+            held=self.turns.holds,
         )
         self.agent: Agent = agent
         self.hooks.use(agent)
@@ -214,7 +218,7 @@ class VoiceSession:
         """A completed user turn, spoken or typed: the lifecycle takes it from here."""
         text = (message.text_content or "").strip()
         if text:
-            self.lifecycle.fire(UserTurnCompleted(text, source=message))
+            self.turns.fire(UserTurnCompleted(text, source=message))
 
     def synthesis_failed(self, speech: SpeechHandle) -> None:
         self.pipeline.synthesis_failed(speech)
