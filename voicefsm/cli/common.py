@@ -26,26 +26,23 @@ def fail(command: str, message: str) -> int:
     return 2
 
 
-def positive(text: str) -> int:
+def _whole_number(text: str, low: int, high: int, what: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        value = 0
-    if not 1 <= value <= 1000:
-        msg = "expected a whole number from 1 to 1000"
+        value = low - 1
+    if not low <= value <= high:
+        msg = f"expected {what}a whole number from {low} to {high}"
         raise argparse.ArgumentTypeError(msg)
     return value
+
+
+def positive(text: str) -> int:
+    return _whole_number(text, 1, 1000, "")
 
 
 def http_status(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if not 100 <= value <= 599:
-        msg = "expected an HTTP status, a whole number from 100 to 599"
-        raise argparse.ArgumentTypeError(msg)
-    return value
+    return _whole_number(text, 100, 599, "an HTTP status, ")
 
 
 def http_url(text: str) -> str:
