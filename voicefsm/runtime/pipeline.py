@@ -32,6 +32,7 @@ from voicefsm.lifecycle import (
 from voicefsm.lifecycle.states import LIVE_STATES
 from voicefsm.runtime.adoption import AdoptedReply
 from voicefsm.runtime.enrichment import Enrichment, context_block
+from voicefsm.runtime.phrases import Phrases
 from voicefsm.runtime.recorder import Recorder
 from voicefsm.runtime.speech import (
     Speech,
@@ -40,16 +41,6 @@ from voicefsm.runtime.speech import (
     assistant_message,
     spoken_text,
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Phrases:
-    """What the agent says on its own."""
-
-    greeting: str
-    apology: str
-    farewell: str
-    filler: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ from pydantic import JsonValue
 from voicefsm.agent.definition import VoiceAgent
 from voicefsm.backend.client import BackendClient
 from voicefsm.backend.models import validated_app_event
-from voicefsm.context import ParticipantMetadata, RoomMetadata, greeting_for
+from voicefsm.context import ParticipantMetadata, RoomMetadata
 from voicefsm.lifecycle import (
     EndCall,
     EndReason,
@@ -48,7 +48,8 @@ from voicefsm.runtime.enrichment import Enrichment
 from voicefsm.runtime.events import SessionEvents
 from voicefsm.runtime.hooks import HookRunner
 from voicefsm.runtime.participants import ParticipantWatch
-from voicefsm.runtime.pipeline import Phrases, Pipeline, TurnLatency
+from voicefsm.runtime.phrases import phrases_for
+from voicefsm.runtime.pipeline import Pipeline, TurnLatency
 from voicefsm.runtime.recorder import Recorder
 from voicefsm.runtime.rejoin import RejoinGrace
 from voicefsm.runtime.room import NoRoom, RoomControl
@@ -68,20 +69,6 @@ _ENDINGS = {
     EndReason.FATAL_ERROR: FatalError,
     EndReason.END_CALL: EndCall,
 }
-
-
-def phrases_for(agent: VoiceAgent, room: RoomMetadata, participant: ParticipantMetadata) -> Phrases:
-    """What the agent says on its own in this room, to this caller."""
-    greeting = agent.greeting
-    if room.agent.greeting:
-        text = room.agent.greeting
-    elif callable(greeting):
-        text = greeting(room, participant)
-    else:
-        text = greeting or greeting_for(room, participant)
-    return Phrases(
-        greeting=text, apology=agent.apology, farewell=agent.farewell, filler=agent.filler
-    )
 
 
 class VoiceSession:
