@@ -34,3 +34,18 @@ def test_an_offset_is_stored_as_the_same_instant_and_sorts_by_it(http: httpx.Cli
     instants = [datetime.fromisoformat(m["at"]) for m in messages]
     assert instants == [datetime(2026, 1, 1, 1, tzinfo=UTC), datetime(2026, 1, 1, 2, tzinfo=UTC)]
     assert all(at.utcoffset() is not None for at in instants)
+
+
+def test_an_instant_that_would_leave_the_calendar_in_utc_is_refused_not_a_500(
+    http: httpx.Client,
+) -> None:
+    """0001-01-01T00:00+01:00 is in the year 0 in UTC: no database here stores it. The contract
+    refuses the calendar's first and last day (its schema says so) with a 422."""
+    for key, at in (
+        ("s1:first", "0001-01-01T00:00:00+01:00"),
+        ("s1:last", "9999-12-31T23:00:00-02:00"),
+    ):
+        response = post_events(http, [event_at(key, at)])
+        assert response.status_code == 422
+        assert "cannot be stored" in response.text
+    assert http.get("/api/v1/conversations/c1/messages").json()["messages"] == []

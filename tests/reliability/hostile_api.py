@@ -170,7 +170,10 @@ def _one_case(
         assert counts() == before, f"{case.operation.label} refused a request but wrote rows"
         if mode is GenerationMode.POSITIVE:
             kinds = {problem.get("type") for problem in _problems(response.content)}
-            refused = f"{case.operation.label} refused valid input with {response.status_code}"
+            refused = (
+                f"{case.operation.label} refused valid input with {response.status_code}"
+                f" {sorted(map(str, kinds))}: {response.text[:300]}"
+            )
             assert response.status_code == 422, refused
             assert kinds <= SEMANTIC_REFUSALS, refused
 

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -38,6 +39,23 @@ Key = Annotated[str, Field(min_length=1, max_length=255, pattern=_NO_NUL)]
 Text = Annotated[str, Field(max_length=MAX_TEXT, pattern=_NO_NUL)]
 Short = Annotated[str, Field(max_length=256, pattern=_NO_NUL)]
 Seconds = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+
+def _storable(value: datetime) -> datetime:
+    # Stored in UTC: on the calendar's first and last day an offset can carry the instant out of
+    # the years 1 to 9999, which no database here stores (it was a 500).
+    if (value.year, value.month, value.day) in ((1, 1, 1), (9999, 12, 31)):
+        msg = "an instant on 0001-01-01 or 9999-12-31 cannot be stored"
+        raise ValueError(msg)
+    return value
+
+
+#: An instant with its offset, as the contract takes it (stored, and returned, in UTC).
+Instant = Annotated[
+    AwareDatetime,
+    AfterValidator(_storable),
+    Field(json_schema_extra={"pattern": r"^(?!0001-01-01|9999-12-31)"}),
+]
 
 
 def storable_text(text: str) -> str:
@@ -112,7 +130,7 @@ class _Event(_Request):
 
     idempotency_key: Key
     session_id: Id
-    at: AwareDatetime
+    at: Instant
 
 
 class MessageEvent(_Event):
@@ -286,8 +304,8 @@ class ParticipantSummary(_Request):
     kind: Literal["standard", "sip", "agent", "other"] = "standard"
     user_id: Id | None = None
     display_name: Short | None = None
-    joined_at: AwareDatetime
-    left_at: AwareDatetime | None = None
+    joined_at: Instant
+    left_at: Instant | None = None
 
 
 class MessageSummary(_Request):
@@ -315,8 +333,8 @@ class TimelineRecord(_Request):
 class SessionSummary(_Request):
     session_id: Id
     conversation_id: Id
-    started_at: AwareDatetime
-    ended_at: AwareDatetime
+    started_at: Instant
+    ended_at: Instant
     duration_s: Seconds
     end_reason: EndReason
     participants: Annotated[list[ParticipantSummary], Field(max_length=64)] = []
