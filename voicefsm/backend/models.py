@@ -14,8 +14,6 @@ from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from pydantic import (
-    AfterValidator,
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -24,38 +22,13 @@ from pydantic import (
     field_validator,
 )
 
+from voicefsm.backend.fields import MAX_TEXT, NO_NUL, Instant, Key, Seconds, Short, Text
 from voicefsm.lifecycle.states import EndReason, Role
 from voicefsm.lifecycle.triggers import ToolOutcome
 from voicefsm.untrusted import Id, capped_json
 
 API_PREFIX = "/api/v1"
 MAX_BATCH = 500
-MAX_TEXT = 20_000
-
-# Stored text never holds NUL: PostgreSQL cannot store it, and the reference backend must accept
-# the same requests on SQLite and PostgreSQL.
-_NO_NUL = r"^[^\x00]*$"
-Key = Annotated[str, Field(min_length=1, max_length=255, pattern=_NO_NUL)]
-Text = Annotated[str, Field(max_length=MAX_TEXT, pattern=_NO_NUL)]
-Short = Annotated[str, Field(max_length=256, pattern=_NO_NUL)]
-Seconds = Annotated[float, Field(ge=0, allow_inf_nan=False)]
-
-
-def _storable(value: datetime) -> datetime:
-    # Stored in UTC: on the calendar's first and last day an offset can carry the instant out of
-    # the years 1 to 9999, which no database here stores (it was a 500).
-    if (value.year, value.month, value.day) in ((1, 1, 1), (9999, 12, 31)):
-        msg = "an instant on 0001-01-01 or 9999-12-31 cannot be stored"
-        raise ValueError(msg)
-    return value
-
-
-#: An instant with its offset, as the contract takes it (stored, and returned, in UTC).
-Instant = Annotated[
-    AwareDatetime,
-    AfterValidator(_storable),
-    Field(json_schema_extra={"pattern": r"^(?!0001-01-01|9999-12-31)"}),
-]
 
 
 def storable_text(text: str) -> str:
@@ -106,7 +79,7 @@ class CreateRoomResponse(_Response):
 
 class CallerConversationRequest(_Request):
     #: Who is calling: a phone number, a user id. The reference backend keeps only a digest.
-    key: Annotated[str, Field(min_length=1, max_length=256, pattern=_NO_NUL)]
+    key: Annotated[str, Field(min_length=1, max_length=256, pattern=NO_NUL)]
 
 
 class CallerConversationResponse(_Response):
@@ -199,8 +172,8 @@ class ToolCallEvent(_Event):
     call_id: Short
     name: Short
     turn: Annotated[int, Field(ge=0)]
-    arguments: Annotated[str, Field(max_length=MAX_TOOL_TEXT, pattern=_NO_NUL)]
-    result: Annotated[str, Field(max_length=MAX_TOOL_TEXT, pattern=_NO_NUL)]
+    arguments: Annotated[str, Field(max_length=MAX_TOOL_TEXT, pattern=NO_NUL)]
+    result: Annotated[str, Field(max_length=MAX_TOOL_TEXT, pattern=NO_NUL)]
     outcome: ToolOutcome
     duration_s: Seconds
     interrupted: bool = False

@@ -1,0 +1,40 @@
+"""The contract's field types: what a key, a text, a duration and an instant may be.
+
+Each is a constraint the reference backend needs to store a value on SQLite and PostgreSQL
+alike, written where the wire models (:mod:`voicefsm.backend.models`) and their JSON schema
+take it from.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, AwareDatetime, Field
+
+MAX_TEXT = 20_000
+
+# Stored text never holds NUL: PostgreSQL cannot store it, and the reference backend must accept
+# the same requests on SQLite and PostgreSQL.
+NO_NUL = r"^[^\x00]*$"
+Key = Annotated[str, Field(min_length=1, max_length=255, pattern=NO_NUL)]
+Text = Annotated[str, Field(max_length=MAX_TEXT, pattern=NO_NUL)]
+Short = Annotated[str, Field(max_length=256, pattern=NO_NUL)]
+Seconds = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+
+def _storable(value: datetime) -> datetime:
+    # Stored in UTC: on the calendar's first and last day an offset can carry the instant out of
+    # the years 1 to 9999, which no database here stores (it was a 500).
+    if (value.year, value.month, value.day) in ((1, 1, 1), (9999, 12, 31)):
+        msg = "an instant on 0001-01-01 or 9999-12-31 cannot be stored"
+        raise ValueError(msg)
+    return value
+
+
+#: An instant with its offset, as the contract takes it (stored, and returned, in UTC).
+Instant = Annotated[
+    AwareDatetime,
+    AfterValidator(_storable),
+    Field(json_schema_extra={"pattern": r"^(?!0001-01-01|9999-12-31)"}),
+]
