@@ -246,7 +246,7 @@ class Relay:
                 async with breaker:
                     await call()
 
-    def _backoff(self, exc: Exception) -> bool | float:
+    def _backoff(self, exc: BaseException) -> bool | float:
         """stamina's hook: retry unavailability (after Retry-After when given), nothing else."""
         if isinstance(exc, OpenedState):
             self.failed_attempts += 1
