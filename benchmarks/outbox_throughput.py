@@ -29,7 +29,7 @@ from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: find tests/
 
-from tests.support import free_port, postgres_admin
+from trials.support import free_port, postgres_admin
 from voicefsm.backend.client import BackendClient
 from voicefsm.backend.models import MessageEvent, Role
 from voicefsm.persistence.outbox import Outbox

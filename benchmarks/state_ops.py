@@ -25,7 +25,7 @@ from typing import Any
 
 import redis.asyncio as redis
 
-from tests.support import free_port
+from trials.support import free_port
 from voicefsm.lifecycle import (
     Joined,
     Lifecycle,
@@ -36,7 +36,7 @@ from voicefsm.lifecycle import (
     Utterance,
 )
 from voicefsm.persistence.outbox import Outbox
-from voicefsm.record import SessionRecord
+from voicefsm.engine.session_record import SessionRecord
 from voicefsm.testing import NullEffects
 
 BATCH = 300

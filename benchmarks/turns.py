@@ -26,7 +26,7 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.sessions import Measured, start_session
-from tests.stubs.fault_proxy import Fault, fault_proxy
+from trials.stubs.fault_proxy import Fault, fault_proxy
 from voicefsm.backend.client import BackendClient
 from voicefsm.backend.server.runner import running_backend
 from voicefsm.persistence.commands import drain

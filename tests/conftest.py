@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import POSTGRES_URL, Backend, postgres_database
+from trials.support import POSTGRES_URL, Backend, postgres_database
 from voicefsm.backend.server.runner import running_backend
 
 

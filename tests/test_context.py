@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from trials.trial import JSON, KNOWN_KEYS
 from voicefsm.context import (
     MAX_ATTRIBUTES,
     MAX_METADATA_BYTES,
@@ -21,16 +22,6 @@ from voicefsm.context import (
     participant_context_block,
 )
 
-JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40),
-    lambda children: (
-        st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=12), children, max_size=5)
-    ),
-    max_leaves=30,
-)
-KNOWN_KEYS = st.sampled_from(
-    ["user_id", "display_name", "language", "preferences", "conversation_id", "agent"]
-)
 OBJECTS = st.dictionaries(KNOWN_KEYS | st.text(max_size=10), JSON, max_size=6)
 PARSERS = [parse_room_metadata, parse_participant_metadata]
 

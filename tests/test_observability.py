@@ -17,7 +17,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client import CollectorRegistry
 
-from tests.stubs.threaded import serve_app
+from trials.stubs.threaded import serve_app
 from voicefsm.cli import main
 from voicefsm.lifecycle import (
     Joined,

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.stubs.lk_console import lk_console
-from tests.stubs.voice_vendors import DEEPGRAM_KEY, ELEVEN_KEY, LLM_KEY, vendor_stubs
-from tests.support import Backend, free_port
+from trials.stubs.lk_console import lk_console
+from trials.stubs.voice_vendors import DEEPGRAM_KEY, ELEVEN_KEY, LLM_KEY, vendor_stubs
+from trials.support import Backend, free_port
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 TEXT = README.read_text()

@@ -29,9 +29,9 @@ from voicefsm.settings import Settings, load_settings
 if TYPE_CHECKING:
     from voicefsm.agent import VoiceAgent
     from voicefsm.providers import Providers
-    from voicefsm.runtime.assembly import open_session
-    from voicefsm.runtime.session import VoiceSession
-    from voicefsm.runtime.worker import build_server
+    from voicefsm.engine.assembly import open_session
+    from voicefsm.engine.session import VoiceSession
+    from voicefsm.worker.server import build_server
 
 __version__ = _version("voicefsm")
 
@@ -39,9 +39,9 @@ __version__ = _version("voicefsm")
 _LAZY = {
     "VoiceAgent": "voicefsm.agent",
     "Providers": "voicefsm.providers",
-    "open_session": "voicefsm.runtime.assembly",
-    "VoiceSession": "voicefsm.runtime.session",
-    "build_server": "voicefsm.runtime.worker",
+    "open_session": "voicefsm.engine.assembly",
+    "VoiceSession": "voicefsm.engine.session",
+    "build_server": "voicefsm.worker.server",
 }
 
 

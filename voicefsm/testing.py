@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from pydantic import JsonValue
 
     from voicefsm.context import ParticipantMetadata
-    from voicefsm.record import SessionRecord
+    from voicefsm.engine.session_record import SessionRecord
 
 
 class EffectCall(NamedTuple):
@@ -157,7 +157,7 @@ class AgentHarness:
     ) -> None:
         from voicefsm.agent.hooks import find_hooks  # noqa: PLC0415 (an agent: livekit is in)
         from voicefsm.context import ParticipantMetadata  # noqa: PLC0415
-        from voicefsm.record import SessionRecord  # noqa: PLC0415
+        from voicefsm.engine.session_record import SessionRecord  # noqa: PLC0415
 
         self.record = SessionRecord(session_id, conversation_id)
         self.effects = _RecordingInto(self.record)
@@ -186,7 +186,7 @@ class AgentHarness:
 
     def _transition(self, entry: TimelineEntry) -> None:
         from voicefsm.agent.hooks import HookContext  # noqa: PLC0415
-        from voicefsm.runtime.hooks import due_hooks  # noqa: PLC0415
+        from voicefsm.engine.hook_runner import due_hooks  # noqa: PLC0415
 
         for hook in due_hooks(self.hooks, entry):
             context = HookContext(

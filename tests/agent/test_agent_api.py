@@ -14,15 +14,15 @@ import pytest
 from livekit.agents import RunContext, function_tool
 from pydantic import SecretStr
 
-from tests.agent.harness import live_session
-from tests.stubs.livekit_rooms import API_KEY, API_SECRET, room_service_stub
-from tests.support import Backend
+from trials.live_session import live_session
+from trials.stubs.livekit_rooms import API_KEY, API_SECRET, room_service_stub
+from trials.support import Backend
 from voicefsm.agent import VoiceAgent, on_enter, on_exit, on_transition
 from voicefsm.agent.hooks import HookContext
 from voicefsm.examples.bistro import BistroAgent
 from voicefsm.lifecycle import EndReason, State, Trigger
 from voicefsm.providers.scripted import ScriptedToolCall, ScriptedTurn
-from voicefsm.runtime.room import LiveKitRoom
+from voicefsm.worker.room_service import LiveKitRoom
 from voicefsm.simulation.scenario import Turn
 
 pytestmark = pytest.mark.slow

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from voicefsm.examples.bistro import BistroAgent
-from voicefsm.runtime.loading import AgentLoadError, load_agent
+from voicefsm.worker.loading import AgentLoadError, load_agent
 
 AGENT = """
 from voicefsm.agent import VoiceAgent

@@ -11,8 +11,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from voicefsm.runtime import interpreter_guard
-from voicefsm.runtime.interpreter_guard import install_interpreter_guard, needs_guard
+from voicefsm.engine import interpreter_guard
+from voicefsm.worker.interpreter_guard import install_interpreter_guard, needs_guard
 
 pytestmark = pytest.mark.skipif(
     not needs_guard(), reason="collections start only at safe points on this interpreter"

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from livekit.agents import AgentSession, AgentTask, RunContext, function_tool, mock_tools
 
-from tests.stubs.fault_proxy import Fault, fault_proxy
-from tests.support import Backend
+from trials.stubs.fault_proxy import Fault, fault_proxy
+from trials.support import Backend
 from voicefsm import Providers, load_settings, open_session
 from voicefsm.agent import VoiceAgent
 from voicefsm.context import RoomMetadata

@@ -16,12 +16,12 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client import CollectorRegistry
 
-from tests.support import Backend, free_port
+from trials.support import Backend, free_port
 from voicefsm.cli import _write_timelines
 from voicefsm.examples.bistro import BistroAgent
 from voicefsm.observability import figures, picture
 from voicefsm.observability.prometheus import PrometheusMetrics
-from voicefsm.runtime.worker import process_metrics
+from voicefsm.worker.server import process_metrics
 from voicefsm.settings import load_settings
 from voicefsm.simulation.runner import simulate
 from voicefsm.simulation.scenario import Scenario, ToolStep, Turn

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.agent.harness import live_session
+from trials.live_session import live_session
 from voicefsm.backend.models import SessionSummary
 from voicefsm.backend.server.db import build_engine
 from voicefsm.backend.server.runner import running_backend
 from voicefsm.backend.server.store import Store
 from voicefsm.lifecycle import State
-from voicefsm.record import SessionRecord
+from voicefsm.engine.session_record import SessionRecord
 from voicefsm.simulation.rooms import AGENT, SIP, SimulatedParticipant, SimulatedRooms
 from voicefsm.simulation.scenario import Turn
 

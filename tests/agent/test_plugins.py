@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from livekit.agents.utils import http_context
 
-from tests.agent.harness import live_session
-from tests.stubs.voice_vendors import vendor_stubs
+from trials.live_session import live_session
+from trials.stubs.voice_vendors import vendor_stubs
 from voicefsm.providers.real import build_providers
 from voicefsm.simulation.scenario import Turn
 

@@ -10,11 +10,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from tests.agent.harness import live_session
+from trials.live_session import live_session
 from voicefsm.lifecycle import EndReason, State
 from voicefsm.providers import Providers
 from voicefsm.providers.scripted import ScriptedLLM
-from voicefsm.runtime.room_io import RoomPlumbing
+from voicefsm.worker.room_io import RoomPlumbing
 from voicefsm.settings import load_settings
 from voicefsm.simulation.rooms import SIP, SimulatedParticipant, SimulatedRooms
 from voicefsm.simulation.scenario import Turn

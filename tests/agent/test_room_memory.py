@@ -10,11 +10,12 @@ import logging
 import pytest
 from pydantic import SecretStr
 
-from tests.stubs.livekit_rooms import API_KEY, API_SECRET, room_service_stub
+from trials.stubs.livekit_rooms import API_KEY, API_SECRET, room_service_stub
 from voicefsm.context import MAX_METADATA_BYTES, parse_room_metadata
-from voicefsm.record import SessionRecord
-from voicefsm.runtime.conversation import NOT_REMEMBERED, remember_conversation
-from voicefsm.runtime.room import LiveKitRoom, NoRoom
+from voicefsm.engine.session_record import SessionRecord
+from voicefsm.worker.room_memory import NOT_REMEMBERED, remember_conversation
+from voicefsm.engine.room_control import NoRoom
+from voicefsm.worker.room_service import LiveKitRoom
 
 LOG = logging.getLogger("test")
 

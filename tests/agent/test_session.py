@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.agent.harness import live_session
-from tests.support import Backend
+from trials.live_session import live_session
+from trials.support import Backend
 from voicefsm.lifecycle import EndReason, State
 from voicefsm.providers import Providers
 from voicefsm.providers.scripted import EnergyVAD, ScriptedLLM, ScriptedSTT, ScriptedTTS

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.agent.harness import Live, live_session
-from tests.agent.tool_agent import ToolAgent
-from tests.support import Backend
+from trials.live_session import Live, live_session
+from trials.tool_agent import ToolAgent
+from trials.support import Backend
 from voicefsm.providers.scripted import ScriptedToolCall, ScriptedTurn
 from voicefsm.simulation.scenario import Turn
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import Backend, free_port
+from trials.support import Backend, free_port
 from voicefsm.cli import main
 from voicefsm.settings import load_settings
 from voicefsm.simulation.harness import SimulationPlumbing

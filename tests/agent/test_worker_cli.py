@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import Backend, event, free_port
+from trials.support import Backend, event, free_port
 from voicefsm.errors import ConfigurationError
 from voicefsm.persistence.spool import Spool
 from voicefsm.providers.real import build_providers

@@ -15,8 +15,8 @@ from aiohttp import web
 from pydantic import SecretStr
 
 from tests.backend.conftest import TOKEN
-from tests.stubs.threaded import serve_app
-from tests.support import event, free_port
+from trials.stubs.threaded import serve_app
+from trials.support import event, free_port
 from voicefsm.backend.client import BackendClient, retry_after_seconds
 from voicefsm.backend.server.runner import running_backend
 from voicefsm.errors import BackendRejected, BackendUnavailable

@@ -13,8 +13,8 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from tests.stubs.livekit_rooms import API_KEY, API_SECRET, room_service_stub
-from tests.support import free_port
+from trials.stubs.livekit_rooms import API_KEY, API_SECRET, room_service_stub
+from trials.support import free_port
 from voicefsm.backend.openapi import COMMITTED, openapi_document
 from voicefsm.backend.server.livekit_rooms import LiveKitRooms
 from voicefsm.backend.server.runner import running_backend

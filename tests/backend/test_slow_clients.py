@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support import free_port
+from trials.support import free_port
 from voicefsm.backend.server.limits import ServerLimits
 from voicefsm.backend.server.runner import running_backend
 

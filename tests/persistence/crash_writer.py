@@ -10,7 +10,7 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
-from tests.support import event
+from trials.support import event
 from voicefsm.persistence.outbox import Outbox
 
 

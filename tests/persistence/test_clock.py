@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.persistence.test_outbox import outbox_to
-from tests.support import Backend, event
+from trials.support import Backend, event
 from voicefsm.cli import main
 from voicefsm.persistence.spool import Spool, read_status
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from tests.support import Backend, event, free_port
+from trials.support import Backend, event, free_port
 from voicefsm.backend.server.runner import running_backend
 from voicefsm.cli import main
 from voicefsm.persistence.relay import RelayPolicy

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support import Backend
+from trials.support import Backend
 from voicefsm.backend.client import BackendClient
 from voicefsm.persistence.outbox import Outbox
 

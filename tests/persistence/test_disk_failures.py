@@ -14,7 +14,7 @@ import pytest
 
 from tests.persistence.test_operator import disk_full
 from tests.persistence.test_outbox import outbox_to
-from tests.support import Backend, event
+from trials.support import Backend, event
 from voicefsm.persistence.spool import Spool
 
 

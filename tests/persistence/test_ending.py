@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from tests.support import Backend
+from trials.support import Backend
 from voicefsm import Providers, load_settings, open_session
 from voicefsm.agent import VoiceAgent
 from voicefsm.lifecycle import State

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests.persistence.test_outbox import outbox_to
-from tests.support import Backend, event
+from trials.support import Backend, event
 from voicefsm.backend.client import BackendClient
 from voicefsm.cli import main
 from voicefsm.errors import BackendRejected, BackendUnavailable

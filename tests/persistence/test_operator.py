@@ -13,7 +13,7 @@ from pydantic import SecretStr
 
 from tests.persistence.test_commands import fill
 from tests.persistence.test_outbox import outbox_to
-from tests.support import event
+from trials.support import event
 from voicefsm.backend.server.runner import running_backend
 from voicefsm.cli import main
 from voicefsm.persistence.spool import Spool

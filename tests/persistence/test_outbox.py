@@ -13,15 +13,15 @@ import pytest
 import stamina.instrumentation
 from pydantic import SecretStr
 
-from tests.stubs.fault_proxy import Fault, fault_proxy
-from tests.support import Backend, event, free_port
+from trials.stubs.fault_proxy import Fault, fault_proxy
+from trials.support import Backend, event, free_port
 from voicefsm.backend.client import BackendClient
 from voicefsm.errors import SpoolFullError
 from voicefsm.lifecycle import EndReason
 from voicefsm.persistence.outbox import Outbox
 from voicefsm.persistence.relay import RelayPolicy
 from voicefsm.persistence.spool import Spool
-from voicefsm.record import SessionRecord
+from voicefsm.engine.session_record import SessionRecord
 
 FAST = RelayPolicy(
     wait_initial_s=0.01,

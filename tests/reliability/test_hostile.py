@@ -5,16 +5,16 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.reliability import hostile
-from tests.reliability.hostile_api import fuzz_backend_api
-from tests.reliability.hostile_sessions import fuzz_chat_text
-from tests.reliability.summary import GroupResult
-from tests.reliability.trial import explore
-from tests.support import Backend
+from trials import hostile
+from trials.hostile_api import fuzz_backend_api
+from trials.hostile_sessions import fuzz_chat_text
+from trials.summary import GroupResult
+from trials.trial import explore
+from trials.support import Backend
 from voicefsm.backend.models import SessionSummary
 from voicefsm.context import parse_room_metadata
 from voicefsm.lifecycle import EndReason
-from voicefsm.record import SessionRecord
+from voicefsm.engine.session_record import SessionRecord
 from voicefsm.simulation.scenario import ScenarioError, parse_scenario
 
 pytestmark = pytest.mark.slow  # real sessions, processes or servers: seconds each

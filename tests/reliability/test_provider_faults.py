@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from livekit.agents.utils import http_context
 
-from tests.agent.harness import live_session
-from tests.reliability.provider_cases import BY_KEY
-from tests.reliability.provider_trial import TrialRecord, run_trial
-from tests.stubs.voice_vendors import vendor_stubs
-from tests.support import Backend
+from trials.live_session import live_session
+from trials.provider_cases import BY_KEY
+from trials.provider_trial import TrialRecord, run_trial
+from trials.stubs.voice_vendors import vendor_stubs
+from trials.support import Backend
 from voicefsm.agent import DEFAULT_APOLOGY as APOLOGY
 from voicefsm.agent import DEFAULT_FAREWELL as FAREWELL
 from voicefsm.lifecycle import EndReason

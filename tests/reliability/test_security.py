@@ -7,10 +7,10 @@ import logging
 import pytest
 from livekit.agents import llm
 
-from tests.reliability.prompt_injection import ATTEMPT, injection_is_quoted
-from tests.reliability.secrets_scan import SECRETS, captured_logs, leaks
-from tests.reliability.security import run_security
-from tests.reliability.summary import GroupResult
+from trials.prompt_injection import ATTEMPT, injection_is_quoted
+from trials.secrets_scan import SECRETS, captured_logs, leaks
+from trials.security import run_security
+from trials.summary import GroupResult
 from voicefsm.context import ParticipantMetadata, RoomMetadata, greeting_for
 
 pytestmark = pytest.mark.slow  # real sessions, processes or servers: seconds each

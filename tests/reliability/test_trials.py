@@ -1,4 +1,4 @@
-"""CI-sized representatives of the reliability trials (``python -m tests.reliability`` runs the
+"""CI-sized representatives of the reliability trials (``python -m trials`` runs the
 full ones). Each asserts the group's promises: nothing acknowledged lost, nothing applied twice,
 nothing invented, no crash, every check held."""
 
@@ -6,15 +6,15 @@ from __future__ import annotations
 
 import pytest
 
-from tests.reliability.crash import run_crash_trials, run_sigterm_trial
-from tests.reliability.faults import PROFILES, run_backend_faults
-from tests.reliability.ledger import Applied, Message, account
-from tests.reliability.load import run_load
-from tests.reliability.saturation import run_saturation
-from tests.reliability.storage import CASES as STORAGE_CASES
-from tests.reliability.storage import run_storage_faults
-from tests.reliability.summary import GroupResult
-from tests.reliability.tools import run_tool_faults
+from trials.crash import run_crash_trials, run_sigterm_trial
+from trials.faults import PROFILES, run_backend_faults
+from trials.ledger import Applied, Message, account
+from trials.load import run_load
+from trials.saturation import run_saturation
+from trials.storage import CASES as STORAGE_CASES
+from trials.storage import run_storage_faults
+from trials.summary import GroupResult
+from trials.tools import run_tool_faults
 
 
 @pytest.mark.slow

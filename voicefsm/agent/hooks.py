@@ -29,7 +29,7 @@ from pydantic import JsonValue
 from voicefsm.context import ParticipantMetadata
 from voicefsm.lifecycle import State, TimelineEntry, Trigger
 from voicefsm.lifecycle.states import FINAL_STATE, INITIAL_STATE
-from voicefsm.record import HistoryItem
+from voicefsm.engine.session_record import HistoryItem
 
 HookResult = Awaitable[None] | None
 F = TypeVar("F", bound=Callable[..., HookResult])

@@ -4,7 +4,7 @@ livekit waits as long as a provider's stream stays open, so a synthesis that sta
 first audio would keep the agent ``speaking`` forever. Between two frames of one synthesis,
 :func:`until_audio_stalls` allows at most a deadline, then fails the synthesis the way a TTS
 error does, so that livekit ends the speech and the lifecycle takes its ``reply_failed`` edge.
-(Before the first audio, the reply's start deadline (voicefsm.runtime.speech) applies: there
+(Before the first audio, the reply's start deadline (voicefsm.engine.speech) applies: there
 a slow LLM and a stalled TTS look the same.)
 """
 

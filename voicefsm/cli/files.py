@@ -15,7 +15,7 @@ def run_diagrams(args: argparse.Namespace) -> int:
     shape = None
     if args.agent:
         from voicefsm.agent.shape import agent_shape  # noqa: PLC0415 (imports livekit)
-        from voicefsm.runtime.loading import AgentLoadError, load_agent  # noqa: PLC0415
+        from voicefsm.worker.loading import AgentLoadError, load_agent  # noqa: PLC0415
 
         try:
             shape = agent_shape(load_agent(args.agent)())

@@ -20,7 +20,7 @@ EXAMPLE_AGENT = "voicefsm.examples.bistro:BistroAgent"
 
 def _agent(command: str, spec: str | None) -> object:
     """The agent factory ``--agent`` names, or an exit status after one line saying why not."""
-    from voicefsm.runtime.loading import AgentLoadError, load_agent  # noqa: PLC0415 (livekit)
+    from voicefsm.worker.loading import AgentLoadError, load_agent  # noqa: PLC0415 (livekit)
 
     try:
         return load_agent(spec or EXAMPLE_AGENT)
@@ -37,7 +37,7 @@ def run_worker_command(args: argparse.Namespace) -> int:
     agent = _agent(args.command, args.agent)
     if isinstance(agent, int):
         return agent
-    from voicefsm.runtime.worker import build_server, run_worker  # noqa: PLC0415
+    from voicefsm.worker.server import build_server, run_worker  # noqa: PLC0415
 
     server = build_server(agent, settings)  # type: ignore[arg-type]
     return run_worker(server, dev=args.command == "dev", log_level=args.log_level)

@@ -7,7 +7,7 @@ machine with the turn it was started for (see :mod:`voicefsm.lifecycle.triggers`
 completion from an older turn is refused.
 
 Production code implements this over livekit's ``AgentSession``, the in-memory session record
-and the outbox (``voicefsm.runtime``); tests use :class:`voicefsm.testing.RecordingEffects`.
+and the outbox (``voicefsm.engine``); tests use :class:`voicefsm.testing.RecordingEffects`.
 """
 
 from __future__ import annotations

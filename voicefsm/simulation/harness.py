@@ -23,9 +23,9 @@ from voicefsm.providers.scripted import (
     ScriptedTTS,
     ScriptedTurn,
 )
-from voicefsm.runtime.participants import RoomEvents
-from voicefsm.runtime.room import RoomControl
-from voicefsm.runtime.session import VoiceSession
+from voicefsm.engine.participants import RoomEvents
+from voicefsm.engine.room_control import RoomControl
+from voicefsm.engine.session import VoiceSession
 from voicefsm.settings import Settings
 from voicefsm.simulation.rooms import SimulatedParticipant, SimulatedRoom, SimulatedRooms
 from voicefsm.simulation.scenario import Scenario

@@ -59,8 +59,8 @@ class SimulatedRooms:
 
 
 class SimulatedRoom(rtc.EventEmitter[str]):
-    """One job's room: its control (:class:`voicefsm.runtime.room.RoomControl`) and its
-    participants (:class:`voicefsm.runtime.participants.RoomEvents`). Drive it from the
+    """One job's room: its control (:class:`voicefsm.engine.room_control.RoomControl`) and its
+    participants (:class:`voicefsm.engine.participants.RoomEvents`). Drive it from the
     session's own event loop, as livekit emits room events there."""
 
     def __init__(self, name: str, rooms: SimulatedRooms) -> None:

@@ -27,10 +27,10 @@ from voicefsm.agent.definition import VoiceAgent
 from voicefsm.lifecycle import TimelineEntry
 from voicefsm.observability.prometheus import PrometheusMetrics
 from voicefsm.persistence.outbox import CommitListener
-from voicefsm.runtime.entrypoint import AgentFactory, run_job
-from voicefsm.runtime.interpreter_guard import install_interpreter_guard
-from voicefsm.runtime.observers import Observers
-from voicefsm.runtime.session import VoiceSession
+from voicefsm.worker.entrypoint import AgentFactory, run_job
+from voicefsm.worker.interpreter_guard import install_interpreter_guard
+from voicefsm.engine.observers import Observers
+from voicefsm.engine.session import VoiceSession
 from voicefsm.settings import Settings, default_data_dir
 from voicefsm.simulation.harness import SessionRun, SimulationPlumbing
 from voicefsm.simulation.report import session_report

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from voicefsm.lifecycle import EndReason, State
 from voicefsm.providers.devices import SimulatedMicrophone, SimulatedSpeaker
 from voicefsm.providers.scripted import ScriptedLLM
-from voicefsm.runtime.session import ExternalEnd, VoiceSession
+from voicefsm.engine.session import ExternalEnd, VoiceSession
 from voicefsm.simulation.scenario import Scenario
 
 ENDINGS: dict[str, ExternalEnd] = {

@@ -1,0 +1,83 @@
+"""The end of a session: the farewell heard, the summary written, the outbox flushed, then the
+livekit session closed. Each step has its deadline, so a session always reaches ``exiting``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from livekit.agents import AgentSession
+
+from voicefsm.lifecycle import EndReason, Lifecycle, Persisted
+from voicefsm.persistence.outbox import Outbox
+from voicefsm.engine.pipeline import Pipeline
+from voicefsm.engine.writes import Recorder
+from voicefsm.engine.room_control import RoomControl
+
+Log = logging.Logger | logging.LoggerAdapter[logging.Logger]
+
+
+async def persist(
+    reason: EndReason,
+    *,
+    lifecycle: Lifecycle,
+    pipeline: Pipeline,
+    recorder: Recorder,
+    outbox: Outbox,
+    before_summary: Callable[[], Awaitable[None]],
+    farewell_deadline_s: float,
+    flush_deadline_s: float,
+    log: Log,
+) -> None:
+    """Wait for the farewell (bounded), record it through the lifecycle, let ``before_summary``
+    finish (the agent's own hooks, bounded by their deadline), write the summary and flush."""
+    farewell = pipeline.farewell
+    if farewell is not None and not pipeline.closed:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(farewell_deadline_s):
+                await farewell
+        spoken = pipeline.farewell_spoken()
+        if spoken is not None:
+            lifecycle.fire(spoken)
+    pending: int | None = None
+    try:
+        await before_summary()
+        recorder.summary(reason, lifecycle.timeline)
+        pending = await outbox.flush(flush_deadline_s)
+    except Exception as exc:  # the session must reach exiting, whatever the outbox does
+        log.exception(
+            "persisting failed; the session ends", extra={"error_type": type(exc).__name__}
+        )
+    finally:
+        # Also when cancelled: exiting is reached through persisted, and nothing else fires it.
+        lifecycle.fire(Persisted(outbox.undelivered() if pending is None else pending))
+
+
+#: Endings the agent decides on: the caller may still be on the line and must be hung up.
+HANG_UP_REASONS = frozenset({EndReason.END_CALL, EndReason.SILENCE_TIMEOUT, EndReason.FATAL_ERROR})
+
+
+async def close(
+    agent_session: AgentSession[Any],
+    pipeline: Pipeline,
+    *,
+    reason: EndReason,
+    room: RoomControl,
+    hang_up_room: bool,
+    log: Log,
+) -> None:
+    """Close the livekit session (unless livekit already did), stop every deadline, and hang
+    the caller up when the agent ended the call (delete the room, once everything is
+    persisted)."""
+    pipeline.deadlines.clear()
+    if not pipeline.closed:
+        await agent_session.aclose()
+    if reason not in HANG_UP_REASONS or not hang_up_room:
+        return
+    if room.available:
+        await room.delete_room()
+    else:
+        log.info("the agent ended the call; no room to hang up (no LiveKit credentials)")

@@ -1,0 +1,162 @@
+"""Every participant of the room, followed through the call.
+
+The room's own events (``participant_connected``, ``participant_disconnected``,
+``participant_metadata_changed``, ``participant_attributes_changed``) keep the session's record
+of who is in the room: identity, kind, join and leave times, parsed metadata and attributes. A
+change to the caller's (the linked participant's) metadata or attributes becomes the caller
+context of the next reply. Everything a participant carries is untrusted: it is parsed by
+:mod:`voicefsm.context`, and no handler here can raise into livekit's event loop.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+from voicefsm.context import (
+    ParticipantMetadata,
+    parse_participant_attributes,
+    parse_participant_metadata,
+)
+from voicefsm.engine.session_record import ParticipantKind, SessionRecord
+
+_LOG = logging.getLogger("voicefsm.agent")
+#: livekit's ``ParticipantKind`` values (``livekit.protocol.models``), by what voicefsm records.
+_KINDS: dict[int, ParticipantKind] = {0: "standard", 3: "sip", 4: "agent"}
+_EVENTS = (
+    "participant_connected",
+    "participant_disconnected",
+    "participant_metadata_changed",
+    "participant_attributes_changed",
+)
+
+
+class RoomEvents(Protocol):
+    """Where the room's participant events come from: livekit's ``rtc.Room``, or a simulated
+    room (:class:`voicefsm.simulation.rooms.SimulatedRoom`)."""
+
+    @property
+    def remote_participants(self) -> Mapping[str, Any]: ...
+
+    def on(self, event: Any, callback: Any = None) -> Any: ...  # noqa: ANN401 (rtc's own)
+
+    def off(self, event: Any, callback: Any) -> None: ...  # noqa: ANN401
+
+
+def kind_of(participant: object) -> ParticipantKind:
+    kind = getattr(participant, "kind", None)
+    return _KINDS.get(kind, "other") if isinstance(kind, int) else "other"
+
+
+def _text(value: object) -> str | None:
+    # A participant built by a mock (or a newer livekit) may carry anything: only text counts.
+    return value if isinstance(value, str) and value else None
+
+
+#: Told the caller's new metadata and attributes when either changes during the call.
+CallerChanged = Callable[[ParticipantMetadata, Mapping[str, str]], None]
+#: Told when the linked participant leaves (``True``) or comes back (``False``).
+CallerPresence = Callable[[bool], None]
+
+
+class ParticipantWatch:
+    """Follows one room's participants into ``record``; ``caller`` is the linked identity."""
+
+    def __init__(
+        self,
+        record: SessionRecord,
+        *,
+        caller: str | None,
+        on_caller_changed: CallerChanged,
+        on_caller_presence: CallerPresence | None = None,
+    ) -> None:
+        self._record = record
+        self.caller = caller
+        self._on_caller_changed = on_caller_changed
+        self._on_caller_presence = on_caller_presence
+        self._room: RoomEvents | None = None
+        self._handlers: dict[str, Callable[..., None]] = {
+            "participant_connected": self._connected,
+            "participant_disconnected": self._disconnected,
+            "participant_metadata_changed": self._metadata_changed,
+            "participant_attributes_changed": self._attributes_changed,
+        }
+
+    def attach(self, room: RoomEvents) -> None:
+        """Record everyone already in ``room``, then follow its events."""
+        self._room = room
+        for event in _EVENTS:
+            room.on(event, self._handlers[event])
+        try:
+            present = list(room.remote_participants.values())
+        except Exception:  # a room that cannot list its participants still has events
+            present = []
+        for participant in present:
+            self._connected(participant)
+
+    def detach(self) -> None:
+        room, self._room = self._room, None
+        if room is not None:
+            for event in _EVENTS:
+                room.off(event, self._handlers[event])
+
+    # -- livekit's events: each contained, whatever the participant carries -------------------
+
+    def _guarded(self, what: str, participant: object, step: Callable[[str], None]) -> None:
+        identity = _text(getattr(participant, "identity", None))
+        if identity is None:
+            return
+        try:
+            step(identity[:256])
+        except Exception as exc:
+            _LOG.warning(
+                "participant event not followed",
+                extra={"event": what, "error_type": type(exc).__name__},
+            )
+
+    def _connected(self, participant: object) -> None:
+        def join(identity: str) -> None:
+            metadata = parse_participant_metadata(_text(getattr(participant, "metadata", None)))
+            attributes = parse_participant_attributes(getattr(participant, "attributes", None))
+            rejoined = self._record.participant_joined(
+                identity, metadata.value, kind=kind_of(participant), attributes=attributes.value
+            )
+            if identity != self.caller:
+                return
+            self._on_caller_changed(metadata.value, attributes.value)
+            if rejoined and self._on_caller_presence is not None:
+                self._on_caller_presence(False)
+
+        self._guarded("participant_connected", participant, join)
+
+    def _disconnected(self, participant: object) -> None:
+        def leave(identity: str) -> None:
+            self._record.participant_left(identity)
+            if identity == self.caller and self._on_caller_presence is not None:
+                self._on_caller_presence(True)
+
+        self._guarded("participant_disconnected", participant, leave)
+
+    def _metadata_changed(
+        self, participant: object, _old: object = None, new: object = None
+    ) -> None:
+        def change(identity: str) -> None:
+            raw = _text(new) if new is not None else _text(getattr(participant, "metadata", None))
+            state = self._record.participant_changed(
+                identity, metadata=parse_participant_metadata(raw).value
+            )
+            if identity == self.caller and state is not None:
+                self._on_caller_changed(state.metadata, state.attributes)
+
+        self._guarded("participant_metadata_changed", participant, change)
+
+    def _attributes_changed(self, _changed: object, participant: object) -> None:
+        def change(identity: str) -> None:
+            # The participant holds the whole set after the change; parse that, not the delta.
+            attributes = parse_participant_attributes(getattr(participant, "attributes", None))
+            state = self._record.participant_changed(identity, attributes=attributes.value)
+            if identity == self.caller and state is not None:
+                self._on_caller_changed(state.metadata, state.attributes)
+
+        self._guarded("participant_attributes_changed", participant, change)

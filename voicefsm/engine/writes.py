@@ -1,0 +1,165 @@
+"""Everything a session writes: its history (in memory) and the backend events (through the
+outbox), built here and nowhere else.
+
+Every write is a non-blocking hand-off. A write the outbox cannot take (the spool is full, or
+the outbox already closed) is counted and logged, never raised into the voice path.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from functools import partial
+
+from pydantic import JsonValue
+
+from voicefsm.backend.models import (
+    MAX_TOOL_TEXT,
+    ErrorEvent,
+    Event,
+    HandoffEvent,
+    SpeechEvent,
+    ToolCallEvent,
+    TranscriptionEvent,
+    storable_text,
+    validated_app_event,
+)
+from voicefsm.errors import OutboxError, SpoolFullError
+from voicefsm.lifecycle import EndReason, Timeline, ToolCall, Utterance
+from voicefsm.persistence.outbox import Outbox
+from voicefsm.engine.session_record import HistoryItem, SessionRecord
+
+Log = logging.Logger | logging.LoggerAdapter[logging.Logger]
+
+
+class Recorder:
+    """Writes for one session: what was said, heard, created and what went wrong."""
+
+    def __init__(self, record: SessionRecord, outbox: Outbox, log: Log) -> None:
+        self.record = record
+        self._outbox = outbox
+        self._conversation_id = record.conversation_id
+        self._log = log
+
+    def utterance(self, utterance: Utterance) -> HistoryItem:
+        """History plus its message event, keyed by the history item's id."""
+        item = self.record.append(utterance)
+        build = partial(self.record.message_event, item)  # built on the outbox's writer thread
+        self._write(
+            "message",
+            lambda outbox: outbox.submit_built(self._conversation_id, item.id, build),
+        )
+        return item
+
+    def transcription(self, text: str, language: str | None) -> None:
+        self.submit(
+            TranscriptionEvent(
+                idempotency_key=self.record.next_key(),
+                session_id=self.record.session_id,
+                at=self.record.now(),
+                text=storable_text(text),
+                final=True,
+                language=language[:256] if language else None,
+            )
+        )
+
+    def speech(self, speech_id: str, source: str, *, user_initiated: bool) -> None:
+        self.submit(
+            SpeechEvent(
+                idempotency_key=self.record.next_key(),
+                session_id=self.record.session_id,
+                at=self.record.now(),
+                speech_id=speech_id[:256],
+                source=source[:256],
+                user_initiated=user_initiated,
+            )
+        )
+
+    def error(self, source: str, error_type: str, *, recoverable: bool) -> None:
+        """An error event; ``source`` and ``error_type`` are names, never messages (secrets)."""
+        self.record.counters.errors[source[:256]] += 1
+        self.submit(
+            ErrorEvent(
+                idempotency_key=self.record.next_key(),
+                session_id=self.record.session_id,
+                at=self.record.now(),
+                source=source[:256],
+                error_type=error_type[:256],
+                recoverable=recoverable,
+            )
+        )
+
+    def app_event(self, name: str, data: JsonValue) -> None:
+        """The agent's own event. Raises ``ValueError`` (the message says why) for a name or
+        data the contract refuses: the caller's mistake, reported to the caller."""
+        event = validated_app_event(
+            name,
+            data,
+            key=self.record.next_key(),
+            session_id=self.record.session_id,
+            at=self.record.now(),
+        )
+        self.record.counters.app_events += 1
+        self.submit(event)
+
+    def tool_call(self, call: ToolCall) -> None:
+        self.record.tool_calls.append(call)
+        self.submit(
+            ToolCallEvent(
+                idempotency_key=self.record.next_key(),
+                session_id=self.record.session_id,
+                at=self.record.now(),
+                call_id=call.call_id[:256] or "unknown",
+                name=storable_text(call.name)[:256] or "unknown",
+                turn=call.turn,
+                arguments=storable_text(call.arguments)[:MAX_TOOL_TEXT],
+                result=storable_text(call.result)[:MAX_TOOL_TEXT],
+                outcome=call.outcome,
+                duration_s=max(0.0, call.duration_s),
+                interrupted=call.interrupted,
+            )
+        )
+
+    def handoff(self, from_agent: str, to_agent: str) -> None:
+        self.submit(
+            HandoffEvent(
+                idempotency_key=self.record.next_key(),
+                session_id=self.record.session_id,
+                at=self.record.now(),
+                from_agent=storable_text(from_agent)[:256],
+                to_agent=storable_text(to_agent)[:256],
+            )
+        )
+
+    def submit(self, event: Event) -> None:
+        self._write(event.kind, lambda outbox: outbox.submit_event(self._conversation_id, event))
+
+    def summary(self, reason: EndReason, timeline: Timeline) -> None:
+        """The session summary: the last write of a session."""
+        try:
+            summary = self.record.summary(reason, timeline)
+        except ValueError as exc:  # pydantic's ValidationError: a field the contract refuses
+            # Without this the session would never leave persisting: the flush and the exit
+            # still come, the rest of the conversation is already in the outbox.
+            self.record.counters.writes_refused += 1
+            self._log.error(
+                "session summary refused by the contract: not written",
+                extra={"kind": "session", "error_type": type(exc).__name__},
+            )
+            return
+        self._write("session", lambda outbox: outbox.submit_session(summary))
+
+    def _write(self, kind: str, hand_over: Callable[[Outbox], None]) -> None:
+        counters = self.record.counters
+        try:
+            hand_over(self._outbox)
+            counters.writes += 1
+        except SpoolFullError:
+            # The call goes on; the write cannot be kept. Loud, counted, never silent.
+            counters.writes_refused += 1
+            self._log.error("outbox full: write refused", extra={"kind": kind})
+        except OutboxError:
+            # The outbox is already closed (a livekit event arriving after the job let go):
+            # never acknowledged, so nothing promised is lost; counted and logged all the same.
+            counters.writes_refused += 1
+            self._log.error("outbox closed: write refused", extra={"kind": kind})

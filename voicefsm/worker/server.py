@@ -1,0 +1,153 @@
+"""The LiveKit worker that runs your agent: ``voicefsm start|dev`` and, for a module-level
+``server = voicefsm.build_server(MyAgent)``, livekit's own ``python -m livekit.agents start``.
+
+Both run the same :class:`VoiceFsmServer`, so both get the same settings, budgets, metrics and
+start-up work: the interpreter guard, the provider check, and the delivery of what crashed jobs
+left in the spool. Budgets: a job being shut down gets its farewell and flush deadlines plus a
+margin before livekit kills its process (``shutdown_process_timeout``); a draining worker waits
+``VOICEFSM_DRAIN_TIMEOUT_S`` for live calls, which must stay under the orchestrator's grace
+period.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import logging
+import sys
+import tempfile
+from typing import Any
+
+from livekit.agents import AgentServer, JobContext
+
+from voicefsm import livekit_compat
+from voicefsm.errors import ConfigurationError
+from voicefsm.observability.prometheus import PrometheusMetrics
+from voicefsm.observability.tracing import configure_from_env as configure_tracing_from_env
+from voicefsm.persistence.commands import drain
+from voicefsm.worker.entrypoint import AgentFactory, run_job
+from voicefsm.worker.interpreter_guard import install_interpreter_guard
+from voicefsm.engine.observers import Observers
+from voicefsm.settings import Settings, check_providers, check_worker, load_settings
+
+_LOG = logging.getLogger("voicefsm.worker")
+
+
+@functools.cache
+def process_metrics() -> PrometheusMetrics:
+    """This process's metric families: Prometheus registries are per process by design."""
+    return PrometheusMetrics()
+
+
+async def production_entrypoint(ctx: JobContext, *, agent: AgentFactory) -> None:
+    """The job entrypoint in livekit's job processes (a module-level function, so that the
+    server's entrypoint pickles by reference with the agent it runs)."""
+    from voicefsm.providers.real import build_providers  # noqa: PLC0415 (job processes only)
+    from voicefsm.worker.room_io import RoomPlumbing  # noqa: PLC0415
+
+    settings = load_settings()
+    configure_tracing_from_env()
+    await run_job(
+        ctx,
+        agent=agent,
+        plumbing=RoomPlumbing(build_providers(settings)),
+        settings=settings,
+        observers=Observers(metrics=process_metrics()),
+    )
+
+
+class VoiceFsmServer(AgentServer):
+    """livekit's ``AgentServer`` for one voicefsm agent; what it adds happens in :meth:`run`."""
+
+    def __init__(self, agent: AgentFactory, settings: Settings, **options: Any) -> None:  # noqa: ANN401
+        super().__init__(**options)
+        self.agent = agent
+        self.settings = settings
+        #: The worker stopped on an error (livekit's CLI exits 0 all the same).
+        self.failed = False
+
+    async def run(self, *, devmode: bool = False, unregistered: bool = False) -> None:
+        try:
+            install_interpreter_guard()
+            _LOG.info(
+                "voicefsm worker starting",
+                extra={"agent": getattr(self.agent, "__qualname__", repr(self.agent))},
+            )
+            try:
+                check_providers(self.settings)
+            except ConfigurationError as exc:
+                _LOG.error("voicefsm settings are incomplete", extra={"problem": str(exc)})
+                raise
+            if not unregistered:
+                await drain_orphans(self.settings)
+            await super().run(devmode=devmode, unregistered=unregistered)
+        except Exception:
+            self.failed = True
+            raise
+
+
+def build_server(agent: AgentFactory, settings: Settings | None = None) -> VoiceFsmServer:
+    """The worker for ``agent`` (a ``VoiceAgent`` subclass, or any function returning a fresh
+    ``VoiceAgent`` per call), configured from ``settings`` (default: the environment).
+
+    Put the result in your ``agent.py`` as ``server`` and livekit's CLI runs it::
+
+        server = voicefsm.build_server(MyAgent)   # python -m livekit.agents start agent.py
+    """
+    settings = settings or load_settings()
+    # livekit's plugins register themselves on import, and only on the main thread: a job run
+    # on a thread (livekit's console, THREAD executors) would otherwise import them there and
+    # crash ("Plugins must be registered on the main thread").
+    importlib.import_module("voicefsm.providers.real")
+    # Job processes count their sessions; Prometheus's multiprocess mode (a fresh, empty
+    # directory) is how livekit's metrics endpoint in the worker process collects them.
+    multiproc = tempfile.mkdtemp(prefix="voicefsm-prometheus-") if settings.metrics_port else None
+    options: dict[str, Any] = {
+        "drain_timeout": int(settings.drain_timeout_s),
+        "shutdown_process_timeout": settings.flush_deadline_s + 5.0,
+        "max_retry": settings.livekit_max_retry,
+        "prometheus_port": settings.metrics_port,
+        "prometheus_multiproc_dir": multiproc,
+        # Job processes fork from livekit's forkserver with these already imported.
+        "preload_modules": ["voicefsm.worker.server", "voicefsm.providers.real"],
+    }
+    if settings.idle_processes is not None:
+        options["num_idle_processes"] = settings.idle_processes
+    if settings.livekit_url is not None:
+        options["ws_url"] = str(settings.livekit_url)
+    for field, option in (("livekit_api_key", "api_key"), ("livekit_api_secret", "api_secret")):
+        secret = getattr(settings, field)
+        if secret is not None:
+            options[option] = secret.get_secret_value()
+    server = VoiceFsmServer(agent, settings, **options)
+    server.rtc_session(
+        functools.partial(production_entrypoint, agent=agent), agent_name=settings.agent_name
+    )
+    return server
+
+
+async def drain_orphans(settings: Settings) -> None:
+    """Deliver what crashed jobs left in the spool before taking new jobs (bounded)."""
+    if settings.backend_url is None or not settings.spool_path.exists():
+        return
+    delivered, pending, dead = await drain(
+        settings.spool_path,
+        str(settings.backend_url),
+        settings.backend_token,
+        settings.flush_deadline_s,
+    )
+    _LOG.info(
+        "orphaned spool drained",
+        extra={"delivered": delivered, "pending": pending, "dead": dead},
+    )
+
+
+def run_worker(server: VoiceFsmServer, *, dev: bool, log_level: str) -> int:
+    """``voicefsm start|dev``: run until stopped; 0 after a clean stop, 1 if the worker failed,
+    2 (before livekit starts) when settings are missing."""
+    check_worker(server.settings)  # raises ConfigurationError naming what is missing
+    livekit_compat.run_worker(server, log_level=log_level, dev=dev)
+    if server.failed:
+        print("voicefsm: the worker failed (see the log above)", file=sys.stderr)
+        return 1
+    return 0
