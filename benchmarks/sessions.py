@@ -18,12 +18,12 @@ from voicefsm.agent import DEFAULT_FAREWELL as FAREWELL
 from voicefsm.agent import VoiceAgent
 from voicefsm.backend.client import BackendClient
 from voicefsm.context import ParticipantMetadata, RoomMetadata, greeting_for
+from voicefsm.engine.assembly import build_agent_session
+from voicefsm.engine.session import VoiceSession
 from voicefsm.persistence.outbox import Outbox
 from voicefsm.providers import Providers
 from voicefsm.providers.devices import SimulatedMicrophone, SimulatedSpeaker, attach_simulated_audio
 from voicefsm.providers.scripted import ScriptedLLM, ScriptedSTT, ScriptedTTS
-from voicefsm.engine.assembly import build_agent_session
-from voicefsm.engine.session import VoiceSession
 from voicefsm.settings import load_settings
 
 REPLY = "Sure, done."  # short replies keep benchmark turns short; both agents say the same

@@ -26,6 +26,7 @@ from typing import Any
 import redis.asyncio as redis
 
 from trials.support import free_port
+from voicefsm.engine.session_record import SessionRecord
 from voicefsm.lifecycle import (
     Joined,
     Lifecycle,
@@ -36,7 +37,6 @@ from voicefsm.lifecycle import (
     Utterance,
 )
 from voicefsm.persistence.outbox import Outbox
-from voicefsm.engine.session_record import SessionRecord
 from voicefsm.testing import NullEffects
 
 BATCH = 300

@@ -7,8 +7,8 @@ from itertools import count
 
 from voicefsm.backend.models import Message, MessageEvent, Role, SessionSummary
 from voicefsm.context import ParticipantMetadata
-from voicefsm.lifecycle import EndReason, HangUp, Joined, Lifecycle, Utterance
 from voicefsm.engine.session_record import SessionRecord
+from voicefsm.lifecycle import EndReason, HangUp, Joined, Lifecycle, Utterance
 from voicefsm.testing import RecordingEffects
 
 

@@ -28,8 +28,8 @@ from trials.security import run_security
 from trials.storage import CASES as STORAGE_CASES
 from trials.storage import run_storage_faults
 from trials.summary import GroupResult, table
-from trials.tools import run_tool_faults
 from trials.support import POSTGRES_URL, postgres_database
+from trials.tools import run_tool_faults
 
 Group = Callable[[bool, int], list[GroupResult]]
 

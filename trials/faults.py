@@ -23,8 +23,8 @@ from pathlib import Path
 
 from trials.crash import drain_spool
 from trials.ledger import account, read_applied, session_of
-from trials.summary import GroupResult
 from trials.stubs.fault_proxy import Fault, FaultProxy, fault_proxy
+from trials.summary import GroupResult
 from trials.support import free_port
 from voicefsm.backend.server.runner import running_backend
 from voicefsm.settings import Settings

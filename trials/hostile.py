@@ -23,7 +23,6 @@ from trials.hostile_sessions import (
 )
 from trials.summary import GroupResult
 from trials.trial import HOSTILE_STRINGS, JSON, KNOWN_KEYS, explore, record
-
 from voicefsm.backend.models import API_PREFIX, SessionSummary
 from voicefsm.context import (
     ParticipantMetadata,
@@ -33,8 +32,8 @@ from voicefsm.context import (
     parse_room_metadata,
     participant_context_block,
 )
-from voicefsm.lifecycle import EndReason
 from voicefsm.engine.session_record import SessionRecord
+from voicefsm.lifecycle import EndReason
 from voicefsm.simulation.scenario import ScenarioError, load_scenario, parse_scenario
 
 

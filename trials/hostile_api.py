@@ -36,8 +36,8 @@ from schemathesis.specs.openapi.checks import (
 from sqlalchemy.engine import make_url
 
 from trials.summary import GroupResult
-from trials.trial import HOSTILE_STRINGS, explore, record
 from trials.support import POSTGRES_URL, postgres_database
+from trials.trial import HOSTILE_STRINGS, explore, record
 from voicefsm.backend.openapi import COMMITTED
 from voicefsm.backend.server.runner import running_backend
 

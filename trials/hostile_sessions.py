@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 
 from trials.live_session import live_session
 from trials.summary import GroupResult
-from trials.trial import HOSTILE_STRINGS, collect, record
 from trials.support import Backend
+from trials.trial import HOSTILE_STRINGS, collect, record
 from voicefsm.backend.models import storable_text
 from voicefsm.backend.server.runner import running_backend
 from voicefsm.lifecycle import State

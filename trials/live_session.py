@@ -12,15 +12,15 @@ from typing import Any
 
 from voicefsm.agent import VoiceAgent
 from voicefsm.context import ParticipantMetadata, RoomMetadata
-from voicefsm.persistence.outbox import CommitListener, Outbox
-from voicefsm.providers import Providers
-from voicefsm.providers.devices import SimulatedMicrophone, SimulatedSpeaker, attach_simulated_audio
-from voicefsm.providers.scripted import ScriptedLLM, ScriptedSTT, ScriptedTTS
 from voicefsm.engine.assembly import open_session
 from voicefsm.engine.observers import Observers
 from voicefsm.engine.participants import RoomEvents
 from voicefsm.engine.room_control import RoomControl
 from voicefsm.engine.session import VoiceSession
+from voicefsm.persistence.outbox import CommitListener, Outbox
+from voicefsm.providers import Providers
+from voicefsm.providers.devices import SimulatedMicrophone, SimulatedSpeaker, attach_simulated_audio
+from voicefsm.providers.scripted import ScriptedLLM, ScriptedSTT, ScriptedTTS
 from voicefsm.settings import Settings, load_settings
 from voicefsm.simulation.scenario import Scenario, Turn
 from voicefsm.simulation.user import SimulatedUser

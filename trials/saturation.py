@@ -22,8 +22,8 @@ import httpx
 
 from trials.crash import drain_spool
 from trials.ledger import account, read_applied, session_of
-from trials.summary import GroupResult
 from trials.stubs.fault_proxy import FaultProxy, fault_proxy
+from trials.summary import GroupResult
 from trials.support import free_port
 from voicefsm.backend.server.limits import ServerLimits
 from voicefsm.backend.server.runner import running_backend

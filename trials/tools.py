@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from trials.live_session import live_session
-from trials.tool_agent import ToolAgent
 from trials.provider_trial import _rows
 from trials.summary import GroupResult
+from trials.tool_agent import ToolAgent
 from voicefsm.backend.server.runner import running_backend
 from voicefsm.providers.scripted import ScriptedToolCall, ScriptedTurn
 from voicefsm.simulation.scenario import Turn

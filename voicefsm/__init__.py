@@ -28,9 +28,9 @@ from voicefsm.settings import Settings, load_settings
 
 if TYPE_CHECKING:
     from voicefsm.agent import VoiceAgent
-    from voicefsm.providers import Providers
     from voicefsm.engine.assembly import open_session
     from voicefsm.engine.session import VoiceSession
+    from voicefsm.providers import Providers
     from voicefsm.worker.server import build_server
 
 __version__ = _version("voicefsm")

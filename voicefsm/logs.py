@@ -8,6 +8,9 @@ import logging
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
+#: Where a component logs: the module's logger, or a session's (:class:`SessionLog`).
+Log = logging.Logger | logging.LoggerAdapter[logging.Logger]
+
 
 class SessionLog(logging.LoggerAdapter[logging.Logger]):
     """A logger adapter that adds the session's fields to each record's own ``extra`` (the

@@ -22,8 +22,8 @@ from voicefsm.agent.hooks import HookContext
 from voicefsm.examples.bistro import BistroAgent
 from voicefsm.lifecycle import EndReason, State, Trigger
 from voicefsm.providers.scripted import ScriptedToolCall, ScriptedTurn
-from voicefsm.worker.room_service import LiveKitRoom
 from voicefsm.simulation.scenario import Turn
+from voicefsm.worker.room_service import LiveKitRoom
 
 pytestmark = pytest.mark.slow
 

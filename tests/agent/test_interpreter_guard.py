@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from voicefsm.engine import interpreter_guard
+from voicefsm.worker import interpreter_guard
 from voicefsm.worker.interpreter_guard import install_interpreter_guard, needs_guard
 
 pytestmark = pytest.mark.skipif(

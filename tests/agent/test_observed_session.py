@@ -21,10 +21,10 @@ from voicefsm.cli import _write_timelines
 from voicefsm.examples.bistro import BistroAgent
 from voicefsm.observability import figures, picture
 from voicefsm.observability.prometheus import PrometheusMetrics
-from voicefsm.worker.server import process_metrics
 from voicefsm.settings import load_settings
 from voicefsm.simulation.runner import simulate
 from voicefsm.simulation.scenario import Scenario, ToolStep, Turn
+from voicefsm.worker.server import process_metrics
 
 pytestmark = pytest.mark.slow  # real sessions, processes or servers: seconds each
 

@@ -15,8 +15,8 @@ from voicefsm.backend.models import SessionSummary
 from voicefsm.backend.server.db import build_engine
 from voicefsm.backend.server.runner import running_backend
 from voicefsm.backend.server.store import Store
-from voicefsm.lifecycle import State
 from voicefsm.engine.session_record import SessionRecord
+from voicefsm.lifecycle import State
 from voicefsm.simulation.rooms import AGENT, SIP, SimulatedParticipant, SimulatedRooms
 from voicefsm.simulation.scenario import Turn
 

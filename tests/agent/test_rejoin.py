@@ -14,10 +14,10 @@ from trials.live_session import live_session
 from voicefsm.lifecycle import EndReason, State
 from voicefsm.providers import Providers
 from voicefsm.providers.scripted import ScriptedLLM
-from voicefsm.worker.room_io import RoomPlumbing
 from voicefsm.settings import load_settings
 from voicefsm.simulation.rooms import SIP, SimulatedParticipant, SimulatedRooms
 from voicefsm.simulation.scenario import Turn
+from voicefsm.worker.room_io import RoomPlumbing
 
 pytestmark = pytest.mark.slow
 

@@ -12,9 +12,9 @@ from pydantic import SecretStr
 
 from trials.stubs.livekit_rooms import API_KEY, API_SECRET, room_service_stub
 from voicefsm.context import MAX_METADATA_BYTES, parse_room_metadata
+from voicefsm.engine.room_control import NoRoom
 from voicefsm.engine.session_record import SessionRecord
 from voicefsm.worker.room_memory import NOT_REMEMBERED, remember_conversation
-from voicefsm.engine.room_control import NoRoom
 from voicefsm.worker.room_service import LiveKitRoom
 
 LOG = logging.getLogger("test")

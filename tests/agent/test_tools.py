@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from trials.live_session import Live, live_session
-from trials.tool_agent import ToolAgent
 from trials.support import Backend
+from trials.tool_agent import ToolAgent
 from voicefsm.providers.scripted import ScriptedToolCall, ScriptedTurn
 from voicefsm.simulation.scenario import Turn
 

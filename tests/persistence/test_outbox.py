@@ -16,12 +16,12 @@ from pydantic import SecretStr
 from trials.stubs.fault_proxy import Fault, fault_proxy
 from trials.support import Backend, event, free_port
 from voicefsm.backend.client import BackendClient
+from voicefsm.engine.session_record import SessionRecord
 from voicefsm.errors import SpoolFullError
 from voicefsm.lifecycle import EndReason
 from voicefsm.persistence.outbox import Outbox
 from voicefsm.persistence.relay import RelayPolicy
 from voicefsm.persistence.spool import Spool
-from voicefsm.engine.session_record import SessionRecord
 
 FAST = RelayPolicy(
     wait_initial_s=0.01,

@@ -9,12 +9,12 @@ from trials import hostile
 from trials.hostile_api import fuzz_backend_api
 from trials.hostile_sessions import fuzz_chat_text
 from trials.summary import GroupResult
-from trials.trial import explore
 from trials.support import Backend
+from trials.trial import explore
 from voicefsm.backend.models import SessionSummary
 from voicefsm.context import parse_room_metadata
-from voicefsm.lifecycle import EndReason
 from voicefsm.engine.session_record import SessionRecord
+from voicefsm.lifecycle import EndReason
 from voicefsm.simulation.scenario import ScenarioError, parse_scenario
 
 pytestmark = pytest.mark.slow  # real sessions, processes or servers: seconds each

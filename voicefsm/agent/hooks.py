@@ -27,9 +27,9 @@ from typing import Any, TypeVar
 from pydantic import JsonValue
 
 from voicefsm.context import ParticipantMetadata
+from voicefsm.engine.session_record import HistoryItem
 from voicefsm.lifecycle import State, TimelineEntry, Trigger
 from voicefsm.lifecycle.states import FINAL_STATE, INITIAL_STATE
-from voicefsm.engine.session_record import HistoryItem
 
 HookResult = Awaitable[None] | None
 F = TypeVar("F", bound=Callable[..., HookResult])

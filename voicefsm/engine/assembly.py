@@ -24,12 +24,12 @@ from livekit.agents import NOT_GIVEN, AgentSession, TurnHandlingOptions
 from voicefsm.agent.definition import VoiceAgent
 from voicefsm.backend.client import BackendClient, backend_http
 from voicefsm.context import ParticipantMetadata, RoomMetadata
-from voicefsm.persistence.outbox import Outbox
-from voicefsm.providers import Providers
 from voicefsm.engine.observers import Observers
 from voicefsm.engine.participants import RoomEvents
 from voicefsm.engine.room_control import RoomControl
 from voicefsm.engine.session import VoiceSession
+from voicefsm.persistence.outbox import Outbox
+from voicefsm.providers import Providers
 from voicefsm.settings import Settings
 
 #: Connects a session's input and output (a LiveKit room, simulated devices); returns extra

@@ -14,6 +14,7 @@ from collections import deque
 
 from livekit.agents.voice import SpeechHandle
 
+from voicefsm.engine.foreign_speech import AdoptedReply
 from voicefsm.lifecycle import (
     Lifecycle,
     Outcome,
@@ -22,7 +23,6 @@ from voicefsm.lifecycle import (
     TriggerData,
     UserTurnCompleted,
 )
-from voicefsm.engine.foreign_speech import AdoptedReply
 
 _TOO_EARLY = frozenset({State.JOINING, State.LOADING_CONTEXT})
 

@@ -5,19 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from livekit.agents import AgentSession
 
-from voicefsm.lifecycle import EndReason, Lifecycle, Persisted
-from voicefsm.persistence.outbox import Outbox
 from voicefsm.engine.pipeline import Pipeline
-from voicefsm.engine.writes import Recorder
 from voicefsm.engine.room_control import RoomControl
-
-Log = logging.Logger | logging.LoggerAdapter[logging.Logger]
+from voicefsm.engine.writes import Recorder
+from voicefsm.lifecycle import EndReason, Lifecycle, Persisted
+from voicefsm.logs import Log
+from voicefsm.persistence.outbox import Outbox
 
 
 async def persist(

@@ -7,13 +7,11 @@ for ``context_backoff_s``. Snippets reach the LLM only as quoted data (:func:`co
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Sequence
 
 from voicefsm.backend.client import BackendClient
+from voicefsm.logs import Log
 from voicefsm.untrusted import quoted_data
-
-Log = logging.Logger | logging.LoggerAdapter[logging.Logger]
 
 
 def context_block(snippets: Sequence[str]) -> str:

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from livekit.agents import llm
 from livekit.agents.voice import SpeechHandle
 
-from voicefsm.lifecycle import Spoke, TriggerData, UserTurnCompleted
 from voicefsm.engine.speech import spoken_text
+from voicefsm.lifecycle import Spoke, TriggerData, UserTurnCompleted
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,6 @@ nonsense) is logged with a static message, counted by outcome, and the call goes
 from __future__ import annotations
 
 import asyncio
-import logging
 import threading
 from collections.abc import Callable, Sequence
 
@@ -17,10 +16,10 @@ from pydantic import JsonValue
 
 from voicefsm.agent.hooks import Hook, HookContext, HookPoint, find_hooks
 from voicefsm.context import ParticipantMetadata
-from voicefsm.lifecycle import TRANSITIONS, Lifecycle, TimelineEntry
 from voicefsm.engine.session_record import SessionRecord
+from voicefsm.lifecycle import TRANSITIONS, Lifecycle, TimelineEntry
+from voicefsm.logs import Log
 
-Log = logging.Logger | logging.LoggerAdapter[logging.Logger]
 Outcome = Callable[[str, str], None]  # (hook name, "ok" | "failed" | "timeout")
 
 #: (state, trigger) pairs whose edge re-enters the state (exit and enter run). Any other

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 
 from opentelemetry.trace import Tracer
 
+from voicefsm.engine.session import VoiceSession
 from voicefsm.observability.prometheus import PrometheusMetrics
 from voicefsm.observability.tracing import SessionTracer
 from voicefsm.persistence.outbox import CommitListener, OutboxStats
-from voicefsm.engine.session import VoiceSession
 
 OUTBOX_GAUGE_PERIOD_S = 5.0
 

@@ -17,6 +17,17 @@ from livekit.agents import AgentSession, llm
 from livekit.agents.voice import SpeechHandle
 
 from voicefsm import livekit_compat
+from voicefsm.engine.enrichment import Enrichment, context_block
+from voicefsm.engine.foreign_speech import AdoptedReply
+from voicefsm.engine.phrases import Phrases
+from voicefsm.engine.speech import (
+    Speech,
+    SpeechKind,
+    StartDeadlines,
+    assistant_message,
+    spoken_text,
+)
+from voicefsm.engine.writes import Recorder
 from voicefsm.lifecycle import (
     Greeted,
     Interrupted,
@@ -30,17 +41,6 @@ from voicefsm.lifecycle import (
     UserTurnCompleted,
 )
 from voicefsm.lifecycle.states import LIVE_STATES
-from voicefsm.engine.foreign_speech import AdoptedReply
-from voicefsm.engine.enrichment import Enrichment, context_block
-from voicefsm.engine.phrases import Phrases
-from voicefsm.engine.writes import Recorder
-from voicefsm.engine.speech import (
-    Speech,
-    SpeechKind,
-    StartDeadlines,
-    assistant_message,
-    spoken_text,
-)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,9 +12,9 @@ from typing import Any
 from livekit.agents import AgentSession
 
 from voicefsm.backend.client import BackendClient
+from voicefsm.engine.session_record import SessionRecord
 from voicefsm.lifecycle import ContextLoaded, Lifecycle, Resumed
 from voicefsm.persistence.outbox import Outbox
-from voicefsm.engine.session_record import SessionRecord
 
 
 async def load_context(

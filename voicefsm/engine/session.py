@@ -23,6 +23,21 @@ from voicefsm.agent.definition import VoiceAgent
 from voicefsm.backend.client import BackendClient
 from voicefsm.backend.models import validated_app_event
 from voicefsm.context import ParticipantMetadata, RoomMetadata
+from voicefsm.engine import ending, resume
+from voicefsm.engine.caller_context import CallerContext
+from voicefsm.engine.early_turns import EarlyTurns
+from voicefsm.engine.enrichment import Enrichment
+from voicefsm.engine.hook_runner import HookRunner
+from voicefsm.engine.live_effects import SessionEffects
+from voicefsm.engine.participants import ParticipantWatch
+from voicefsm.engine.phrases import phrases_for
+from voicefsm.engine.pipeline import Pipeline, TurnLatency
+from voicefsm.engine.rejoin import RejoinGrace
+from voicefsm.engine.room_control import NoRoom, RoomControl
+from voicefsm.engine.session_events import SessionEvents
+from voicefsm.engine.session_record import SessionRecord
+from voicefsm.engine.tool_watch import ToolWatch, with_deadlines
+from voicefsm.engine.writes import Recorder
 from voicefsm.lifecycle import (
     EndCall,
     EndReason,
@@ -39,21 +54,6 @@ from voicefsm.lifecycle import (
 )
 from voicefsm.logs import SessionLog
 from voicefsm.persistence.outbox import Outbox
-from voicefsm.engine.session_record import SessionRecord
-from voicefsm.engine import ending, resume
-from voicefsm.engine.caller_context import CallerContext
-from voicefsm.engine.early_turns import EarlyTurns
-from voicefsm.engine.live_effects import SessionEffects
-from voicefsm.engine.enrichment import Enrichment
-from voicefsm.engine.session_events import SessionEvents
-from voicefsm.engine.hook_runner import HookRunner
-from voicefsm.engine.participants import ParticipantWatch
-from voicefsm.engine.phrases import phrases_for
-from voicefsm.engine.pipeline import Pipeline, TurnLatency
-from voicefsm.engine.writes import Recorder
-from voicefsm.engine.rejoin import RejoinGrace
-from voicefsm.engine.room_control import NoRoom, RoomControl
-from voicefsm.engine.tool_watch import ToolWatch, with_deadlines
 from voicefsm.settings import Settings
 
 _LOG = logging.getLogger("voicefsm.agent")

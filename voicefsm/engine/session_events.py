@@ -23,6 +23,9 @@ from livekit.agents import (
 )
 from livekit.agents.voice import SpeechHandle
 
+from voicefsm.engine.foreign_speech import ForeignSpeeches
+from voicefsm.engine.pipeline import Pipeline
+from voicefsm.engine.writes import Recorder
 from voicefsm.lifecycle import (
     FatalError,
     HangUp,
@@ -34,9 +37,6 @@ from voicefsm.lifecycle import (
     TriggerData,
 )
 from voicefsm.lifecycle.states import LIVE_STATES
-from voicefsm.engine.foreign_speech import ForeignSpeeches
-from voicefsm.engine.pipeline import Pipeline
-from voicefsm.engine.writes import Recorder
 
 _CLOSE_REASONS: dict[str, type[TriggerData]] = {
     "participant_disconnected": ParticipantLeft,

@@ -7,7 +7,6 @@ the outbox already closed) is counted and logged, never raised into the voice pa
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from functools import partial
 
@@ -24,12 +23,11 @@ from voicefsm.backend.models import (
     storable_text,
     validated_app_event,
 )
+from voicefsm.engine.session_record import HistoryItem, SessionRecord
 from voicefsm.errors import OutboxError, SpoolFullError
 from voicefsm.lifecycle import EndReason, Timeline, ToolCall, Utterance
+from voicefsm.logs import Log
 from voicefsm.persistence.outbox import Outbox
-from voicefsm.engine.session_record import HistoryItem, SessionRecord
-
-Log = logging.Logger | logging.LoggerAdapter[logging.Logger]
 
 
 class Recorder:

@@ -9,7 +9,6 @@ trigger's typed data (:mod:`voicefsm.lifecycle.triggers`) as its one argument.
 
 from __future__ import annotations
 
-import logging
 from collections import Counter
 from collections.abc import Callable
 from types import TracebackType
@@ -34,6 +33,7 @@ from voicefsm.lifecycle.triggers import (
     TriggerData,
     UserTurnCompleted,
 )
+from voicefsm.logs import Log
 
 _COMPLETED_SPEECH = frozenset({Trigger.GREETED, Trigger.REPLY_FINISHED})
 
@@ -77,7 +77,7 @@ class SessionModel:
         max_reply_attempts: int,
         max_failed_turns: int,
         on_effect_failure: Callable[[str], None],
-        log: logging.Logger | logging.LoggerAdapter[logging.Logger],
+        log: Log,
     ) -> None:
         self.state = INITIAL_STATE.value  # kept up to date by transitions
         self.effects = effects

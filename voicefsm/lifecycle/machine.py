@@ -38,10 +38,9 @@ from voicefsm.lifecycle.states import (
 from voicefsm.lifecycle.table import STATES, TRANSITIONS, Guard
 from voicefsm.lifecycle.timeline import Timeline, TimelineEntry
 from voicefsm.lifecycle.triggers import Completion, FatalError, TriggerData, data_for
+from voicefsm.logs import Log
 
 _LOG = logging.getLogger("voicefsm.lifecycle")
-
-Log = logging.Logger | logging.LoggerAdapter[logging.Logger]
 
 
 class Outcome(StrEnum):

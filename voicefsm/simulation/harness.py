@@ -13,6 +13,9 @@ from typing import Any
 from livekit import rtc
 from livekit.agents import JobContext
 
+from voicefsm.engine.participants import RoomEvents
+from voicefsm.engine.room_control import RoomControl
+from voicefsm.engine.session import VoiceSession
 from voicefsm.persistence.outbox import OutboxStats
 from voicefsm.providers import Providers
 from voicefsm.providers.devices import attach_simulated_audio
@@ -23,9 +26,6 @@ from voicefsm.providers.scripted import (
     ScriptedTTS,
     ScriptedTurn,
 )
-from voicefsm.engine.participants import RoomEvents
-from voicefsm.engine.room_control import RoomControl
-from voicefsm.engine.session import VoiceSession
 from voicefsm.settings import Settings
 from voicefsm.simulation.rooms import SimulatedParticipant, SimulatedRoom, SimulatedRooms
 from voicefsm.simulation.scenario import Scenario

@@ -24,18 +24,18 @@ from opentelemetry.trace import Tracer
 
 from voicefsm import livekit_compat
 from voicefsm.agent.definition import VoiceAgent
+from voicefsm.engine.observers import Observers
+from voicefsm.engine.session import VoiceSession
 from voicefsm.lifecycle import TimelineEntry
 from voicefsm.observability.prometheus import PrometheusMetrics
 from voicefsm.persistence.outbox import CommitListener
-from voicefsm.worker.entrypoint import AgentFactory, run_job
-from voicefsm.worker.interpreter_guard import install_interpreter_guard
-from voicefsm.engine.observers import Observers
-from voicefsm.engine.session import VoiceSession
 from voicefsm.settings import Settings, default_data_dir
 from voicefsm.simulation.harness import SessionRun, SimulationPlumbing
 from voicefsm.simulation.report import session_report
 from voicefsm.simulation.rooms import SimulatedRooms
 from voicefsm.simulation.scenario import Scenario
+from voicefsm.worker.entrypoint import AgentFactory, run_job
+from voicefsm.worker.interpreter_guard import install_interpreter_guard
 
 SESSION_TIMEOUT_S = 600.0
 Line = Callable[[str, TimelineEntry], None]

@@ -6,10 +6,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+from voicefsm.engine.session import ExternalEnd, VoiceSession
 from voicefsm.lifecycle import EndReason, State
 from voicefsm.providers.devices import SimulatedMicrophone, SimulatedSpeaker
 from voicefsm.providers.scripted import ScriptedLLM
-from voicefsm.engine.session import ExternalEnd, VoiceSession
 from voicefsm.simulation.scenario import Scenario
 
 ENDINGS: dict[str, ExternalEnd] = {

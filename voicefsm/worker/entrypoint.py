@@ -15,19 +15,19 @@ from livekit.agents import JobContext
 
 from voicefsm.agent.definition import VoiceAgent
 from voicefsm.context import parse_participant_metadata, parse_room_metadata
-from voicefsm.providers import Providers
 from voicefsm.engine.assembly import open_session
+from voicefsm.engine.observers import Observers
+from voicefsm.engine.participants import RoomEvents
+from voicefsm.engine.room_control import RoomControl
+from voicefsm.engine.session import VoiceSession
+from voicefsm.providers import Providers
+from voicefsm.settings import Settings
+from voicefsm.worker.interpreter_guard import install_interpreter_guard
 from voicefsm.worker.room_memory import (
     caller_key,
     conversation_for_room,
     remember_conversation,
 )
-from voicefsm.worker.interpreter_guard import install_interpreter_guard
-from voicefsm.engine.observers import Observers
-from voicefsm.engine.participants import RoomEvents
-from voicefsm.engine.room_control import RoomControl
-from voicefsm.engine.session import VoiceSession
-from voicefsm.settings import Settings
 
 AgentFactory = Callable[[], VoiceAgent]
 

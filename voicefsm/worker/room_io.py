@@ -9,12 +9,12 @@ from typing import Any
 from livekit import rtc
 from livekit.agents import AgentSession, JobContext, room_io
 
-from voicefsm.providers import Providers
 from voicefsm.engine.participants import RoomEvents
 from voicefsm.engine.room_control import RoomControl
-from voicefsm.worker.room_service import LiveKitRoom
 from voicefsm.engine.session import VoiceSession
+from voicefsm.providers import Providers
 from voicefsm.settings import Settings
+from voicefsm.worker.room_service import LiveKitRoom
 
 
 class RoomPlumbing:

@@ -25,8 +25,8 @@ from voicefsm.context import (
     RoomMetadata,
     parse_participant_attributes,
 )
-from voicefsm.engine.session_record import SessionRecord
 from voicefsm.engine.room_control import RoomControl
+from voicefsm.engine.session_record import SessionRecord
 from voicefsm.settings import Settings
 
 _LOG = logging.getLogger("voicefsm.agent")

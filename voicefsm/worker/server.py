@@ -21,14 +21,14 @@ from typing import Any
 from livekit.agents import AgentServer, JobContext
 
 from voicefsm import livekit_compat
+from voicefsm.engine.observers import Observers
 from voicefsm.errors import ConfigurationError
 from voicefsm.observability.prometheus import PrometheusMetrics
 from voicefsm.observability.tracing import configure_from_env as configure_tracing_from_env
 from voicefsm.persistence.commands import drain
+from voicefsm.settings import Settings, check_providers, check_worker, load_settings
 from voicefsm.worker.entrypoint import AgentFactory, run_job
 from voicefsm.worker.interpreter_guard import install_interpreter_guard
-from voicefsm.engine.observers import Observers
-from voicefsm.settings import Settings, check_providers, check_worker, load_settings
 
 _LOG = logging.getLogger("voicefsm.worker")
 
