@@ -32,9 +32,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script:
 from trials.support import free_port, postgres_admin
 from voicefsm.backend.client import BackendClient
 from voicefsm.backend.models import MessageEvent, Role
+from voicefsm.ids import ConversationId
 from voicefsm.persistence.outbox import Outbox
 from voicefsm.persistence.relay import RelayPolicy
 from voicefsm.persistence.spool import Spool
+from voicefsm.persistence.targets import SpoolTarget
 
 AT = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -97,7 +99,10 @@ async def spool_commits(directory: Path, count: int) -> dict[str, float]:
     batch = events(count, "spool")
     baseline_count = max(500, count // 10)
     spool = Spool(directory / "baseline.sqlite3")
-    rows = [(e.idempotency_key, "events:c1", e.model_dump_json()) for e in batch[:baseline_count]]
+    rows = [
+        (e.idempotency_key, SpoolTarget.events(ConversationId("c1")).encode(), e.model_dump_json())
+        for e in batch[:baseline_count]
+    ]
     start = time.perf_counter()
     for row in rows:
         spool.insert([row])
@@ -211,7 +216,8 @@ async def delivery(
     path = directory / f"deliver-{tag}.sqlite3"
     spool = Spool(path)
     spool.insert(
-        (e.idempotency_key, f"events:{tag}", e.model_dump_json()) for e in events(count, tag)
+        (e.idempotency_key, SpoolTarget.events(ConversationId(tag)).encode(), e.model_dump_json())
+        for e in events(count, tag)
     )
     spool.close()
     async with httpx.AsyncClient(base_url=backend_url) as http:

@@ -22,11 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from trials.crash import drain_spool
-from trials.ledger import account, read_applied, session_of
+from trials.ledger import account, read_applied
 from trials.stubs.fault_proxy import Fault, FaultProxy, fault_proxy
 from trials.summary import GroupResult
 from trials.support import free_port
 from voicefsm.backend.server.runner import running_backend
+from voicefsm.persistence.targets import session_of
 from voicefsm.settings import Settings
 from voicefsm.simulation.runner import SimulationResult, simulate
 from voicefsm.simulation.scenario import Scenario

@@ -12,8 +12,8 @@ from sqlalchemy import TextClause, bindparam, text
 
 from trials.summary import GroupResult
 from voicefsm.backend.server.db import build_engine
-
-SESSION_KEY_PREFIX = "session:"  # the outbox keys a session summary by its session id
+from voicefsm.ids import SessionId
+from voicefsm.persistence.targets import summary_key
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class Applied:
     @property
     def keys(self) -> set[str]:
         """Every applied write, named the way the outbox keys it."""
-        return set(self.event_keys) | {SESSION_KEY_PREFIX + s for s in self.summaries}
+        return set(self.event_keys) | {summary_key(SessionId(s)) for s in self.summaries}
 
 
 def _matching(query: str) -> TextClause:
@@ -75,13 +75,6 @@ async def _read(database_url: str, conversations: list[str], sessions: list[str]
     finally:
         await engine.dispose()
     return applied
-
-
-def session_of(key: str) -> str:
-    """The session a write belongs to: keys are ``<session_id>:<seq>`` or ``session:<id>``."""
-    if key.startswith(SESSION_KEY_PREFIX):
-        return key[len(SESSION_KEY_PREFIX) :]
-    return key.rpartition(":")[0]
 
 
 def read_applied(

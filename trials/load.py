@@ -10,9 +10,10 @@ from pathlib import Path
 
 from trials.child import ChildRun
 from trials.crash import drain_spool, spooled_keys
-from trials.ledger import account, read_applied, session_of
+from trials.ledger import account, read_applied
 from trials.summary import GroupResult
 from voicefsm.backend.server.runner import running_backend
+from voicefsm.persistence.targets import session_of
 
 SCENARIO = {
     "participant_metadata": {"user_id": "u_load", "display_name": "Lou"},

@@ -21,9 +21,11 @@ from trials.provider_cases import FaultCase, Step
 from voicefsm.agent import DEFAULT_APOLOGY as APOLOGY
 from voicefsm.agent import DEFAULT_FAREWELL as FAREWELL
 from voicefsm.backend.client import BackendClient
+from voicefsm.ids import SessionId
 from voicefsm.lifecycle import EndReason, State
 from voicefsm.livekit_compat import SessionConnectOptions
 from voicefsm.persistence.outbox import Outbox
+from voicefsm.persistence.targets import summary_key
 from voicefsm.providers import Providers
 from voicefsm.providers.faults import STTFault
 from voicefsm.providers.scripted import ScriptedLLM, ScriptedSTT, ScriptedTTS
@@ -213,7 +215,7 @@ def _rows(database: Path, session_id: str) -> tuple[list[str], list[tuple[str, s
             (session_id,),
         ).fetchall()
         sessions = db.execute("SELECT session_id FROM sessions WHERE session_id = ?", (session_id,))
-        keys = [key for key, *_ in events] + [f"session:{sid}" for (sid,) in sessions]
+        keys = [key for key, *_ in events] + [summary_key(SessionId(sid)) for (sid,) in sessions]
     messages = [
         (role, text, bool(json.loads(payload).get("interrupted")))
         for _, kind, role, text, payload in events

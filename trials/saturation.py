@@ -21,12 +21,13 @@ from pathlib import Path
 import httpx
 
 from trials.crash import drain_spool
-from trials.ledger import account, read_applied, session_of
+from trials.ledger import account, read_applied
 from trials.stubs.fault_proxy import FaultProxy, fault_proxy
 from trials.summary import GroupResult
 from trials.support import free_port
 from voicefsm.backend.server.limits import ServerLimits
 from voicefsm.backend.server.runner import running_backend
+from voicefsm.persistence.targets import session_of
 from voicefsm.settings import Settings
 from voicefsm.simulation.runner import simulate
 from voicefsm.simulation.scenario import Scenario

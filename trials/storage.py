@@ -28,12 +28,13 @@ from typing import Any
 
 from trials.crash import drain_spool
 from trials.faults import SCENARIO
-from trials.ledger import account, read_applied, session_of
+from trials.ledger import account, read_applied
 from trials.summary import GroupResult
 from trials.support import free_port
 from voicefsm.backend.server.runner import running_backend
 from voicefsm.persistence.direct import DirectDelivery
 from voicefsm.persistence.spool import Spool
+from voicefsm.persistence.targets import session_of
 from voicefsm.persistence.writer import Write
 from voicefsm.settings import Settings
 from voicefsm.simulation.runner import simulate

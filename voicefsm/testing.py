@@ -158,8 +158,9 @@ class AgentHarness:
         from voicefsm.agent.hooks import find_hooks  # noqa: PLC0415 (an agent: livekit is in)
         from voicefsm.context import ParticipantMetadata  # noqa: PLC0415
         from voicefsm.engine.session_record import SessionRecord  # noqa: PLC0415
+        from voicefsm.ids import ConversationId, SessionId  # noqa: PLC0415
 
-        self.record = SessionRecord(session_id, conversation_id)
+        self.record = SessionRecord(SessionId(session_id), ConversationId(conversation_id))
         self.effects = _RecordingInto(self.record)
         self.lifecycle = Lifecycle(self.effects)
         self.participant = participant or ParticipantMetadata()

@@ -10,7 +10,9 @@ import pytest
 
 from trials.support import Backend, event, free_port
 from voicefsm.errors import ConfigurationError
+from voicefsm.ids import ConversationId
 from voicefsm.persistence.spool import Spool
+from voicefsm.persistence.targets import SpoolTarget
 from voicefsm.providers.real import build_providers
 from voicefsm.settings import check_providers, load_settings
 
@@ -124,7 +126,8 @@ def test_a_starting_worker_delivers_what_crashed_jobs_left_in_the_spool(
     spool_path = tmp_path / "spool.sqlite3"
     spool = Spool(spool_path)
     spool.insert(
-        (e.idempotency_key, "events:c1", e.model_dump_json()) for e in map(event, range(12))
+        (e.idempotency_key, SpoolTarget.events(ConversationId("c1")).encode(), e.model_dump_json())
+        for e in map(event, range(12))
     )
     spool.close()
     env = FULL | {

@@ -12,7 +12,9 @@ import pytest
 from tests.persistence.test_outbox import outbox_to
 from trials.support import Backend, event
 from voicefsm.cli import main
+from voicefsm.ids import ConversationId
 from voicefsm.persistence.spool import Spool, read_status
+from voicefsm.persistence.targets import SpoolTarget
 
 HOUR = 3600.0
 
@@ -22,7 +24,8 @@ def spool_then_step_clock(spool_path: Path, count: int, step_s: float) -> None:
     clock by ``step_s`` (shifting every timestamp by ``-step_s`` is the same, seen from now)."""
     spool = Spool(spool_path)
     spool.insert(
-        (e.idempotency_key, "events:c1", e.model_dump_json()) for e in map(event, range(count))
+        (e.idempotency_key, SpoolTarget.events(ConversationId("c1")).encode(), e.model_dump_json())
+        for e in map(event, range(count))
     )
     spool.release([1], error="backend answered 503", retry_in_s=0.5)
     spool.lease(1, lease_s=120.0, token="a-relay-that-stopped")  # noqa: S106 (a lease token)

@@ -11,14 +11,17 @@ from pydantic import SecretStr
 from trials.support import Backend, event, free_port
 from voicefsm.backend.server.runner import running_backend
 from voicefsm.cli import main
+from voicefsm.ids import ConversationId
 from voicefsm.persistence.relay import RelayPolicy
 from voicefsm.persistence.spool import Spool
+from voicefsm.persistence.targets import SpoolTarget
 
 
 def fill(spool_path: Path, count: int) -> None:
     spool = Spool(spool_path)
     spool.insert(
-        (e.idempotency_key, "events:c1", e.model_dump_json()) for e in map(event, range(count))
+        (e.idempotency_key, SpoolTarget.events(ConversationId("c1")).encode(), e.model_dump_json())
+        for e in map(event, range(count))
     )
     spool.close()
 

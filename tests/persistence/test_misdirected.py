@@ -16,7 +16,9 @@ from trials.support import Backend, event
 from voicefsm.backend.client import BackendClient
 from voicefsm.cli import main
 from voicefsm.errors import BackendRejected, BackendUnavailable
+from voicefsm.ids import ConversationId
 from voicefsm.persistence.spool import Spool
+from voicefsm.persistence.targets import SpoolTarget
 
 
 async def test_a_url_with_a_path_too_many_keeps_every_write_and_says_so_once(
@@ -60,7 +62,11 @@ def _spool_with_dead_rows(spool_path: Path) -> None:
     """Rows an older voicefsm dead-lettered over a wrong URL (404) and one truly refused (422)."""
     spool = Spool(spool_path)
     spool.insert(
-        (e.idempotency_key, f"events:c{i % 2}", e.model_dump_json())
+        (
+            e.idempotency_key,
+            SpoolTarget.events(ConversationId(f"c{i % 2}")).encode(),
+            e.model_dump_json(),
+        )
         for i, e in enumerate(map(event, range(6)))
     )
     spool.bury([1, 2, 3, 4, 5], error="404")

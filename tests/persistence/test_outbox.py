@@ -18,10 +18,12 @@ from trials.support import Backend, event, free_port
 from voicefsm.backend.client import BackendClient
 from voicefsm.engine.session_record import SessionRecord
 from voicefsm.errors import SpoolFullError
+from voicefsm.ids import ConversationId
 from voicefsm.lifecycle import EndReason
 from voicefsm.persistence.outbox import Outbox
 from voicefsm.persistence.relay import RelayPolicy
 from voicefsm.persistence.spool import Spool
+from voicefsm.persistence.targets import SpoolTarget
 
 FAST = RelayPolicy(
     wait_initial_s=0.01,
@@ -213,7 +215,7 @@ async def test_a_session_summary_is_delivered(backend: Backend, spool_path: Path
 
 def test_the_spool_and_its_journal_are_private(spool_path: Path) -> None:
     spool = Spool(spool_path)
-    spool.insert([("k", "events:c1", "{}")])
+    spool.insert([("k", SpoolTarget.events(ConversationId("c1")).encode(), "{}")])
     modes = {path.name: path.stat().st_mode & 0o777 for path in spool_path.parent.iterdir()}
     spool.close()
     assert modes == {
@@ -228,11 +230,11 @@ def test_a_full_disk_is_reported_as_itself_and_the_spool_recovers(spool_path: Pa
     """SQLite ends a transaction itself when the disk fills; the error that reaches the log must
     be "disk is full", not the "cannot rollback" of a second, pointless ROLLBACK."""
     spool = Spool(spool_path)
-    spool.insert([("k0", "events:c1", "{}")])
+    spool.insert([("k0", SpoolTarget.events(ConversationId("c1")).encode(), "{}")])
     pages = spool._db.execute("PRAGMA page_count").fetchone()[0]
     spool._db.execute(f"PRAGMA max_page_count = {pages}")  # the disk is full now
     with pytest.raises(sqlite3.OperationalError, match="database or disk is full"):
-        spool.insert([("k1", "events:c1", "x" * 200_000)])
+        spool.insert([("k1", SpoolTarget.events(ConversationId("c1")).encode(), "x" * 200_000)])
     spool._db.execute("PRAGMA max_page_count = 1073741823")  # space again
-    assert spool.insert([("k1", "events:c1", "{}")]) == 1
+    assert spool.insert([("k1", SpoolTarget.events(ConversationId("c1")).encode(), "{}")]) == 1
     spool.close()

@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 
 from voicefsm.errors import OutboxError
+from voicefsm.ids import ConversationId
 from voicefsm.persistence.spool import Spool
 from voicefsm.persistence.spool_file import SPOOL_APPLICATION_ID
+from voicefsm.persistence.targets import SpoolTarget
 
 
 def _mode(path: Path) -> int:
@@ -59,7 +61,7 @@ def test_a_new_spool_is_marked_and_an_unmarked_one_adopted(tmp_path: Path) -> No
     Spool(fresh).close()
     older = tmp_path / "older.sqlite3"  # written by a voicefsm that did not mark its spools
     spool = Spool(older)
-    spool.insert([("k", "events:c1", "{}")])
+    spool.insert([("k", SpoolTarget.events(ConversationId("c1")).encode(), "{}")])
     spool.close()
     with sqlite3.connect(older) as db:
         db.execute("PRAGMA application_id = 0")

@@ -17,8 +17,10 @@ from tests.persistence.test_outbox import outbox_to
 from trials.support import Backend, event
 from voicefsm import Providers, load_settings, open_session
 from voicefsm.agent import VoiceAgent
+from voicefsm.ids import ConversationId
 from voicefsm.lifecycle import State
 from voicefsm.persistence.spool import Spool
+from voicefsm.persistence.targets import SpoolTarget
 from voicefsm.providers.scripted import ScriptedLLM
 
 
@@ -29,7 +31,10 @@ def make_unusable(kind: str, path: Path) -> bytes | None:
         path.write_bytes(os.urandom(16384))
     elif kind == "truncated":
         spool = Spool(path)
-        spool.insert((f"k{i}", "events:c0", "x" * 2000) for i in range(200))
+        spool.insert(
+            (f"k{i}", SpoolTarget.events(ConversationId("c0")).encode(), "x" * 2000)
+            for i in range(200)
+        )
         spool.close()
         with path.open("r+b") as file:
             file.truncate(8192)

@@ -15,6 +15,8 @@ from trials.storage import CASES as STORAGE_CASES
 from trials.storage import run_storage_faults
 from trials.summary import GroupResult
 from trials.tools import run_tool_faults
+from voicefsm.ids import SessionId
+from voicefsm.persistence.targets import summary_key
 
 
 @pytest.mark.slow
@@ -76,7 +78,7 @@ def test_the_ledger_counts_a_clean_history_as_clean() -> None:
     result = GroupResult("t")
     account(
         result,
-        acknowledged={"s:1", "s:2", "session:s"},
+        acknowledged={"s:1", "s:2", summary_key(SessionId("s"))},
         applied=_applied("s:1", "s:2", summaries=("s",)),
     )
     assert (result.acknowledged, result.delivered, result.ok) == (3, 3, True)

@@ -21,14 +21,14 @@ from __future__ import annotations
 import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, TypeVar
 
 from pydantic import JsonValue
 
 from voicefsm.context import ParticipantMetadata
-from voicefsm.engine.session_record import HistoryItem
-from voicefsm.lifecycle import State, TimelineEntry, Trigger
+from voicefsm.lifecycle import Role, State, TimelineEntry, Trigger
 from voicefsm.lifecycle.states import FINAL_STATE, INITIAL_STATE
 
 HookResult = Awaitable[None] | None
@@ -52,6 +52,19 @@ class HookSpec:
     @property
     def label(self) -> str:
         return f"{self.point.value} {self.on.value}"
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryItem:
+    """One message of the conversation, as the session keeps it and a hook reads it. ``id`` is
+    also its write's idempotency key."""
+
+    id: str
+    role: Role
+    text: str
+    turn: int
+    interrupted: bool
+    at: datetime
 
 
 @dataclass(frozen=True, slots=True)

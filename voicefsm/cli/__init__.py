@@ -11,6 +11,7 @@ from voicefsm.cli.files import run_diagrams, run_timeline
 from voicefsm.cli.files import write_timelines as _write_timelines
 from voicefsm.cli.running import EXAMPLE_AGENT, run_simulate, run_worker_command
 from voicefsm.cli.services import run_backend, run_outbox
+from voicefsm.ids import ConversationId, SessionId
 
 __all__ = ["_write_timelines", "build_parser", "main"]
 
@@ -82,8 +83,12 @@ def build_parser() -> argparse.ArgumentParser:
     requeue.add_argument(
         "--status", type=http_status, help="only rows the backend refused with this status"
     )
-    requeue.add_argument("--conversation", help="only this conversation's events")
-    requeue.add_argument("--session", help="only this session's writes (events and summary)")
+    requeue.add_argument(
+        "--conversation", type=ConversationId, help="only this conversation's events"
+    )
+    requeue.add_argument(
+        "--session", type=SessionId, help="only this session's writes (events and summary)"
+    )
     requeue.add_argument("--json", action="store_true", help="one JSON object")
     for action in (status, drain, requeue):
         action.add_argument("--spool", type=Path, help="spool file (default: VOICEFSM_SPOOL_PATH)")

@@ -3,26 +3,21 @@ data after the agent's own instructions, kept current through the call."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine, Mapping
-from typing import Any
+from collections.abc import Mapping
 
 from livekit.agents import Agent
 
 from voicefsm.context import ParticipantMetadata, participant_context_block
+from voicefsm.engine.call_tasks import CallTasks
 
 
 class CallerContext:
     """What the agent knows about its caller; :meth:`changed` makes it the next reply's."""
 
-    def __init__(
-        self,
-        participant: ParticipantMetadata,
-        *,
-        spawn: Callable[[Coroutine[Any, Any, None], str], None],
-    ) -> None:
+    def __init__(self, participant: ParticipantMetadata, tasks: CallTasks) -> None:
         self.participant = participant
         self.attributes: dict[str, str] = {}
-        self._spawn = spawn
+        self._tasks = tasks
         self._briefed: tuple[Agent, str] | None = None
 
     async def brief(self, agent: Agent) -> None:
@@ -37,7 +32,7 @@ class CallerContext:
         self.participant = participant
         self.attributes = dict(attributes)
         if self._briefed is not None:
-            self._spawn(self._apply(), "voicefsm-caller-context")
+            self._tasks.spawn(self._apply(), "voicefsm-caller-context")
 
     async def _apply(self) -> None:
         if self._briefed is None:

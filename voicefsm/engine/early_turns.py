@@ -14,32 +14,26 @@ from collections import deque
 
 from livekit.agents.voice import SpeechHandle
 
-from voicefsm.engine.foreign_speech import AdoptedReply
-from voicefsm.lifecycle import (
-    Lifecycle,
-    Outcome,
-    State,
-    TimelineEntry,
-    TriggerData,
-    UserTurnCompleted,
-)
+from voicefsm.engine.turn_sources import AdoptedReply
+from voicefsm.lifecycle import Lifecycle, Outcome, State, TimelineEntry, UserTurnCompleted
 
 _TOO_EARLY = frozenset({State.JOINING, State.LOADING_CONTEXT})
 
 
 class EarlyTurns:
-    """Fires triggers into ``lifecycle``, holding user turns that come too early."""
+    """The door user turns go through into ``lifecycle``: it holds those that come too early."""
 
     def __init__(self, lifecycle: Lifecycle) -> None:
         self._lifecycle = lifecycle
         self._held: deque[UserTurnCompleted] = deque()
         lifecycle.subscribe(self._moved)
 
-    def fire(self, data: TriggerData) -> Outcome:
-        if isinstance(data, UserTurnCompleted) and self._lifecycle.state in _TOO_EARLY:
-            self._held.append(data)
+    def hand_over(self, turn: UserTurnCompleted) -> Outcome:
+        """Fire ``turn`` into the lifecycle, or hold it (``QUEUED``) until it can take turns."""
+        if self._lifecycle.state in _TOO_EARLY:
+            self._held.append(turn)
             return Outcome.QUEUED
-        return self._lifecycle.fire(data)
+        return self._lifecycle.fire(turn)
 
     def holds(self, handle: SpeechHandle) -> bool:
         """True when ``handle`` is the reply to a turn held here."""
@@ -52,5 +46,5 @@ class EarlyTurns:
         if not self._held or entry.dest in _TOO_EARLY:
             return
         held, self._held = self._held, deque()
-        for data in held:  # queued behind the transition that is being taken now
-            self._lifecycle.fire(data)
+        for turn in held:  # queued behind the transition that is being taken now
+            self._lifecycle.fire(turn)

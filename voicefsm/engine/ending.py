@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from livekit.agents import AgentSession
 
+from voicefsm.engine.hook_runner import HookRunner
 from voicefsm.engine.pipeline import Pipeline
 from voicefsm.engine.room_control import RoomControl
-from voicefsm.engine.writes import Recorder
+from voicefsm.engine.writes import SessionWrites
 from voicefsm.lifecycle import EndReason, Lifecycle, Persisted
 from voicefsm.logs import Log
 from voicefsm.persistence.outbox import Outbox
@@ -23,15 +23,15 @@ async def persist(
     *,
     lifecycle: Lifecycle,
     pipeline: Pipeline,
-    recorder: Recorder,
+    writes: SessionWrites,
     outbox: Outbox,
-    before_summary: Callable[[], Awaitable[None]],
+    hooks: HookRunner,
     farewell_deadline_s: float,
     flush_deadline_s: float,
     log: Log,
 ) -> None:
-    """Wait for the farewell (bounded), record it through the lifecycle, let ``before_summary``
-    finish (the agent's own hooks, bounded by their deadline), write the summary and flush."""
+    """Wait for the farewell (bounded), record it through the lifecycle, let the agent's hooks
+    still running finish (bounded by their deadline), write the summary and flush."""
     farewell = pipeline.farewell
     if farewell is not None and not pipeline.closed:
         with contextlib.suppress(TimeoutError):
@@ -42,8 +42,8 @@ async def persist(
             lifecycle.fire(spoken)
     pending: int | None = None
     try:
-        await before_summary()
-        recorder.summary(reason, lifecycle.timeline)
+        await hooks.drain()
+        writes.summary(reason, lifecycle.timeline)
         pending = await outbox.flush(flush_deadline_s)
     except Exception as exc:  # the session must reach exiting, whatever the outbox does
         log.exception(
@@ -70,7 +70,7 @@ async def close(
     """Close the livekit session (unless livekit already did), stop every deadline, and hang
     the caller up when the agent ended the call (delete the room, once everything is
     persisted)."""
-    pipeline.deadlines.clear()
+    pipeline.stop_deadlines()
     if not pipeline.closed:
         await agent_session.aclose()
     if reason not in HANG_UP_REASONS or not hang_up_room:

@@ -10,6 +10,7 @@ import asyncio
 from collections.abc import Sequence
 
 from voicefsm.backend.client import BackendClient
+from voicefsm.ids import ConversationId, SessionId
 from voicefsm.logs import Log
 from voicefsm.untrusted import quoted_data
 
@@ -30,8 +31,8 @@ class Enrichment:
         self,
         client: BackendClient | None,
         *,
-        conversation_id: str,
-        session_id: str,
+        conversation_id: ConversationId,
+        session_id: SessionId,
         deadline_s: float,
         backoff_s: float,
         log: Log,

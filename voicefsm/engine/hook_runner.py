@@ -12,15 +12,14 @@ import asyncio
 import threading
 from collections.abc import Callable, Sequence
 
-from pydantic import JsonValue
-
 from voicefsm.agent.hooks import Hook, HookContext, HookPoint, find_hooks
-from voicefsm.context import ParticipantMetadata
-from voicefsm.engine.session_record import SessionRecord
+from voicefsm.engine.caller_context import CallerContext
+from voicefsm.engine.writes import SessionWrites
 from voicefsm.lifecycle import TRANSITIONS, Lifecycle, TimelineEntry
 from voicefsm.logs import Log
 
-Outcome = Callable[[str, str], None]  # (hook name, "ok" | "failed" | "timeout")
+#: Told each hook run: (hook name, "ok" | "failed" | "timeout").
+HookOutcome = Callable[[str, str], None]
 
 #: (state, trigger) pairs whose edge re-enters the state (exit and enter run). Any other
 #: transition that ends where it began is internal: no state is left or entered.
@@ -57,23 +56,26 @@ class HookRunner:
     def __init__(
         self,
         lifecycle: Lifecycle,
-        record: SessionRecord,
         *,
-        participant: Callable[[], ParticipantMetadata],
-        write_event: Callable[[str, JsonValue], None],
+        writes: SessionWrites,
+        caller: CallerContext,
         deadline_s: float,
         log: Log,
     ) -> None:
         self._lifecycle = lifecycle
-        self._record = record
-        self._participant = participant
-        self._write_event = write_event
+        self._record = writes.record
+        self._writes = writes
+        self._caller = caller
         self._deadline_s = deadline_s
         self._log = log
         self._hooks: Sequence[Hook] = ()
         self._running: set[asyncio.Task[None]] = set()
-        self.outcome_listeners: list[Outcome] = []
+        self._outcome_listeners: list[HookOutcome] = []
         lifecycle.subscribe(self._transition)
+
+    def subscribe_outcomes(self, listener: HookOutcome) -> None:
+        """Call ``listener`` with each hook run's name and outcome (the metrics count them)."""
+        self._outcome_listeners.append(listener)
 
     def use(self, agent: object) -> None:
         """Run ``agent``'s hooks from now on (the first agent, then each one handed off to)."""
@@ -92,10 +94,10 @@ class HookRunner:
             session_id=self._record.session_id,
             conversation_id=self._record.conversation_id,
             entry=entry,
-            participant=self._participant(),
+            participant=self._caller.participant,
             history=tuple(self._record.history),
             timeline=tuple(self._lifecycle.timeline),
-            _write=self._write_event,
+            _write=self._writes.app_event_from_any_thread,
         )
         loop = asyncio.get_running_loop()
         for hook in due:
@@ -126,7 +128,7 @@ class HookRunner:
 
     def _count(self, hook: Hook, outcome: str) -> None:
         self._record.counters.hooks[outcome] += 1
-        for listener in self.outcome_listeners:
+        for listener in self._outcome_listeners:
             listener(hook.name, outcome)
 
 

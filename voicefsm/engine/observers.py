@@ -39,17 +39,15 @@ class Observers:
             conversation_id=session.conversation_id,
             tracer=self.tracer,
         )
-        session.tools.listeners.append(tracer.tool_call)
+        session.tools.subscribe(tracer.tool_call)
         for listener in self.on_session:
             listener(session)
         metrics = self.metrics
         if metrics is None:
             return None
         metrics.attach(session.lifecycle)
-        session.tools.listeners.append(
-            lambda call: metrics.tool_call(call, session.offered_tools())
-        )
-        session.hooks.outcome_listeners.append(metrics.hook_run)
+        session.tools.subscribe(lambda call: metrics.tool_call(call, session.offered_tools()))
+        session.hooks.subscribe_outcomes(metrics.hook_run)
         session.subscribe_latency(
             lambda t: metrics.turn(t.e2e_latency_s, t.llm_ttft_s, t.tts_ttfb_s)
         )

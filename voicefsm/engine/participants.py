@@ -15,10 +15,11 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from voicefsm.context import (
-    ParticipantMetadata,
     parse_participant_attributes,
     parse_participant_metadata,
 )
+from voicefsm.engine.caller_context import CallerContext
+from voicefsm.engine.rejoin import RejoinGrace
 from voicefsm.engine.session_record import ParticipantKind, SessionRecord
 
 _LOG = logging.getLogger("voicefsm.agent")
@@ -54,27 +55,23 @@ def _text(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-#: Told the caller's new metadata and attributes when either changes during the call.
-CallerChanged = Callable[[ParticipantMetadata, Mapping[str, str]], None]
-#: Told when the linked participant leaves (``True``) or comes back (``False``).
-CallerPresence = Callable[[bool], None]
-
-
 class ParticipantWatch:
-    """Follows one room's participants into ``record``; ``caller`` is the linked identity."""
+    """Follows one room's participants into ``record``; ``caller`` is the linked identity, whose
+    changes go to ``caller_context`` (the next reply reads them) and whose leaving and coming
+    back go to ``rejoin`` (the grace period a dropped caller has)."""
 
     def __init__(
         self,
         record: SessionRecord,
         *,
         caller: str | None,
-        on_caller_changed: CallerChanged,
-        on_caller_presence: CallerPresence | None = None,
+        caller_context: CallerContext,
+        rejoin: RejoinGrace,
     ) -> None:
         self._record = record
         self.caller = caller
-        self._on_caller_changed = on_caller_changed
-        self._on_caller_presence = on_caller_presence
+        self._caller_context = caller_context
+        self._rejoin = rejoin
         self._room: RoomEvents | None = None
         self._handlers: dict[str, Callable[..., None]] = {
             "participant_connected": self._connected,
@@ -124,17 +121,17 @@ class ParticipantWatch:
             )
             if identity != self.caller:
                 return
-            self._on_caller_changed(metadata.value, attributes.value)
-            if rejoined and self._on_caller_presence is not None:
-                self._on_caller_presence(False)
+            self._caller_context.changed(metadata.value, attributes.value)
+            if rejoined:
+                self._rejoin.caller_away(False)
 
         self._guarded("participant_connected", participant, join)
 
     def _disconnected(self, participant: object) -> None:
         def leave(identity: str) -> None:
             self._record.participant_left(identity)
-            if identity == self.caller and self._on_caller_presence is not None:
-                self._on_caller_presence(True)
+            if identity == self.caller:
+                self._rejoin.caller_away(True)
 
         self._guarded("participant_disconnected", participant, leave)
 
@@ -147,7 +144,7 @@ class ParticipantWatch:
                 identity, metadata=parse_participant_metadata(raw).value
             )
             if identity == self.caller and state is not None:
-                self._on_caller_changed(state.metadata, state.attributes)
+                self._caller_context.changed(state.metadata, state.attributes)
 
         self._guarded("participant_metadata_changed", participant, change)
 
@@ -157,6 +154,6 @@ class ParticipantWatch:
             attributes = parse_participant_attributes(getattr(participant, "attributes", None))
             state = self._record.participant_changed(identity, attributes=attributes.value)
             if identity == self.caller and state is not None:
-                self._on_caller_changed(state.metadata, state.attributes)
+                self._caller_context.changed(state.metadata, state.attributes)
 
         self._guarded("participant_attributes_changed", participant, change)

@@ -1,33 +1,35 @@
 """The speaking effects of the lifecycle over livekit's ``AgentSession``, and their completions.
 
 Each effect starts a speech (``say`` or ``generate_reply``) and returns; the speech's handle
-reports back when it is done, and that becomes a trigger carrying the turn it was started for:
-``Greeted``, ``ReplyFinished``, ``Interrupted``, ``ReplyFailed``, ``Spoke``. A reply is enriched
-with backend context (bounded) before it is generated; an old turn's late start is dropped.
+reports back when it is done, and that becomes a trigger fired into the lifecycle, carrying the
+turn it was started for: ``Greeted``, ``ReplyFinished``, ``Interrupted``, ``ReplyFailed``,
+``Spoke``. A reply is enriched with backend context (bounded) before it is generated; an old
+turn's late start is dropped. The pipeline also tells the session's other parts which speeches
+are its own (:class:`~voicefsm.engine.foreign_speech.OwnSpeeches`) and follows a reply's tools
+(:class:`~voicefsm.engine.tool_watch.ToolReplies`).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
 from typing import Any
 
 from livekit.agents import AgentSession, llm
 from livekit.agents.voice import SpeechHandle
 
 from voicefsm import livekit_compat
+from voicefsm.engine.call_tasks import CallTasks
 from voicefsm.engine.enrichment import Enrichment, context_block
-from voicefsm.engine.foreign_speech import AdoptedReply
+from voicefsm.engine.latency import TurnLatencies
 from voicefsm.engine.phrases import Phrases
 from voicefsm.engine.speech import (
     Speech,
     SpeechKind,
     StartDeadlines,
-    assistant_message,
     spoken_text,
 )
-from voicefsm.engine.writes import Recorder
+from voicefsm.engine.turn_sources import AdoptedReply, UserMessage
+from voicefsm.engine.writes import SessionWrites
 from voicefsm.lifecycle import (
     Greeted,
     Interrupted,
@@ -37,23 +39,9 @@ from voicefsm.lifecycle import (
     ReplyStarted,
     Spoke,
     State,
-    TriggerData,
     UserTurnCompleted,
 )
 from voicefsm.lifecycle.states import LIVE_STATES
-
-
-@dataclass(frozen=True, slots=True)
-class TurnLatency:
-    """livekit's per-turn figures for one reply (from ``ChatMessage.metrics``)."""
-
-    turn: int
-    e2e_latency_s: float | None = None
-    llm_ttft_s: float | None = None
-    tts_ttfb_s: float | None = None
-
-
-Spawn = Callable[[Coroutine[Any, Any, None], str], None]
 
 
 class Pipeline:
@@ -62,23 +50,23 @@ class Pipeline:
     def __init__(
         self,
         agent_session: AgentSession[Any],
-        lifecycle: Callable[[], Lifecycle],
+        lifecycle: Lifecycle,
         *,
-        recorder: Recorder,
+        writes: SessionWrites,
         enrichment: Enrichment,
         phrases: Phrases,
         reply_start_deadline_s: float,
-        spawn: Spawn,
-        on_latency: Callable[[TurnLatency], None],
+        tasks: CallTasks,
+        latencies: TurnLatencies,
     ) -> None:
         self._session = agent_session
         self._lifecycle = lifecycle
-        self._recorder = recorder
+        self._writes = writes
         self._enrichment = enrichment
         self.phrases = phrases
-        self._spawn = spawn
-        self._on_latency = on_latency
-        self.deadlines = StartDeadlines(reply_start_deadline_s, self._start_overdue)
+        self._tasks = tasks
+        self._latencies = latencies
+        self._deadlines = StartDeadlines(reply_start_deadline_s, self._start_overdue)
         self._replies: dict[str, int] = {}  # reply speech id -> its turn
         self._speeches: dict[str, Speech] = {}  # every speech started, until it is done
         self._failed_syntheses: set[str] = set()
@@ -104,21 +92,22 @@ class Pipeline:
             self._replies[source.handle.id] = turn
             self._track(Speech(source.handle, SpeechKind.REPLY, turn))
             return
-        self._spawn(self._reply(turn, request, attempt), "voicefsm-reply")
+        self._tasks.spawn(self._reply(turn, request, attempt), "voicefsm-reply")
 
     async def _reply(self, turn: int, request: UserTurnCompleted, attempt: int) -> None:
         snippets = await self._enrichment.snippets(request.text)
-        lifecycle = self._lifecycle()
+        lifecycle = self._lifecycle
         if lifecycle.state is not State.THINKING or lifecycle.turn != turn or self.cannot_speak:
             return  # a newer turn, or the end of the call, overtook this one while enriching
         kwargs: dict[str, Any] = {}
-        message = request.source
-        if isinstance(message, llm.ChatMessage):
+        source = request.source
+        if isinstance(source, UserMessage):
             # A retry answers the message livekit already added to the history.
+            message = source.message
             if not any(item.id == message.id for item in self._session.history.items):
                 kwargs["user_input"] = message
                 self._sent.add(message.id)
-        elif not isinstance(message, AdoptedReply):  # an adopted turn's message is in history
+        elif not isinstance(source, AdoptedReply):  # an adopted turn's message is in history
             kwargs["user_input"] = request.text
         if snippets:
             kwargs["instructions"] = context_block(snippets)
@@ -160,9 +149,19 @@ class Pipeline:
     def cannot_speak(self) -> bool:
         return self.closed or livekit_compat.session_is_closing(self._session)
 
-    def reply_turn(self, speech_id: str) -> int | None:
-        """The turn a reply speech answers (``None``: not one of our replies)."""
+    def audio_started(self, speech_id: str) -> int | None:
+        """A speech's first audio is out: its start deadline is met. Returns the turn it
+        answers when it is one of this pipeline's replies."""
+        self._deadlines.started(speech_id)
         return self._replies.get(speech_id)
+
+    def session_closed(self) -> None:
+        """livekit closed the session: nothing more can be said."""
+        self.closed = True
+
+    def stop_deadlines(self) -> None:
+        """The call is over: no speech's start deadline may fire any more."""
+        self._deadlines.clear()
 
     def synthesis_failed(self, speech: SpeechHandle) -> None:
         """The TTS failed (or stalled) while producing ``speech``: it counts as failed even if
@@ -203,50 +202,47 @@ class Pipeline:
         self._latest = speech.handle
         self._own.add(speech.handle.id)
         self._speeches[speech.handle.id] = speech
-        self.deadlines.arm(speech)
+        self._deadlines.arm(speech)
         speech.handle.add_done_callback(lambda _handle: self._speech_done(speech))
-
-    def _fire(self, data: TriggerData) -> None:
-        self._lifecycle().fire(data)
 
     def _speech_done(self, speech: Speech) -> None:
         handle, turn = speech.handle, speech.turn
-        self.deadlines.started(handle.id)
+        self._deadlines.started(handle.id)
         self._speeches.pop(handle.id, None)
         silent = handle.id in self._no_reply_wanted
         self._no_reply_wanted.discard(handle.id)
-        if self.deadlines.was_abandoned(handle.id):
+        if self._deadlines.was_abandoned(handle.id):
             return  # already failed at its start deadline
         spoken = spoken_text(handle)
         error = handle.exception()
         synthesis_failed = handle.id in self._failed_syntheses
         self._failed_syntheses.discard(handle.id)
         greeting = speech.kind is SpeechKind.GREETING
-        if turn != self._lifecycle().turn:
+        if turn != self._lifecycle.turn:
             # An older turn's reply, ending after the lifecycle moved on (a tool that outlived
             # a barge-in, an AgentTask's parent): no longer the turn's, but said, so recorded.
             if spoken:
-                self._fire(Spoke(spoken, interrupted=handle.interrupted))
+                self._lifecycle.fire(Spoke(spoken, interrupted=handle.interrupted))
             return
         empty = not greeting and not spoken and not handle.interrupted and not silent
         if error is not None or synthesis_failed or empty:
             source = "tts" if greeting or synthesis_failed else "llm"
-            self._recorder.error(
+            self._writes.error(
                 source, type(error).__name__ if error else "EmptyReply", recoverable=True
             )
             # What was heard before the failure is kept (as cut off) by the lifecycle.
-            self._fire(ReplyFailed(turn, spoken))
+            self._lifecycle.fire(ReplyFailed(turn, spoken))
             return
         if greeting:
-            self._fire((Interrupted if handle.interrupted else Greeted)(turn, spoken))
+            self._lifecycle.fire((Interrupted if handle.interrupted else Greeted)(turn, spoken))
             return
-        self._report_latency(handle, turn)
+        self._latencies.reply_finished(handle, turn)
         if handle.interrupted:
-            self._fire(Interrupted(turn, spoken))
+            self._lifecycle.fire(Interrupted(turn, spoken))
             return
-        if self._lifecycle().state is State.THINKING and not (silent and not spoken):
-            self._fire(ReplyStarted(turn))  # it finished before its audio was reported
-        self._fire(ReplyFinished(turn, spoken))
+        if self._lifecycle.state is State.THINKING and not (silent and not spoken):
+            self._lifecycle.fire(ReplyStarted(turn))  # it finished before its audio was reported
+        self._lifecycle.fire(ReplyFinished(turn, spoken))
 
     def _aside_done(self, handle: SpeechHandle, text: str) -> None:
         # An apology or a filler: kept out of the LLM's context, but said, so the conversation
@@ -254,13 +250,13 @@ class Pipeline:
         failed = handle.exception() is not None or handle.id in self._failed_syntheses
         self._failed_syntheses.discard(handle.id)
         if not failed and not handle.interrupted:
-            self._fire(Spoke(text))
+            self._lifecycle.fire(Spoke(text))
 
     # -- tools (voicefsm.engine.tool_watch) --------------------------------------------------------
 
     def tools_started(self, handle: SpeechHandle) -> None:
         """The reply waits on tools: its start deadline waits too."""
-        self.deadlines.started(handle.id)
+        self._deadlines.started(handle.id)
         self._on_tools.add(handle.id)
 
     def tools_finished(self, handle: SpeechHandle, reply_wanted: bool) -> None:
@@ -273,7 +269,7 @@ class Pipeline:
         if not reply_wanted:
             self._no_reply_wanted.add(handle.id)
         elif speech is not None:
-            self.deadlines.arm(speech)
+            self._deadlines.arm(speech)
 
     def farewell_spoken(self) -> Spoke | None:
         """The farewell as heard, once it is done (``None`` if none was said)."""
@@ -286,32 +282,17 @@ class Pipeline:
     def _start_overdue(self, speech: Speech) -> bool:
         """No audio by the deadline: an LLM or TTS that hangs. Give the speech up now rather
         than when livekit gets round to ending it (a hung request may never end)."""
-        if self.cannot_speak or self._lifecycle().state not in LIVE_STATES:
+        if self.cannot_speak or self._lifecycle.state not in LIVE_STATES:
             return False
-        self._recorder.error("reply", "ReplyStartTimeout", recoverable=True)
+        self._writes.error("reply", "ReplyStartTimeout", recoverable=True)
         try:
             # Everything queued goes too: a stuck speech ahead of this one would block the next.
             stopping = self._session.interrupt(force=True)
             stopping.add_done_callback(_retrieve_exception)
         except RuntimeError:
             pass  # nothing left to stop
-        self._fire(ReplyFailed(speech.turn))
+        self._lifecycle.fire(ReplyFailed(speech.turn))
         return True
-
-    def _report_latency(self, handle: SpeechHandle, turn: int) -> None:
-        """livekit's figures for a reply, from the reply's own message (not from greetings,
-        apologies or farewells, which are speeches too)."""
-        message = assistant_message(handle)
-        metrics = (message.metrics if message is not None else None) or {}
-        if metrics:
-            self._on_latency(
-                TurnLatency(
-                    turn,
-                    e2e_latency_s=metrics.get("e2e_latency"),
-                    llm_ttft_s=metrics.get("llm_node_ttft"),
-                    tts_ttfb_s=metrics.get("tts_node_ttfb"),
-                )
-            )
 
 
 def _retrieve_exception(future: asyncio.Future[None]) -> None:

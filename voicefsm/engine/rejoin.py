@@ -12,19 +12,26 @@ from __future__ import annotations
 
 import asyncio
 
-from voicefsm.lifecycle import CallerDropped, CallerReturned, Lifecycle, ParticipantLeft
+from voicefsm.lifecycle import (
+    CallerDropped,
+    CallerReturned,
+    Lifecycle,
+    ParticipantLeft,
+    TimelineEntry,
+)
 from voicefsm.lifecycle.states import LIVE_STATES
 
 
 class RejoinGrace:
-    """The grace timer of one session; :meth:`caller_away` is the participant watch's
-    ``on_caller_presence``."""
+    """The grace timer of one session: the participant watch tells :meth:`caller_away`; the
+    timer stops when the call ends, however it ends."""
 
     def __init__(self, lifecycle: Lifecycle, grace_s: float) -> None:
         self._lifecycle = lifecycle
         self.grace_s = grace_s
         self._timer: asyncio.TimerHandle | None = None
         self._dropped_at = 0.0
+        lifecycle.subscribe(self._moved)
 
     @property
     def waiting(self) -> bool:
@@ -48,6 +55,10 @@ class RejoinGrace:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+
+    def _moved(self, entry: TimelineEntry) -> None:
+        if entry.dest not in LIVE_STATES:
+            self.cancel()
 
     def _expired(self) -> None:
         self._timer = None

@@ -1,14 +1,15 @@
 """livekit's session events, turned into lifecycle triggers and backend writes.
 
 ``agent_state_changed`` to speaking starts the current reply (``ReplyStarted``); the user going
-``away`` is the silence timeout; transcripts, speeches and errors are written; ``close`` ends the
-lifecycle with the reason livekit gives, so a session livekit closes is still persisted.
+``away`` is the silence timeout; transcripts, speeches and errors are written; user messages and
+speeches livekit starts on its own go to the foreign-speech sorter; a handoff goes to the
+agent's link; ``close`` ends the lifecycle with the reason livekit gives, so a session livekit
+closes is still persisted.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from livekit.agents import (
     AgentSession,
@@ -21,11 +22,9 @@ from livekit.agents import (
     UserStateChangedEvent,
     llm,
 )
-from livekit.agents.voice import SpeechHandle
 
 from voicefsm.engine.foreign_speech import ForeignSpeeches
-from voicefsm.engine.pipeline import Pipeline
-from voicefsm.engine.writes import Recorder
+from voicefsm.engine.writes import SessionWrites
 from voicefsm.lifecycle import (
     FatalError,
     HangUp,
@@ -44,6 +43,24 @@ _CLOSE_REASONS: dict[str, type[TriggerData]] = {
 }
 
 
+class SpeechProgress(Protocol):
+    """What the events tell the speaking side of the session (implemented by
+    :class:`~voicefsm.engine.pipeline.Pipeline`)."""
+
+    def audio_started(self, speech_id: str) -> int | None:
+        """A speech's first audio is out; the turn it replies to, if it is a reply."""
+
+    def session_closed(self) -> None:
+        """livekit closed the session: nothing more can be said."""
+
+
+class Handoffs(Protocol):
+    """Who is told that another agent took over (implemented by
+    :class:`~voicefsm.engine.agent_link.AgentLink`)."""
+
+    def handed_off(self, old_agent: str | None, new_agent: str | None) -> None: ...
+
+
 class SessionEvents:
     """Subscribes to one ``AgentSession``'s events on construction."""
 
@@ -51,25 +68,18 @@ class SessionEvents:
         self,
         agent_session: AgentSession[Any],
         lifecycle: Lifecycle,
-        pipeline: Pipeline,
-        recorder: Recorder,
         *,
-        on_handoff: Callable[[str | None, str | None], None],
-        fire_turn: Callable[[TriggerData], object],
-        held: Callable[[SpeechHandle], bool],
+        speech: SpeechProgress,
+        writes: SessionWrites,
+        foreign: ForeignSpeeches,
+        handoffs: Handoffs,
     ) -> None:
         self._session = agent_session
         self._lifecycle = lifecycle
-        self._pipeline = pipeline
-        self._recorder = recorder
-        self._on_handoff = on_handoff
-        self._foreign = ForeignSpeeches(
-            is_own=pipeline.is_own,
-            sent=pipeline.sent,
-            # A speech answering a turn that waits for the lifecycle is that turn's already.
-            adopted=lambda handle: pipeline.adopted(handle) or held(handle),
-            fire=fire_turn,
-        )
+        self._speech = speech
+        self._writes = writes
+        self._foreign = foreign
+        self._handoffs = handoffs
         on = agent_session.on
         on("conversation_item_added", self._item_added)
         on("agent_state_changed", self._agent_state)
@@ -85,8 +95,7 @@ class SessionEvents:
         speech = self._session.current_speech
         if speech is None:
             return
-        self._pipeline.deadlines.started(speech.id)
-        turn = self._pipeline.reply_turn(speech.id)
+        turn = self._speech.audio_started(speech.id)
         if turn is not None and self._lifecycle.state is State.THINKING:
             self._lifecycle.fire(ReplyStarted(turn))
 
@@ -94,7 +103,7 @@ class SessionEvents:
         item = event.item
         if item.type == "agent_handoff":
             if item.old_agent_id is not None:  # from none: the first agent, the start itself
-                self._on_handoff(item.old_agent_id, item.new_agent_id)
+                self._handoffs.handed_off(item.old_agent_id, item.new_agent_id)
         elif isinstance(item, llm.ChatMessage) and item.role == "user":
             self._foreign.user_message(item)
 
@@ -107,10 +116,10 @@ class SessionEvents:
     def _transcribed(self, event: UserInputTranscribedEvent) -> None:
         if event.is_final and event.transcript:
             language = str(event.language) if event.language else None
-            self._recorder.transcription(event.transcript, language)
+            self._writes.transcription(event.transcript, language)
 
     def _speech_created(self, event: SpeechCreatedEvent) -> None:
-        self._recorder.speech(
+        self._writes.speech(
             event.speech_handle.id, event.source, user_initiated=event.user_initiated
         )
         self._foreign.speech_created(event.speech_handle)
@@ -118,14 +127,14 @@ class SessionEvents:
     def _error(self, event: ErrorEvent) -> None:
         error = event.error
         source = type(event.source).__name__ if event.source is not None else "session"
-        self._recorder.error(
+        self._writes.error(
             source,
             type(getattr(error, "error", error)).__name__,
             recoverable=bool(getattr(error, "recoverable", False)),
         )
 
     def _close(self, event: CloseEvent) -> None:
-        self._pipeline.closed = True
+        self._speech.session_closed()
         if self._lifecycle.state not in LIVE_STATES:
             return  # we closed it ourselves while ending, or it was already ending
         reason = str(getattr(event.reason, "value", event.reason))

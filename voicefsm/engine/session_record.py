@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
 
+from voicefsm.agent.hooks import HistoryItem
 from voicefsm.backend.models import (
     Message,
     MessageEvent,
@@ -23,23 +24,12 @@ from voicefsm.backend.models import (
     storable_text,
 )
 from voicefsm.context import ParticipantMetadata
+from voicefsm.ids import ConversationId, SessionId
 from voicefsm.lifecycle.effects import Utterance
 from voicefsm.lifecycle.states import EndReason, Role
 from voicefsm.lifecycle.timeline import Timeline
 from voicefsm.lifecycle.triggers import ToolCall
-
-
-@dataclass(frozen=True, slots=True)
-class HistoryItem:
-    """One message of the conversation. ``id`` is also its write's idempotency key."""
-
-    id: str
-    role: Role
-    text: str
-    turn: int
-    interrupted: bool
-    at: datetime
-
+from voicefsm.persistence.targets import event_key
 
 #: What a participant is, as the summary records it (livekit's ``ParticipantKind``; ingress,
 #: egress and kinds livekit adds later are "other").
@@ -80,6 +70,33 @@ class SessionCounters:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class MessageWrite:
+    """A history item's message event, to be built when the outbox's writer thread serialises
+    it: the voice path only hands this over (:meth:`build` is the outbox's ``build``).
+
+    Built without re-validation: every field comes from our own typed history item
+    (validation would cost more than the rest of the event). The text is made storable
+    (capped, no NUL) so the backend cannot refuse it.
+    """
+
+    session_id: SessionId
+    item: HistoryItem
+
+    def build(self) -> MessageEvent:
+        item = self.item
+        return MessageEvent.model_construct(
+            idempotency_key=item.id,
+            session_id=self.session_id,
+            at=item.at,
+            kind="message",
+            role=item.role,
+            text=storable_text(item.text),
+            turn=item.turn,
+            interrupted=item.interrupted,
+        )
+
+
 #: Participants a summary names (the contract's own limit).
 MAX_PARTICIPANTS = 64
 
@@ -96,7 +113,11 @@ class SessionRecord:
     """
 
     def __init__(
-        self, session_id: str, conversation_id: str, *, clock: Callable[[], float] = time.time
+        self,
+        session_id: SessionId,
+        conversation_id: ConversationId,
+        *,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.session_id = session_id
         self.conversation_id = conversation_id
@@ -113,7 +134,7 @@ class SessionRecord:
     def next_key(self) -> str:
         """A deterministic idempotency key for this session's next write."""
         self._seq += 1
-        return f"{self.session_id}:{self._seq:06d}"
+        return event_key(self.session_id, self._seq)
 
     def now(self) -> datetime:
         return _utc(self._clock())
@@ -132,22 +153,8 @@ class SessionRecord:
         return item
 
     def message_event(self, item: HistoryItem) -> MessageEvent:
-        """The backend event for a history item, keyed by the item's id.
-
-        Built without re-validation: every field comes from our own typed history item, and
-        this runs on the voice path (validation would cost more than the rest of the event).
-        The text is made storable (capped, no NUL) so the backend cannot refuse it.
-        """
-        return MessageEvent.model_construct(
-            idempotency_key=item.id,
-            session_id=self.session_id,
-            at=item.at,
-            kind="message",
-            role=item.role,
-            text=storable_text(item.text),
-            turn=item.turn,
-            interrupted=item.interrupted,
-        )
+        """The backend event for a history item, keyed by the item's id."""
+        return MessageWrite(self.session_id, item).build()
 
     def preload(self, messages: Iterable[Message]) -> None:
         """Earlier messages of this conversation, oldest first, as the backend returned them."""

@@ -21,7 +21,7 @@ import asyncio
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from livekit.agents import (
     Agent,
@@ -73,6 +73,23 @@ async def with_deadlines(agent: Agent, default_s: float, on_timeout: Callable[[s
     await agent.update_tools(tools)
 
 
+class ToolReplies(Protocol):
+    """The replies whose tools the watch follows (implemented by
+    :class:`~voicefsm.engine.pipeline.Pipeline`)."""
+
+    def unfinished_speech(self) -> SpeechHandle | None:
+        """The greeting or reply still being generated or played (the one calling tools)."""
+
+    def tools_started(self, handle: SpeechHandle) -> None:
+        """The reply waits on tools: waiting on a tool is not a hung provider."""
+
+    def tools_finished(self, handle: SpeechHandle, reply_wanted: bool) -> None:
+        """The reply's tools are done; ``reply_wanted``: the model answers them."""
+
+    def say_filler(self) -> None:
+        """A tool is taking a while: a word to the caller."""
+
+
 @dataclass
 class _Running:
     name: str
@@ -99,25 +116,23 @@ class ToolWatch:
         self,
         agent_session: AgentSession[Any],
         lifecycle: Lifecycle,
+        replies: ToolReplies,
         *,
-        current_speech: Callable[[], SpeechHandle | None],
-        tools_started: Callable[[SpeechHandle], None],
-        tools_finished: Callable[[SpeechHandle, bool], None],
-        say_filler: Callable[[], None],
         filler_after_s: float,
     ) -> None:
         self._lifecycle = lifecycle
-        self._current_speech = current_speech
-        self._tools_started = tools_started
-        self._tools_finished = tools_finished
-        self._say_filler = say_filler
+        self._replies = replies
         self._filler_after_s = filler_after_s
         self._running: dict[str, _Running] = {}
         self._batches: dict[str, _Batch] = {}  # by speech id
         self._timed_out: dict[str, int] = {}  # tool name -> timeouts not yet matched to a call
-        self.listeners: list[Callable[[ToolCall], None]] = []
+        self._listeners: list[Callable[[ToolCall], None]] = []
         agent_session.on("tool_execution_updated", self._updated)
         agent_session.on("function_tools_executed", self._executed)
+
+    def subscribe(self, listener: Callable[[ToolCall], None]) -> None:
+        """Call ``listener`` with each finished tool call (spans, metrics)."""
+        self._listeners.append(listener)
 
     def timed_out(self, name: str) -> None:
         """A tool's deadline wrapper stopped it (the next error of that tool is a timeout)."""
@@ -133,12 +148,12 @@ class ToolWatch:
                 running.ended, running.status = _now(), update.status
 
     def _started(self, call: llm.FunctionCall) -> None:
-        speech = self._current_speech()
+        speech = self._replies.unfinished_speech()
         self._running[call.call_id] = _Running(
             call.name, call.arguments, self._lifecycle.turn, _now(), speech
         )
         if speech is not None:
-            self._tools_started(speech)  # waiting on a tool is not a hung provider
+            self._replies.tools_started(speech)  # waiting on a tool is not a hung provider
             batch = self._batches.setdefault(speech.id, _Batch())
             batch.open.add(call.call_id)
             if batch.filler is None and self._filler_after_s > 0:
@@ -148,7 +163,7 @@ class ToolWatch:
 
     def _filler(self, batch: _Batch) -> None:
         if batch.open:
-            self._say_filler()
+            self._replies.say_filler()
 
     def _executed(self, event: FunctionToolsExecutedEvent) -> None:
         speech: SpeechHandle | None = None
@@ -156,7 +171,7 @@ class ToolWatch:
             running = self._running.pop(call.call_id, None)
             speech = speech or (running.speech if running is not None else None)
             finished = self._finished(call, output, running)
-            for listener in self.listeners:
+            for listener in self._listeners:
                 listener(finished)
             self._lifecycle.fire(ToolFinished(finished))
         if speech is None:
@@ -164,7 +179,7 @@ class ToolWatch:
         batch = self._batches.pop(speech.id, None)
         if batch is not None and batch.filler is not None:
             batch.filler.cancel()
-        self._tools_finished(speech, event.has_tool_reply)
+        self._replies.tools_finished(speech, event.has_tool_reply)
 
     def _finished(
         self,

@@ -2,16 +2,18 @@
 outbox), built here and nowhere else.
 
 Every write is a non-blocking hand-off. A write the outbox cannot take (the spool is full, or
-the outbox already closed) is counted and logged, never raised into the voice path.
+the outbox already closed) is counted and logged, never raised into the voice path. The agent's
+own events may come from any thread (a sync hook runs in one): they hop onto the session's loop.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import partial
+import asyncio
+import threading
 
 from pydantic import JsonValue
 
+from voicefsm.agent.hooks import HistoryItem
 from voicefsm.backend.models import (
     MAX_TOOL_TEXT,
     ErrorEvent,
@@ -23,30 +25,35 @@ from voicefsm.backend.models import (
     storable_text,
     validated_app_event,
 )
-from voicefsm.engine.session_record import HistoryItem, SessionRecord
+from voicefsm.engine.session_record import MessageWrite, SessionRecord
 from voicefsm.errors import OutboxError, SpoolFullError
-from voicefsm.lifecycle import EndReason, Timeline, ToolCall, Utterance
+from voicefsm.lifecycle import EndReason, Timeline, ToolCall, ToolOutcome, Utterance
 from voicefsm.logs import Log
 from voicefsm.persistence.outbox import Outbox
 
 
-class Recorder:
-    """Writes for one session: what was said, heard, created and what went wrong."""
+class SessionWrites:
+    """Writes for one session: what was said, heard, created and what went wrong. Made on the
+    session's event loop."""
 
     def __init__(self, record: SessionRecord, outbox: Outbox, log: Log) -> None:
         self.record = record
         self._outbox = outbox
         self._conversation_id = record.conversation_id
         self._log = log
+        self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
 
     def utterance(self, utterance: Utterance) -> HistoryItem:
         """History plus its message event, keyed by the history item's id."""
         item = self.record.append(utterance)
-        build = partial(self.record.message_event, item)  # built on the outbox's writer thread
-        self._write(
-            "message",
-            lambda outbox: outbox.submit_built(self._conversation_id, item.id, build),
-        )
+        message = MessageWrite(self.record.session_id, item)  # built on the writer thread
+        try:
+            self._outbox.submit_built(self._conversation_id, item.id, message.build)
+        except OutboxError as exc:
+            self._refused("message", exc)
+        else:
+            self.record.counters.writes += 1
         return item
 
     def transcription(self, text: str, language: str | None) -> None:
@@ -100,7 +107,18 @@ class Recorder:
         self.record.counters.app_events += 1
         self.submit(event)
 
+    def app_event_from_any_thread(self, name: str, data: JsonValue) -> None:
+        """:meth:`app_event` from the loop or any other thread (a sync hook runs in one); a
+        mistake is still raised in the caller's thread."""
+        if threading.get_ident() == self._loop_thread:
+            self.app_event(name, data)
+            return
+        validated_app_event(name, data)
+        self._loop.call_soon_threadsafe(self.app_event, name, data)
+
     def tool_call(self, call: ToolCall) -> None:
+        """A finished tool call; one that failed is an error like a provider's, visible where
+        errors are."""
         self.record.tool_calls.append(call)
         self.submit(
             ToolCallEvent(
@@ -117,6 +135,8 @@ class Recorder:
                 interrupted=call.interrupted,
             )
         )
+        if call.outcome in (ToolOutcome.ERROR, ToolOutcome.TIMEOUT):
+            self.error("tool", f"Tool{call.outcome.value.title()}", recoverable=True)
 
     def handoff(self, from_agent: str, to_agent: str) -> None:
         self.submit(
@@ -130,7 +150,12 @@ class Recorder:
         )
 
     def submit(self, event: Event) -> None:
-        self._write(event.kind, lambda outbox: outbox.submit_event(self._conversation_id, event))
+        try:
+            self._outbox.submit_event(self._conversation_id, event)
+        except OutboxError as exc:
+            self._refused(event.kind, exc)
+        else:
+            self.record.counters.writes += 1
 
     def summary(self, reason: EndReason, timeline: Timeline) -> None:
         """The session summary: the last write of a session."""
@@ -145,19 +170,19 @@ class Recorder:
                 extra={"kind": "session", "error_type": type(exc).__name__},
             )
             return
-        self._write("session", lambda outbox: outbox.submit_session(summary))
-
-    def _write(self, kind: str, hand_over: Callable[[Outbox], None]) -> None:
-        counters = self.record.counters
         try:
-            hand_over(self._outbox)
-            counters.writes += 1
-        except SpoolFullError:
+            self._outbox.submit_session(summary)
+        except OutboxError as exc:
+            self._refused("session", exc)
+        else:
+            self.record.counters.writes += 1
+
+    def _refused(self, kind: str, error: OutboxError) -> None:
+        self.record.counters.writes_refused += 1
+        if isinstance(error, SpoolFullError):
             # The call goes on; the write cannot be kept. Loud, counted, never silent.
-            counters.writes_refused += 1
             self._log.error("outbox full: write refused", extra={"kind": kind})
-        except OutboxError:
+        else:
             # The outbox is already closed (a livekit event arriving after the job let go):
             # never acknowledged, so nothing promised is lost; counted and logged all the same.
-            counters.writes_refused += 1
             self._log.error("outbox closed: write refused", extra={"kind": kind})

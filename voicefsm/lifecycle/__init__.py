@@ -31,6 +31,7 @@ from voicefsm.lifecycle.triggers import (
     ToolOutcome,
     ToolStarted,
     TriggerData,
+    TurnSource,
     UserTurnCompleted,
 )
 
@@ -76,6 +77,7 @@ __all__ = [
     "ToolStarted",
     "Trigger",
     "TriggerData",
+    "TurnSource",
     "UserTurnCompleted",
     "Utterance",
 ]

@@ -73,18 +73,28 @@ class Greeted(SpeechCompletion):
     trigger: ClassVar[Trigger] = Trigger.GREETED
 
 
+class TurnSource:
+    """Where a user turn came from, as the effects that answer it need to know.
+
+    The lifecycle only passes it on. The engine's kinds (:mod:`voicefsm.engine.turn_sources`)
+    carry livekit's objects, which this package never imports: the message livekit completed
+    (so the reply keeps its id and speech metrics), or the reply livekit already started.
+    """
+
+    __slots__ = ()
+
+
 @dataclass(frozen=True, slots=True)
 class UserTurnCompleted(TriggerData):
     """The user finished a turn, spoken or typed.
 
-    ``source`` is whatever the effects need to answer it (livekit's ``ChatMessage``, so the
-    reply keeps the message's id and speech metrics); the lifecycle only passes it on.
+    ``source`` says where it came from (``None``: plain text, as a test or a replay fires it).
     ``spoken`` is what had been heard of a speech this turn cuts off (typed over a reply).
     """
 
     trigger: ClassVar[Trigger] = Trigger.USER_TURN_COMPLETED
     text: str
-    source: object = None
+    source: TurnSource | None = None
     spoken: str = ""
 
 

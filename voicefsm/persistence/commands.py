@@ -13,6 +13,7 @@ from pydantic import SecretStr
 
 from voicefsm.backend.client import BackendClient, backend_http
 from voicefsm.errors import OutboxError
+from voicefsm.ids import ConversationId, SessionId
 from voicefsm.persistence.causes import describe_failure
 from voicefsm.persistence.outbox import Outbox
 from voicefsm.persistence.spool import Spool, SpoolStatus, read_status
@@ -80,8 +81,8 @@ def requeue(
     spool_path: Path,
     *,
     status: int | None,
-    conversation_id: str | None,
-    session_id: str | None,
+    conversation_id: ConversationId | None,
+    session_id: SessionId | None,
 ) -> tuple[int, SpoolStatus]:
     """Make the matching dead rows pending again; returns how many, and the spool's figures."""
 

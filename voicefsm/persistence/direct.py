@@ -33,7 +33,14 @@ def serialise(body: LazyBody) -> str:
 class DirectDelivery:
     """Runs in the event loop; :meth:`add` only from it."""
 
-    def __init__(self, client: BackendClient | None, policy: RelayPolicy | None = None) -> None:
+    def __init__(
+        self,
+        client: BackendClient | None,
+        policy: RelayPolicy | None = None,
+        *,
+        on_removed: Callable[[int], None],
+    ) -> None:
+        """``on_removed`` is told how many writes left the queue (delivered, refused, lost)."""
         self._client = client
         self._policy = policy or RelayPolicy()
         self._queue: deque[Write] = deque()
@@ -44,7 +51,7 @@ class DirectDelivery:
         self.delivered = 0
         self.dead = 0
         self.lost = 0
-        self.on_removed: Callable[[int], None] = lambda count: None
+        self._on_removed = on_removed
         self._closed = False
 
     @property
@@ -89,7 +96,7 @@ class DirectDelivery:
         for _ in range(count):
             self._queue.popleft()
         self.delivered += count
-        self.on_removed(count)
+        self._on_removed(count)
 
     async def _deliver_single(self, write: Write) -> None:
         try:
@@ -103,7 +110,7 @@ class DirectDelivery:
         else:
             self.delivered += 1
         self._queue.popleft()
-        self.on_removed(1)
+        self._on_removed(1)
 
     async def _send_until_answered(self, batch: Sequence[Write]) -> None:
         """Send until delivered or refused: an unavailable backend is waited for (backoff,
@@ -133,7 +140,7 @@ class DirectDelivery:
     def _lose(self, count: int) -> None:
         first = self.lost == 0
         self.lost += count
-        self.on_removed(count)
+        self._on_removed(count)
         if first:  # once; the total is told at close (a write per turn must not log per turn)
             _LOG.error("outbox writes lost: neither spooled nor delivered", extra={"writes": count})
 

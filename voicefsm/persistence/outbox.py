@@ -22,12 +22,14 @@ from pathlib import Path
 from voicefsm.backend.client import BackendClient
 from voicefsm.backend.models import Event, SessionSummary
 from voicefsm.errors import OutboxError, SpoolFullError
+from voicefsm.ids import ConversationId, SessionId
 from voicefsm.persistence import causes, spool_file
 from voicefsm.persistence import writer as spool_writer
 from voicefsm.persistence.causes import describe_failure
 from voicefsm.persistence.direct import DirectDelivery
 from voicefsm.persistence.relay import Relay, RelayPolicy
 from voicefsm.persistence.spool import SpoolStatus, read_status
+from voicefsm.persistence.targets import SpoolTarget, summary_key
 from voicefsm.persistence.writer import CommitListener, LazyBody
 
 __all__ = ["CommitListener", "LazyBody", "Outbox", "OutboxStats"]
@@ -97,8 +99,7 @@ class Outbox:
         self._unreadable = False  # the spool's figures failed (logged once)
         self._diverted_count = 0  # writes the spool writer gave back (on its thread)
         self._degraded = False  # no spool could be opened: every write goes directly
-        self._direct = DirectDelivery(client, policy)
-        self._direct.on_removed = self._count_removed
+        self._direct = DirectDelivery(client, policy, on_removed=self._count_removed)
 
     def __repr__(self) -> str:
         return f"Outbox(spool_path={str(self.spool_path)!r}, delivering={self._client is not None})"
@@ -142,10 +143,13 @@ class Outbox:
         status = await self.status()
         self._pending_at_open = status.pending
         if self._client is not None:
-            self._relay = Relay(self.spool_path, self._client, self._policy)
-            self._relay.on_removed = self._count_removed
-            if not self._drain_all:
-                self._relay.own_targets = lambda: frozenset(self._targets)
+            self._relay = Relay(
+                self.spool_path,
+                self._client,
+                self._policy,
+                own_targets=None if self._drain_all else self._own_targets,
+                on_removed=self._count_removed,
+            )
             self._relay_task = asyncio.create_task(self._relay.run(), name="voicefsm-relay")
 
     async def _open_writer(self) -> tuple[spool_writer.SpoolWriter | None, BaseException | None]:
@@ -159,25 +163,32 @@ class Outbox:
 
     # -- the voice path --------------------------------------------------------------------------
 
-    def claim(self, conversation_id: str) -> None:
+    def claim(self, conversation_id: ConversationId) -> None:
         """This outbox writes for ``conversation_id``: its relay delivers that conversation's
         spooled rows first, a crashed predecessor's included, however fresh."""
-        self._targets.add(f"events:{conversation_id}")
+        self._targets.add(SpoolTarget.events(conversation_id).encode())
 
-    def submit_event(self, conversation_id: str, event: Event) -> None:
+    def submit_event(self, conversation_id: ConversationId, event: Event) -> None:
         """Hand an event over for durable delivery. Never blocks; raises SpoolFullError."""
-        self._submit(event.idempotency_key, f"events:{conversation_id}", event)
+        self._submit(event.idempotency_key, SpoolTarget.events(conversation_id), event)
 
-    def submit_built(self, conversation_id: str, key: str, build: Callable[[], Event]) -> None:
-        """Like :meth:`submit_event`, but the event is built on the writer thread, so the voice
-        path pays only for the hand-off. ``key`` must be the event's idempotency key."""
-        self._submit(key, f"events:{conversation_id}", build)
+    def submit_built(
+        self, conversation_id: ConversationId, key: str, build: Callable[[], Event]
+    ) -> None:
+        """Like :meth:`submit_event`, but ``build`` makes the event on the writer thread, so
+        the voice path pays only for the hand-off. ``key`` must be the event's idempotency
+        key."""
+        self._submit(key, SpoolTarget.events(conversation_id), build)
 
     def submit_session(self, summary: SessionSummary) -> None:
         """Hand over a session's final summary (keyed by its session id)."""
-        self._submit(f"session:{summary.session_id}", f"session:{summary.session_id}", summary)
+        session_id = SessionId(summary.session_id)
+        self._submit(summary_key(session_id), SpoolTarget.summary(session_id), summary)
 
-    def _submit(self, key: str, target: str, body: LazyBody) -> None:
+    def _own_targets(self) -> frozenset[str]:
+        return frozenset(self._targets)
+
+    def _submit(self, key: str, spool_target: SpoolTarget, body: LazyBody) -> None:
         writer = self._writer
         if writer is None and not self._degraded:
             msg = "the outbox is not started"
@@ -187,6 +198,7 @@ class Outbox:
             msg = f"the outbox spool holds its maximum of {self._max_pending} undelivered writes"
             raise SpoolFullError(msg)
         self._submitted += 1
+        target = spool_target.encode()
         self._targets.add(target)
         write = spool_writer.Write(key, target, body, self._committed, self._diverted)
         if writer is None:  # degraded: no spool to take it

@@ -17,7 +17,7 @@ import contextlib
 import logging
 import sqlite3
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -37,6 +37,7 @@ from voicefsm.errors import (
 from voicefsm.persistence import causes
 from voicefsm.persistence import writer as spool_writer
 from voicefsm.persistence.spool import Spool, SpoolRow
+from voicefsm.persistence.targets import SpoolTarget, TargetKind
 
 _LOG = logging.getLogger("voicefsm.outbox")
 T = TypeVar("T")
@@ -65,8 +66,17 @@ class Relay:
     """Runs in the event loop; its spool calls run on the process's spool thread."""
 
     def __init__(
-        self, spool_path: Path, client: BackendClient, policy: RelayPolicy | None = None
+        self,
+        spool_path: Path,
+        client: BackendClient,
+        policy: RelayPolicy | None = None,
+        *,
+        own_targets: Callable[[], Collection[str]] | None = None,
+        on_removed: Callable[[int], None] | None = None,
     ) -> None:
+        """``own_targets``: the (encoded) targets this relay delivers first, a session's
+        conversation and summary; ``None`` delivers everything alike (``voicefsm outbox
+        drain``). ``on_removed`` is told how many rows left the spool (delivered or refused)."""
         self._path = spool_path
         self._client = client
         self._policy = policy or RelayPolicy()
@@ -87,10 +97,8 @@ class Relay:
         self._failing: tuple[str, int | None] | None = None
         self._cause = ""
         self._spool_told = causes.Told(_LOG)
-        self.on_removed: Callable[[int], None] = lambda count: None
-        #: The targets this relay delivers first (a session's conversation and summary); None
-        #: delivers everything (``voicefsm outbox drain``).
-        self.own_targets: Callable[[], frozenset[str]] | None = None
+        self._own_targets = own_targets
+        self._on_removed = on_removed
 
     async def _db(self, call: Callable[[Spool], T]) -> T:
         if self._thread is None:
@@ -149,10 +157,10 @@ class Relay:
         lease = partial(
             Spool.lease, limit=policy.batch_size, lease_s=policy.lease_s, token=self._token
         )
-        if self.own_targets is None:
+        if self._own_targets is None:
             rows = await self._db(lease)
         else:
-            rows = await self._db(partial(lease, targets=self.own_targets()))
+            rows = await self._db(partial(lease, targets=self._own_targets()))
             if not rows:
                 rows = await self._db(partial(lease, older_than_s=policy.stray_after_s))
         if not rows:
@@ -218,7 +226,7 @@ class Relay:
                 return
             await self._db(partial(Spool.bury, seqs=[rows[0].seq], error=f"{exc.status}"))
             self.dead += 1
-            self.on_removed(1)
+            self._removed(1)
             _LOG.error(
                 "outbox write refused by the backend (kept as dead; see voicefsm outbox requeue)",
                 extra={"idempotency_key": rows[0].key, "status": exc.status, "url": exc.url},
@@ -226,7 +234,11 @@ class Relay:
             return
         await self._db(partial(Spool.delete, seqs=[row.seq for row in rows]))
         self.delivered += len(rows)
-        self.on_removed(len(rows))
+        self._removed(len(rows))
+
+    def _removed(self, count: int) -> None:
+        if self._on_removed is not None:
+            self._on_removed(count)
 
     async def _send(self, rows: Sequence[SpoolRow]) -> None:
         await send(self._client, rows[0].target, [row.body for row in rows])
@@ -257,14 +269,15 @@ class Relay:
         return False
 
 
-async def send(client: BackendClient, target: str, bodies: Sequence[str]) -> None:
-    """Deliver serialised writes of one spool target: one event batch, or session summaries."""
-    kind, _, ident = target.partition(":")
-    if kind == "events":
-        await client.post_event_batch(ident, bodies)
-    elif kind == "session":
-        for body in bodies:
-            await client.put_session_json(ident, body)
+async def send(client: BackendClient, spooled_target: str, bodies: Sequence[str]) -> None:
+    """Deliver serialised writes of one spool target (as a spool row names it): one event
+    batch, or session summaries. A target this version cannot read is a refusal."""
+    try:
+        target = SpoolTarget.parse(spooled_target)
+    except ValueError as exc:
+        raise BackendRejected(str(exc)) from None
+    if target.kind is TargetKind.EVENTS:
+        await client.post_event_batch(target.ident, bodies)
     else:
-        msg = f"unknown spool target kind {kind!r}"
-        raise BackendRejected(msg)
+        for body in bodies:
+            await client.put_session_json(target.ident, body)

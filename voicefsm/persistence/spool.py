@@ -19,8 +19,10 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from voicefsm.ids import ConversationId, SessionId
 from voicefsm.persistence import spool_clock, spool_file
 from voicefsm.persistence.spool_lock import Transaction, process_lock
+from voicefsm.persistence.targets import SpoolTarget, session_key_pattern
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
@@ -69,10 +71,6 @@ def _process_alive(pid: int) -> bool:
     except PermissionError:  # alive, owned by someone else
         return True
     return True
-
-
-def _like_prefix(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 class Spool:
@@ -251,8 +249,8 @@ class Spool:
         self,
         *,
         status: int | None = None,
-        conversation_id: str | None = None,
-        session_id: str | None = None,
+        conversation_id: ConversationId | None = None,
+        session_id: SessionId | None = None,
     ) -> int:
         """Make dead rows pending again (their cause is fixed): those the backend refused with
         ``status``, of one conversation's events, of one session's writes, or all of them.
@@ -264,10 +262,10 @@ class Spool:
             parameters.append(str(status))
         if conversation_id is not None:
             query += " AND target = ?"
-            parameters.append(f"events:{conversation_id}")
+            parameters.append(SpoolTarget.events(conversation_id).encode())
         if session_id is not None:
             query += " AND (idempotency_key LIKE ? ESCAPE '\\' OR idempotency_key = ?)"
-            parameters += [_like_prefix(session_id) + ":%", f"session:{session_id}"]
+            parameters += session_key_pattern(session_id)
         with self._transaction():
             return self._db.execute(query, parameters).rowcount
 
@@ -281,12 +279,12 @@ class Spool:
                 (token or self._token,),
             )
 
-    def count_pending(self, session_id: str) -> int:
+    def count_pending(self, session_id: SessionId) -> int:
         """Undelivered writes of one session (its events and its summary)."""
         (count,) = self._db.execute(
             "SELECT COUNT(*) FROM outbox WHERE dead = 0 AND "
             "(idempotency_key LIKE ? ESCAPE '\\' OR idempotency_key = ?)",
-            (_like_prefix(session_id) + ":%", f"session:{session_id}"),
+            session_key_pattern(session_id),
         ).fetchone()
         return int(count)
 

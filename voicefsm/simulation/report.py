@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from voicefsm.errors import OutboxError
+from voicefsm.ids import SessionId
 from voicefsm.lifecycle import TimelineEntry
 from voicefsm.persistence.spool import Spool
 from voicefsm.simulation.harness import SessionRun
@@ -109,7 +110,7 @@ def _pending(spool_path: Path, session_id: str) -> int:
     except (OutboxError, sqlite3.Error, OSError):  # unusable: the outbox went without it
         return 0
     try:
-        return spool.count_pending(session_id)
+        return spool.count_pending(SessionId(session_id))
     finally:
         spool.close()
 
