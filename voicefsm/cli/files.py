@@ -14,7 +14,7 @@ from voicefsm.errors import DiagramError
 def run_diagrams(args: argparse.Namespace) -> int:
     shape = None
     if args.agent:
-        from voicefsm.agent.shape import agent_shape  # noqa: PLC0415 (imports livekit)
+        from voicefsm.diagrams.agent_shape import agent_shape  # noqa: PLC0415 (imports livekit)
         from voicefsm.worker.loading import AgentLoadError, load_agent  # noqa: PLC0415
 
         try:

@@ -22,17 +22,36 @@ voicefsm_hook_runs_total                   counter    hook (method names), outco
 from __future__ import annotations
 
 from collections.abc import Collection
+from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.registry import REGISTRY
 
 from voicefsm.lifecycle import Lifecycle, Outcome, Refusal, State, TimelineEntry, ToolCall, Trigger
-from voicefsm.persistence.outbox import OutboxStats
 
 DWELL_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0)
 TOOL_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 LATENCY_BUCKETS = (0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0)
 _KNOWN_TRIGGERS = {trigger.value for trigger in Trigger}
+
+
+class OutboxFigures(Protocol):
+    """A session's final outbox figures (``voicefsm.persistence.OutboxStats`` has them)."""
+
+    @property
+    def delivered(self) -> int: ...
+    @property
+    def dead(self) -> int: ...
+    @property
+    def refused(self) -> int: ...
+    @property
+    def unspooled(self) -> int: ...
+    @property
+    def lost(self) -> int: ...
+    @property
+    def pending(self) -> int: ...
+    @property
+    def oldest_age_s(self) -> float | None: ...
 
 
 class PrometheusMetrics:
@@ -159,7 +178,7 @@ class PrometheusMetrics:
         self.outbox_pending.set(pending)
         self.outbox_oldest_age.set(oldest_age_s or 0.0)
 
-    def outbox_final(self, stats: OutboxStats) -> None:
+    def outbox_final(self, stats: OutboxFigures) -> None:
         self.outbox_delivered.inc(stats.delivered)
         self.outbox_dead.inc(stats.dead)
         self.outbox_refused.inc(stats.refused)

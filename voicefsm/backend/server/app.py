@@ -7,6 +7,7 @@ import logging
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from importlib.metadata import version
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, Response, status
@@ -16,7 +17,6 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import SecretStr
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-import voicefsm
 from voicefsm.backend.models import (
     API_PREFIX,
     CallerConversationRequest,
@@ -244,7 +244,7 @@ def create_app(
 
     @app.get("/healthz")
     async def healthz() -> Health:
-        return Health(status="ok", version=voicefsm.__version__)
+        return Health(status="ok", version=version("voicefsm"))
 
     app.include_router(_api(store, rooms, token))
     app.state.store = store
