@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import math
 import sys
 
@@ -18,6 +19,20 @@ def settings_or_exit() -> Settings:
     except ConfigurationError as exc:
         print(f"voicefsm: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+
+
+#: What the reference backend needs beyond the agent side (the ``backend`` extra).
+_BACKEND_MODULES = ("fastapi", "uvicorn", "sqlalchemy", "aiosqlite")
+NO_BACKEND = "the reference backend is not installed: pip install 'voicefsm[backend]'"
+
+
+def backend_installed() -> bool:
+    """True when the ``backend`` extra is installed (``voicefsm backend``, and the backend
+    ``simulate`` embeds when no ``--backend-url`` is given)."""
+    try:
+        return all(importlib.util.find_spec(module) is not None for module in _BACKEND_MODULES)
+    except ImportError:  # a module that cannot even be looked for is not installed either
+        return False
 
 
 def fail(command: str, message: str) -> int:

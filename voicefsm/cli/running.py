@@ -11,7 +11,7 @@ import json
 
 from pydantic import AnyHttpUrl, TypeAdapter, ValidationError
 
-from voicefsm.cli.common import fail, settings_or_exit
+from voicefsm.cli.common import NO_BACKEND, backend_installed, fail, settings_or_exit
 from voicefsm.errors import ConfigurationError
 from voicefsm.settings import check_worker
 
@@ -60,6 +60,8 @@ def run_simulate(args: argparse.Namespace) -> int:
         except ValidationError:
             return fail("simulate", "--backend-url is not an http(s) URL")
         settings = settings.model_copy(update={"backend_url": url})
+    if settings.backend_url is None and not backend_installed():
+        return fail("simulate", NO_BACKEND + " (or give --backend-url)")
     agent = _agent("simulate", args.agent)
     if isinstance(agent, int):
         return agent

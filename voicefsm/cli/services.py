@@ -6,12 +6,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from voicefsm.cli.common import fail
+from voicefsm.cli.common import NO_BACKEND, backend_installed, fail
 from voicefsm.cli.common import settings_or_exit as _settings
 from voicefsm.settings import default_data_dir
 
 
 def run_backend(args: argparse.Namespace) -> int:
+    if not backend_installed():
+        return fail("backend", NO_BACKEND)
     from voicefsm.backend.openapi import openapi_document  # noqa: PLC0415 (heavy imports)
     from voicefsm.backend.server.limits import ServerLimits  # noqa: PLC0415
     from voicefsm.backend.server.livekit_rooms import LiveKitRooms  # noqa: PLC0415
