@@ -1,7 +1,7 @@
 """``python -m trials``: the full reliability trials, with a summary table.
 
     bash .ci/trials                       # installs PostgreSQL too, then runs everything
-    python -m trials --quick   # the CI sizes (what the test suite runs)
+    python -m trials --quick              # the CI sizes (what the test suite runs)
     python -m trials --only crash load
 
 Exits 1 if any group lost, duplicated or invented a write, crashed, or broke a check.

@@ -1,4 +1,5 @@
-"""Helpers shared by the test folders: the real backend and ways to look inside it."""
+"""Helpers the tests, the trials and the benchmarks share: the real backend and ways to look
+inside it, free ports, PostgreSQL databases made and dropped."""
 
 from __future__ import annotations
 
