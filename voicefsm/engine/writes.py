@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable
+from typing import Protocol
 
 from pydantic import JsonValue
 
@@ -19,6 +21,7 @@ from voicefsm.backend.models import (
     ErrorEvent,
     Event,
     HandoffEvent,
+    SessionSummary,
     SpeechEvent,
     ToolCallEvent,
     TranscriptionEvent,
@@ -27,16 +30,30 @@ from voicefsm.backend.models import (
 )
 from voicefsm.engine.session_record import MessageWrite, SessionRecord
 from voicefsm.errors import OutboxError, SpoolFullError
+from voicefsm.ids import ConversationId
 from voicefsm.lifecycle import EndReason, Timeline, ToolCall, ToolOutcome, Utterance
 from voicefsm.logs import Log
-from voicefsm.persistence.outbox import Outbox
+
+
+class EventOutbox(Protocol):
+    """The voice path's hand-off: where the writes go (implemented by
+    :class:`voicefsm.persistence.outbox.Outbox`). Each call returns at once; one that cannot
+    take the write raises an ``OutboxError``."""
+
+    def submit_event(self, conversation_id: ConversationId, event: Event) -> None: ...
+
+    def submit_built(
+        self, conversation_id: ConversationId, key: str, build: Callable[[], Event]
+    ) -> None: ...
+
+    def submit_session(self, summary: SessionSummary) -> None: ...
 
 
 class SessionWrites:
     """Writes for one session: what was said, heard, created and what went wrong. Made on the
     session's event loop."""
 
-    def __init__(self, record: SessionRecord, outbox: Outbox, log: Log) -> None:
+    def __init__(self, record: SessionRecord, outbox: EventOutbox, log: Log) -> None:
         self.record = record
         self._outbox = outbox
         self._conversation_id = record.conversation_id
