@@ -43,6 +43,7 @@ class FakeAgentSession(rtc.EventEmitter[Any]):
         self.replies: list[tuple[dict[str, Any], SpeechHandle]] = []
         self.interrupts: list[bool] = []
         self.closing = False
+        self.closed = False
 
     def say(self, text: str, **options: Any) -> SpeechHandle:
         if self.closing:
@@ -65,6 +66,10 @@ class FakeAgentSession(rtc.EventEmitter[Any]):
 
     def _is_closing(self) -> bool:  # what voicefsm.livekit_compat.session_is_closing reads
         return self.closing
+
+    async def aclose(self) -> None:
+        self.closing = True
+        self.closed = True
 
 
 def finish(
@@ -95,12 +100,14 @@ async def settle() -> None:
 
 
 class FakeOutbox:
-    """Takes the session's writes in order (``EventOutbox``); ``refuse`` makes it refuse."""
+    """Takes the session's writes in order (``EventOutbox``) and flushes at once; ``refuse``
+    makes it refuse."""
 
     def __init__(self) -> None:
         self.events: list[tuple[ConversationId, Event]] = []
         self.summaries: list[SessionSummary] = []
         self.refuse: OutboxError | None = None
+        self.flushed: float | None = None
 
     def submit_event(self, conversation_id: ConversationId, event: Event) -> None:
         self._check()
@@ -115,6 +122,14 @@ class FakeOutbox:
     def submit_session(self, summary: SessionSummary) -> None:
         self._check()
         self.summaries.append(summary)
+
+    async def flush(self, deadline_s: float) -> int:
+        """Everything taken is delivered at once: nothing stays pending."""
+        self.flushed = deadline_s
+        return 0
+
+    def undelivered(self) -> int:
+        return 0
 
     def kinds(self) -> list[str]:
         return [event.kind for _, event in self.events]
