@@ -1,6 +1,7 @@
 """A dropped caller can come back: through a real AgentSession and a simulated room, a drop
-shorter than the grace period keeps the call (and its lifecycle), a longer one ends it as
-``participant_left``."""
+shorter than the grace period keeps the call (and its lifecycle). A longer one ending the call
+as ``participant_left``, and no hold without a grace period, are the engine's own
+(tests/engine/test_participants_and_rejoin.py)."""
 
 from __future__ import annotations
 
@@ -19,13 +20,12 @@ from voicefsm.simulation.rooms import SIP, SimulatedParticipant, SimulatedRooms
 from voicefsm.simulation.scenario import Turn
 from voicefsm.worker.room_io import RoomPlumbing
 
-pytestmark = pytest.mark.slow
-
 
 def _caller() -> SimulatedParticipant:
     return SimulatedParticipant("sip_caller", '{"display_name": "Ada"}', kind=SIP)
 
 
+@pytest.mark.slow
 async def test_a_caller_back_within_the_grace_period_continues_the_same_call(
     tmp_path: Path,
 ) -> None:
@@ -57,47 +57,6 @@ async def test_a_caller_back_within_the_grace_period_continues_the_same_call(
     ]
     caller = session.record.participants["sip_caller"]
     assert (caller.kind, caller.left_at) == ("sip", None)  # back in the room
-
-
-async def test_a_caller_gone_longer_than_the_grace_period_ends_the_call(tmp_path: Path) -> None:
-    room = SimulatedRooms().room("line-4")
-    room.join(_caller())
-    settings = {"rejoin_grace_s": 0.5}
-    async with live_session(
-        tmp_path, settings=settings, room_events=room, caller="sip_caller"
-    ) as live:
-        await live.session.settled()
-        room.leave("sip_caller")
-        await asyncio.wait_for(live.session.finished.wait(), 15)
-        session = live.session
-
-    assert session.lifecycle.end_reason is EndReason.PARTICIPANT_LEFT
-    trail = live.trail()
-    assert trail[-3:] == [
-        ("listening", "caller_dropped", "listening"),
-        ("listening", "participant_left", "persisting"),
-        ("persisting", "persisted", "exiting"),
-    ]
-    dropped = next(e for e in session.lifecycle.timeline if e.trigger.value == "caller_dropped")
-    ended = next(e for e in session.lifecycle.timeline if e.trigger.value == "participant_left")
-    assert ended.t - dropped.t >= 0.4  # the grace period was waited out, not skipped
-    assert session.record.participants["sip_caller"].left_at is not None
-
-
-async def test_with_no_grace_period_a_drop_is_not_held(tmp_path: Path) -> None:
-    """0 turns the hold off: leaving is livekit's to act on (RoomIO closes the session)."""
-    room = SimulatedRooms().room("line-5")
-    room.join(_caller())
-    async with live_session(
-        tmp_path, settings={"rejoin_grace_s": 0}, room_events=room, caller="sip_caller"
-    ) as live:
-        await live.session.settled()
-        room.leave("sip_caller")
-        await asyncio.sleep(0.2)
-        assert "caller_dropped" not in {trigger for _, trigger, _ in live.trail()}
-        live.session.end(EndReason.PARTICIPANT_LEFT)  # what livekit's close would fire
-        await live.session.finished.wait()
-    assert live.session.lifecycle.end_reason is EndReason.PARTICIPANT_LEFT
 
 
 @pytest.mark.parametrize(("grace_s", "livekit_closes"), [(5.0, False), (0.0, True)])

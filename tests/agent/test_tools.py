@@ -35,12 +35,20 @@ def _said(live: Live) -> list[tuple[str, str]]:
     return [(m.role.value, m.text) for m in live.session.record.history[1:]]
 
 
-async def test_a_tool_that_answers_is_called_recorded_and_its_answer_spoken(
+async def test_tools_that_answer_are_called_recorded_and_their_answers_spoken(
     tmp_path: Path, backend: Backend
 ) -> None:
+    """One tool in a reply, then two: each on the timeline, recorded, persisted, answered."""
     async with live_session(tmp_path, backend_url=backend.url, agent=ToolAgent()) as live:
         _script(live, "Weather in Paris", ScriptedToolCall("lookup", {"city": "Paris"}))
-        await live.converse([Turn(user="Weather in Paris")])
+        _script(
+            live,
+            "Weather in Oslo and Rome",
+            ScriptedToolCall("lookup", {"city": "Oslo"}),
+            ScriptedToolCall("lookup", {"city": "Rome"}),
+        )
+        await live.converse([Turn(user="Weather in Paris"), Turn(user="Weather in Oslo and Rome")])
+        await asyncio.sleep(0)
 
     assert _from_turn(live, 1)[:5] == [
         ("listening", "user_turn_completed", "thinking", None),
@@ -52,22 +60,38 @@ async def test_a_tool_that_answers_is_called_recorded_and_its_answer_spoken(
     assert _said(live)[:2] == [("user", "Weather in Paris"), ("assistant", "It is sunny in Paris.")]
     # livekit's own history (what the model sees next turn) has the call and its output too.
     items = live.session.agent_session.history.items
-    [function_call] = [i for i in items if i.type == "function_call"]
-    [output] = [i for i in items if i.type == "function_call_output"]
+    function_call = next(i for i in items if i.type == "function_call")
+    output = next(i for i in items if i.type == "function_call_output")
     assert (function_call.name, function_call.arguments) == ("lookup", '{"city": "Paris"}')
     assert (output.call_id, output.output, output.is_error) == (
         function_call.call_id,
         "It is sunny in Paris.",
         False,
     )
-    [call] = backend.events("tool_call")
+    calls = {call["arguments"]: call for call in backend.events("tool_call")}
+    call = calls['{"city": "Paris"}']
     assert (call["name"], call["outcome"], call["result"]) == (
         "lookup",
         "ok",
         "It is sunny in Paris.",
     )
-    assert call["arguments"] == '{"city": "Paris"}'
     assert call["turn"] == 1
+
+    # Several tools in one reply.
+    assert [step[1] for step in _from_turn(live, 2)[:5]] == [
+        "user_turn_completed",
+        "tool_started",
+        "tool_started",
+        "tool_finished",
+        "tool_finished",
+    ]
+    assert ("assistant", "It is sunny in Oslo. It is sunny in Rome.") in _said(live)
+    assert sorted(calls) == ['{"city": "Oslo"}', '{"city": "Paris"}', '{"city": "Rome"}']
+
+    # Counted in the record, for the reports.
+    first = live.session.record.tool_calls[0]
+    assert (first.name, first.outcome.value, first.turn) == ("lookup", "ok", 1)
+    assert len(live.session.record.tool_calls) == 3
 
 
 async def test_a_tool_returning_none_ends_the_turn_quietly_without_a_retry(
@@ -93,40 +117,32 @@ async def test_a_tool_returning_none_ends_the_turn_quietly_without_a_retry(
     assert not backend.events("error")
 
 
-async def test_a_tool_that_raises_is_an_error_event_and_the_model_answers_it(
+async def test_a_tool_that_raises_or_has_a_bug_is_an_error_event_and_the_call_goes_on(
     tmp_path: Path, backend: Backend
 ) -> None:
+    """A ToolError the model is told and answers; then a plain exception (a bug in the tool),
+    of which livekit tells the model only that an internal error occurred. The lifecycle
+    records both like any failed tool."""
     async with live_session(tmp_path, backend_url=backend.url, agent=ToolAgent()) as live:
         _script(live, "Book a room", ScriptedToolCall("broken"))
-        await live.converse([Turn(user="Book a room")])
+        _script(live, "Is Tuesday free", ScriptedToolCall("buggy"))
+        await live.converse(
+            [Turn(user="Book a room"), Turn(user="Is Tuesday free"), Turn(user="Thanks")]
+        )
 
     assert ("thinking", "tool_finished", "thinking", "broken: error") in _from_turn(live, 1)
     assert ("speaking", "reply_finished", "listening", None) in _from_turn(live, 1)
     assert ("assistant", "the booking system is down") in _said(live)  # what the model was told
-    [call] = backend.events("tool_call")
-    assert (call["outcome"], call["result"]) == ("error", "the booking system is down")
+    assert ("thinking", "tool_finished", "thinking", "buggy: error") in _from_turn(live, 2)
+    assert ("speaking", "reply_finished", "listening", None) in _from_turn(live, 2)
+    assert _from_turn(live, 3)[0] == ("listening", "user_turn_completed", "thinking", None)
+    broken, buggy = backend.events("tool_call")
+    assert (broken["outcome"], broken["result"]) == ("error", "the booking system is down")
+    assert (buggy["outcome"], buggy["result"]) == ("error", "An internal error occurred")
+    # livekit reports the bug as a ToolError too (it logs the bug's traceback itself).
     assert [(e["source"], e["error_type"]) for e in backend.events("error")] == [
-        ("tool", "ToolError")
-    ]
-
-
-async def test_a_tool_with_a_bug_is_an_error_event_and_the_call_goes_on(
-    tmp_path: Path, backend: Backend
-) -> None:
-    """Not a ToolError: a plain exception (a bug in the tool). livekit tells the model only that
-    an internal error occurred; the lifecycle records it like any failed tool."""
-    async with live_session(tmp_path, backend_url=backend.url, agent=ToolAgent()) as live:
-        _script(live, "Is Tuesday free", ScriptedToolCall("buggy"))
-        await live.converse([Turn(user="Is Tuesday free"), Turn(user="Thanks")])
-
-    assert ("thinking", "tool_finished", "thinking", "buggy: error") in _from_turn(live, 1)
-    assert ("speaking", "reply_finished", "listening", None) in _from_turn(live, 1)
-    assert _from_turn(live, 2)[0] == ("listening", "user_turn_completed", "thinking", None)
-    [call] = backend.events("tool_call")
-    assert (call["outcome"], call["result"]) == ("error", "An internal error occurred")
-    # livekit reports the failure as a ToolError (it logs the bug's traceback itself).
-    assert [(e["source"], e["error_type"]) for e in backend.events("error")] == [
-        ("tool", "ToolError")
+        ("tool", "ToolError"),
+        ("tool", "ToolError"),
     ]
 
 
@@ -200,39 +216,3 @@ async def test_a_barge_in_during_a_tool_stops_the_reply_and_records_the_tool_onc
         "Search everything",
         "Stop, forget it",
     ]
-
-
-async def test_several_tools_in_one_reply_are_each_on_the_timeline_and_persisted(
-    tmp_path: Path, backend: Backend
-) -> None:
-    async with live_session(tmp_path, backend_url=backend.url, agent=ToolAgent()) as live:
-        _script(
-            live,
-            "Weather in Oslo and Rome",
-            ScriptedToolCall("lookup", {"city": "Oslo"}),
-            ScriptedToolCall("lookup", {"city": "Rome"}),
-        )
-        await live.converse([Turn(user="Weather in Oslo and Rome")])
-
-    trail = _from_turn(live, 1)
-    assert [step[1] for step in trail[:5]] == [
-        "user_turn_completed",
-        "tool_started",
-        "tool_started",
-        "tool_finished",
-        "tool_finished",
-    ]
-    assert ("assistant", "It is sunny in Oslo. It is sunny in Rome.") in _said(live)
-    assert sorted(json["arguments"] for json in backend.events("tool_call")) == [
-        '{"city": "Oslo"}',
-        '{"city": "Rome"}',
-    ]
-
-
-async def test_tool_calls_are_counted_in_the_record_for_reports(tmp_path: Path) -> None:
-    async with live_session(tmp_path, agent=ToolAgent()) as live:
-        _script(live, "Weather in Lima", ScriptedToolCall("lookup", {"city": "Lima"}))
-        await live.converse([Turn(user="Weather in Lima")])
-        await asyncio.sleep(0)
-    [call] = live.session.record.tool_calls
-    assert (call.name, call.outcome.value, call.turn) == ("lookup", "ok", 1)

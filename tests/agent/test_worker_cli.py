@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from trials.support import Backend, event, free_port
+from voicefsm.cli import main
 from voicefsm.errors import ConfigurationError
 from voicefsm.ids import ConversationId
 from voicefsm.persistence.spool import Spool
@@ -141,3 +142,12 @@ def test_a_starting_worker_delivers_what_crashed_jobs_left_in_the_spool(
     assert "orphaned spool drained" in output
     assert "BistroAgent" in output
     assert sorted(backend.stored_keys()) == [f"s1:{index:06d}" for index in range(12)]
+
+
+def test_a_bad_scenario_is_refused_with_a_clear_message(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scenario = tmp_path / "bad.json"
+    scenario.write_text('{"turns": [{"user": ""}]}')
+    assert main(["simulate", "--scenario", str(scenario)]) == 2
+    assert "turns.0.user" in capsys.readouterr().err

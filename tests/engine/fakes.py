@@ -108,6 +108,7 @@ class FakeOutbox:
         self.summaries: list[SessionSummary] = []
         self.refuse: OutboxError | None = None
         self.flushed: float | None = None
+        self.claimed: ConversationId | None = None
 
     def submit_event(self, conversation_id: ConversationId, event: Event) -> None:
         self._check()
@@ -122,6 +123,9 @@ class FakeOutbox:
     def submit_session(self, summary: SessionSummary) -> None:
         self._check()
         self.summaries.append(summary)
+
+    def claim(self, conversation_id: ConversationId) -> None:
+        self.claimed = conversation_id
 
     async def flush(self, deadline_s: float) -> int:
         """Everything taken is delivered at once: nothing stays pending."""

@@ -14,7 +14,7 @@ from voicefsm.engine.participants import ParticipantWatch
 from voicefsm.engine.rejoin import RejoinGrace
 from voicefsm.engine.session_record import SessionRecord
 from voicefsm.ids import ConversationId, SessionId
-from voicefsm.lifecycle import HangUp, Joined, Resumed
+from voicefsm.lifecycle import EndReason, HangUp, Joined, Persisted, Resumed
 from voicefsm.simulation.rooms import AGENT, SIP, SimulatedParticipant, SimulatedRooms
 
 
@@ -44,13 +44,24 @@ async def test_a_caller_gone_past_the_grace_period_has_left() -> None:
     machine, rejoin = _listening(grace_s=0.02)
     rejoin.caller_away(True)
     await asyncio.sleep(0.06)
-    assert trail(machine)[-1] == ("listening", "participant_left", "persisting")
+    machine.fire(Persisted(0))
+
+    assert machine.end_reason is EndReason.PARTICIPANT_LEFT
+    assert trail(machine)[-3:] == [
+        ("listening", "caller_dropped", "listening"),
+        ("listening", "participant_left", "persisting"),
+        ("persisting", "persisted", "exiting"),
+    ]
+    dropped, ended = machine.timeline[-3], machine.timeline[-2]
+    assert ended.t - dropped.t >= 0.02  # the grace period was waited out, not skipped
 
 
 async def test_without_a_grace_period_or_once_ending_a_drop_is_not_held() -> None:
+    """0 turns the hold off: leaving is livekit's to act on (RoomIO closes the session)."""
     machine, rejoin = _listening(grace_s=0)
     rejoin.caller_away(True)
     assert not rejoin.waiting
+    assert "caller_dropped" not in [step[1] for step in trail(machine)]
 
     machine, rejoin = _listening(grace_s=0.02)
     rejoin.caller_away(True)
@@ -85,6 +96,7 @@ async def test_the_rooms_participants_are_followed_and_the_caller_linked() -> No
     assert record.participants["supervisor"].left_at is not None
     assert (caller.participant.user_id, caller.attributes) == ("u_9", {"plan": "gold"})
     assert trail(machine)[-1] == ("listening", "caller_dropped", "listening")  # the caller left
+    assert record.participants["sip_1"].left_at is not None
 
     room.join(SimulatedParticipant("sip_1", kind=SIP))
     assert trail(machine)[-1] == ("listening", "caller_returned", "listening")

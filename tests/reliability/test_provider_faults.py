@@ -7,6 +7,7 @@ the table or the controller that alters how a fault is handled fails a test that
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -56,42 +57,96 @@ def _from_turn(record: TrialRecord, turn: int = 1) -> list[tuple[str, str, str]]
     return record.trail[starts[turn - 1] :]
 
 
+# -- faults that take a lifecycle path: the path, and what the backend stored -----------------
+
+TURN = ("listening", "user_turn_completed", "thinking")
+RETRIED = [
+    TURN,
+    ("thinking", "reply_failed", "thinking"),
+    ("thinking", "reply_started", "speaking"),
+    ("speaking", "reply_finished", "listening"),
+]
+GAVE_UP = [
+    TURN,
+    ("thinking", "reply_failed", "thinking"),
+    ("thinking", "reply_failed", "listening"),
+]
+APOLOGISED = [*GAVE_UP, ("listening", "spoke", "listening"), TURN]  # the apology, heard
+ENDED = [
+    ("listening", "hang_up", "persisting"),
+    ("persisting", "spoke", "persisting"),  # the farewell, heard
+    ("persisting", "persisted", "exiting"),
+]
+ALL_HEARD = [GREETING, FIRST, FIRST_REPLY, SECOND, SECOND_REPLY, BYE]
+APOLOGY_THEN_ON = [GREETING, FIRST, SORRY, SECOND, SECOND_REPLY, BYE]
+
+
+@dataclass(frozen=True)
+class FaultPath:
+    """A trial's fault, and what must come of it: the path from the fault's turn (``trail``,
+    the whole rest of the call when ``whole_trail``), the messages the backend stored (the
+    first ones, or all of them when ``all_messages``), and how many faults were injected."""
+
+    key: str
+    trail: list[tuple[str, str, str]]
+    messages: list[tuple[str, str, bool]]
+    all_messages: bool = True
+    whole_trail: bool = False
+    fault_turn: int = 1
+    faults: int | None = None
+
+
+FAULT_PATHS = [
+    # A 503 fails the reply at once; the lifecycle retries it and the user hears it.
+    FaultPath("llm-error-once", RETRIED, ALL_HEARD),
+    FaultPath(
+        "llm-error-twice",
+        [
+            *APOLOGISED,
+            ("thinking", "reply_started", "speaking"),
+            ("speaking", "reply_finished", "listening"),
+            *ENDED,
+        ],
+        APOLOGY_THEN_ON,
+        whole_trail=True,
+    ),
+    # A fault on a later turn takes the same path.
+    FaultPath(
+        "llm-error-twice",
+        GAVE_UP,
+        [GREETING, FIRST, FIRST_REPLY, SECOND],
+        all_messages=False,
+        fault_turn=2,
+    ),
+    # Two attempts, each retried once by livekit.
+    FaultPath(
+        "llm-timeout-always", GAVE_UP, [GREETING, FIRST, SORRY], all_messages=False, faults=4
+    ),
+    # A provider without a timeout no longer leaves the session in thinking for ever.
+    FaultPath("llm-hang", APOLOGISED, APOLOGY_THEN_ON),
+    FaultPath("llm-empty", RETRIED, [GREETING, FIRST, FIRST_REPLY], all_messages=False),
+    FaultPath("tts-error-once", RETRIED, [GREETING, FIRST, FIRST_REPLY], all_messages=False),
+    FaultPath("tts-stall", GAVE_UP, APOLOGY_THEN_ON),
+]
+
+
+@pytest.mark.parametrize(
+    "path", FAULT_PATHS, ids=[f"{p.key}-turn{p.fault_turn}" for p in FAULT_PATHS]
+)
+async def test_a_provider_fault_takes_its_lifecycle_path(
+    tmp_path: Path, backend: Backend, path: FaultPath
+) -> None:
+    record = await _trial(path.key, tmp_path, backend, fault_turn=path.fault_turn)
+
+    trail = _from_turn(record, path.fault_turn)
+    assert (trail if path.whole_trail else trail[: len(path.trail)]) == path.trail
+    stored = record.stored_messages
+    assert (stored if path.all_messages else stored[: len(path.messages)]) == path.messages
+    if path.faults is not None:
+        assert record.faults == path.faults
+
+
 # -- LLM ---------------------------------------------------------------------------------------
-
-
-async def test_llm_error_is_retried_and_the_reply_is_heard(
-    tmp_path: Path, backend: Backend
-) -> None:
-    """A 503 fails the reply at once; the lifecycle retries it and the user hears it."""
-    record = await _trial("llm-error-once", tmp_path, backend)
-
-    assert _from_turn(record)[:4] == [
-        ("listening", "user_turn_completed", "thinking"),
-        ("thinking", "reply_failed", "thinking"),
-        ("thinking", "reply_started", "speaking"),
-        ("speaking", "reply_finished", "listening"),
-    ]
-    assert record.stored_messages == [GREETING, FIRST, FIRST_REPLY, SECOND, SECOND_REPLY, BYE]
-
-
-async def test_llm_failing_both_attempts_gets_an_apology_and_the_call_goes_on(
-    tmp_path: Path, backend: Backend
-) -> None:
-    record = await _trial("llm-error-twice", tmp_path, backend)
-
-    assert _from_turn(record) == [
-        ("listening", "user_turn_completed", "thinking"),
-        ("thinking", "reply_failed", "thinking"),
-        ("thinking", "reply_failed", "listening"),
-        ("listening", "spoke", "listening"),  # the apology, heard
-        ("listening", "user_turn_completed", "thinking"),
-        ("thinking", "reply_started", "speaking"),
-        ("speaking", "reply_finished", "listening"),
-        ("listening", "hang_up", "persisting"),
-        ("persisting", "spoke", "persisting"),  # the farewell, heard
-        ("persisting", "persisted", "exiting"),
-    ]
-    assert record.stored_messages == [GREETING, FIRST, SORRY, SECOND, SECOND_REPLY, BYE]
 
 
 async def test_llm_connection_reset_is_retried_by_livekit_inside_the_reply(
@@ -107,48 +162,6 @@ async def test_llm_connection_reset_is_retried_by_livekit_inside_the_reply(
     ]
     assert FIRST_REPLY in record.stored_messages
     assert record.faults == 1
-
-
-async def test_llm_timing_out_beyond_livekit_retries_fails_the_reply(
-    tmp_path: Path, backend: Backend
-) -> None:
-    record = await _trial("llm-timeout-always", tmp_path, backend)
-
-    assert _from_turn(record)[:3] == [
-        ("listening", "user_turn_completed", "thinking"),
-        ("thinking", "reply_failed", "thinking"),
-        ("thinking", "reply_failed", "listening"),
-    ]
-    assert record.stored_messages[:3] == [GREETING, FIRST, SORRY]
-    assert record.faults == 4  # two attempts, each retried once by livekit
-
-
-async def test_llm_that_never_answers_is_cut_off_at_the_reply_start_deadline(
-    tmp_path: Path, backend: Backend
-) -> None:
-    """A provider without a timeout no longer leaves the session in thinking for ever."""
-    record = await _trial("llm-hang", tmp_path, backend)
-
-    assert _from_turn(record)[:5] == [
-        ("listening", "user_turn_completed", "thinking"),
-        ("thinking", "reply_failed", "thinking"),
-        ("thinking", "reply_failed", "listening"),
-        ("listening", "spoke", "listening"),  # the apology, heard
-        ("listening", "user_turn_completed", "thinking"),
-    ]
-    assert record.stored_messages == [GREETING, FIRST, SORRY, SECOND, SECOND_REPLY, BYE]
-
-
-async def test_an_empty_llm_reply_is_retried(tmp_path: Path, backend: Backend) -> None:
-    record = await _trial("llm-empty", tmp_path, backend)
-
-    assert _from_turn(record)[:4] == [
-        ("listening", "user_turn_completed", "thinking"),
-        ("thinking", "reply_failed", "thinking"),
-        ("thinking", "reply_started", "speaking"),
-        ("speaking", "reply_finished", "listening"),
-    ]
-    assert record.stored_messages[:3] == [GREETING, FIRST, FIRST_REPLY]
 
 
 async def test_llm_down_for_good_ends_the_session_as_a_fatal_error(
@@ -174,20 +187,6 @@ async def test_llm_down_for_good_ends_the_session_as_a_fatal_error(
 # -- TTS ---------------------------------------------------------------------------------------
 
 
-async def test_tts_error_before_audio_fails_the_reply_which_is_retried(
-    tmp_path: Path, backend: Backend
-) -> None:
-    record = await _trial("tts-error-once", tmp_path, backend)
-
-    assert _from_turn(record)[:4] == [
-        ("listening", "user_turn_completed", "thinking"),
-        ("thinking", "reply_failed", "thinking"),
-        ("thinking", "reply_started", "speaking"),
-        ("speaking", "reply_finished", "listening"),
-    ]
-    assert record.stored_messages[:3] == [GREETING, FIRST, FIRST_REPLY]
-
-
 async def test_tts_error_after_audio_keeps_what_was_heard_and_apologises(
     tmp_path: Path, backend: Backend
 ) -> None:
@@ -206,19 +205,6 @@ async def test_tts_error_after_audio_keeps_what_was_heard_and_apologises(
     assert heard
     assert FIRST_REPLY[1].startswith(heard.rstrip(",.:"))
     assert record.stored_messages[3] == SORRY
-
-
-async def test_tts_that_never_produces_audio_is_cut_off_at_the_reply_start_deadline(
-    tmp_path: Path, backend: Backend
-) -> None:
-    record = await _trial("tts-stall", tmp_path, backend)
-
-    assert _from_turn(record)[:3] == [
-        ("listening", "user_turn_completed", "thinking"),
-        ("thinking", "reply_failed", "thinking"),
-        ("thinking", "reply_failed", "listening"),
-    ]
-    assert record.stored_messages == [GREETING, FIRST, SORRY, SECOND, SECOND_REPLY, BYE]
 
 
 async def test_tts_stalling_mid_reply_is_cut_off_at_the_audio_stall_deadline(
@@ -306,20 +292,6 @@ async def test_stt_down_for_good_ends_the_session_as_a_fatal_error(
     ]
     assert record.end_reason is EndReason.FATAL_ERROR
     assert record.stored_messages == [GREETING]
-
-
-@pytest.mark.parametrize("fault_turn", [2])
-async def test_a_fault_on_a_later_turn_takes_the_same_path(
-    tmp_path: Path, backend: Backend, fault_turn: int
-) -> None:
-    record = await _trial("llm-error-twice", tmp_path, backend, fault_turn=fault_turn)
-
-    assert _from_turn(record, fault_turn)[:3] == [
-        ("listening", "user_turn_completed", "thinking"),
-        ("thinking", "reply_failed", "thinking"),
-        ("thinking", "reply_failed", "listening"),
-    ]
-    assert record.stored_messages[:4] == [GREETING, FIRST, FIRST_REPLY, SECOND]
 
 
 # -- the real Deepgram plugin ------------------------------------------------------------------
