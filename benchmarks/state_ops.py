@@ -19,14 +19,14 @@ import statistics
 import subprocess
 import tempfile
 import time
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 import redis.asyncio as redis
 
 from trials.support import free_port
-from voicefsm.engine.session_record import SessionRecord
+from voicefsm.engine.session_record import MessageWrite, SessionRecord
+from voicefsm.ids import ConversationId, SessionId
 from voicefsm.lifecycle import (
     Joined,
     Lifecycle,
@@ -40,6 +40,7 @@ from voicefsm.persistence.outbox import Outbox
 from voicefsm.testing import NullEffects
 
 BATCH = 300
+CONVERSATION = ConversationId("c1")
 
 
 class _Effects(NullEffects):
@@ -50,9 +51,9 @@ class _Effects(NullEffects):
 
     def record(self, utterance: Utterance) -> None:
         item = self.session_record.append(utterance)
-        # As the agent does: the event is built on the outbox's writer thread.
-        build = partial(self.session_record.message_event, item)
-        self.outbox.submit_built("c1", item.id, build)
+        # As the engine does (SessionWrites.utterance): built on the outbox's writer thread.
+        message = MessageWrite(self.session_record.session_id, item)
+        self.outbox.submit_built(CONVERSATION, item.id, message)
 
 
 def start_redis() -> tuple[subprocess.Popen[bytes], int]:
@@ -103,7 +104,7 @@ async def measure(events: int) -> dict[str, Any]:
             rounds = max(1, events // BATCH)
             for round_index in range(rounds):
                 # voicefsm: user turn (history + outbox) and reply events, a fresh session per batch
-                state = SessionRecord(f"s{round_index}", "c1")
+                state = SessionRecord(SessionId(f"s{round_index}"), CONVERSATION)
                 lifecycle = Lifecycle(_Effects(state, outbox))
                 lifecycle.fire(Joined())
                 lifecycle.fire(Resumed())

@@ -70,20 +70,23 @@ class SessionCounters:
         }
 
 
-@dataclass(frozen=True, slots=True)
 class MessageWrite:
-    """A history item's message event, to be built when the outbox's writer thread serialises
-    it: the voice path only hands this over (:meth:`build` is the outbox's ``build``).
+    """A history item's message event, built when the outbox's writer thread serialises it
+    (it calls this object): the voice path only hands it over. A plain slotted class, as cheap
+    to make as the hand-off itself.
 
     Built without re-validation: every field comes from our own typed history item
     (validation would cost more than the rest of the event). The text is made storable
     (capped, no NUL) so the backend cannot refuse it.
     """
 
-    session_id: SessionId
-    item: HistoryItem
+    __slots__ = ("item", "session_id")
 
-    def build(self) -> MessageEvent:
+    def __init__(self, session_id: SessionId, item: HistoryItem) -> None:
+        self.session_id = session_id
+        self.item = item
+
+    def __call__(self) -> MessageEvent:
         item = self.item
         return MessageEvent.model_construct(
             idempotency_key=item.id,
@@ -154,7 +157,7 @@ class SessionRecord:
 
     def message_event(self, item: HistoryItem) -> MessageEvent:
         """The backend event for a history item, keyed by the item's id."""
-        return MessageWrite(self.session_id, item).build()
+        return MessageWrite(self.session_id, item)()
 
     def preload(self, messages: Iterable[Message]) -> None:
         """Earlier messages of this conversation, oldest first, as the backend returned them."""

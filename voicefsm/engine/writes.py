@@ -66,7 +66,7 @@ class SessionWrites:
         item = self.record.append(utterance)
         message = MessageWrite(self.record.session_id, item)  # built on the writer thread
         try:
-            self._outbox.submit_built(self._conversation_id, item.id, message.build)
+            self._outbox.submit_built(self._conversation_id, item.id, message)
         except OutboxError as exc:
             self._refused("message", exc)
         else:

@@ -90,6 +90,9 @@ class Outbox:
         self._writer: spool_writer.SpoolWriter | None = None
         self._committed_count = 0
         self._targets: set[str] = set()  # where this outbox's writes go: its relay's first care
+        #: Each conversation's spool target, encoded once (a write per utterance is the voice
+        #: path's, and a target's encoding costs twenty times a dict lookup).
+        self._event_targets: dict[ConversationId, str] = {}
         self._relay: Relay | None = None
         self._relay_task: asyncio.Task[None] | None = None
         self._submitted = 0
@@ -166,11 +169,11 @@ class Outbox:
     def claim(self, conversation_id: ConversationId) -> None:
         """This outbox writes for ``conversation_id``: its relay delivers that conversation's
         spooled rows first, a crashed predecessor's included, however fresh."""
-        self._targets.add(SpoolTarget.events(conversation_id).encode())
+        self._targets.add(self._events_of(conversation_id))
 
     def submit_event(self, conversation_id: ConversationId, event: Event) -> None:
         """Hand an event over for durable delivery. Never blocks; raises SpoolFullError."""
-        self._submit(event.idempotency_key, SpoolTarget.events(conversation_id), event)
+        self._submit(event.idempotency_key, self._events_of(conversation_id), event)
 
     def submit_built(
         self, conversation_id: ConversationId, key: str, build: Callable[[], Event]
@@ -178,17 +181,25 @@ class Outbox:
         """Like :meth:`submit_event`, but ``build`` makes the event on the writer thread, so
         the voice path pays only for the hand-off. ``key`` must be the event's idempotency
         key."""
-        self._submit(key, SpoolTarget.events(conversation_id), build)
+        self._submit(key, self._events_of(conversation_id), build)
 
     def submit_session(self, summary: SessionSummary) -> None:
         """Hand over a session's final summary (keyed by its session id)."""
         session_id = SessionId(summary.session_id)
-        self._submit(summary_key(session_id), SpoolTarget.summary(session_id), summary)
+        self._submit(summary_key(session_id), SpoolTarget.summary(session_id).encode(), summary)
+
+    def _events_of(self, conversation_id: ConversationId) -> str:
+        target = self._event_targets.get(conversation_id)
+        if target is None:
+            target = SpoolTarget.events(conversation_id).encode()
+            self._event_targets[conversation_id] = target
+        return target
 
     def _own_targets(self) -> frozenset[str]:
         return frozenset(self._targets)
 
-    def _submit(self, key: str, spool_target: SpoolTarget, body: LazyBody) -> None:
+    def _submit(self, key: str, target: str, body: LazyBody) -> None:
+        """``target``: a :class:`SpoolTarget`, encoded."""
         writer = self._writer
         if writer is None and not self._degraded:
             msg = "the outbox is not started"
@@ -198,7 +209,6 @@ class Outbox:
             msg = f"the outbox spool holds its maximum of {self._max_pending} undelivered writes"
             raise SpoolFullError(msg)
         self._submitted += 1
-        target = spool_target.encode()
         self._targets.add(target)
         write = spool_writer.Write(key, target, body, self._committed, self._diverted)
         if writer is None:  # degraded: no spool to take it
