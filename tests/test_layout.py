@@ -32,6 +32,19 @@ def test_no_class_name_is_defined_twice() -> None:
     assert {name: where for name, where in homes.items() if len(where) > 1} == {}
 
 
+def test_every_folder_says_what_it_owns() -> None:
+    """A folder is a package with a docstring: the paragraph a newcomer reads first."""
+    roots = [PACKAGE, PACKAGE.parent / "trials"]
+    folders = {p.parent for root in roots for p in root.rglob("*.py")}
+    silent = [
+        str(folder.relative_to(PACKAGE.parent))
+        for folder in sorted(folders)
+        if not (folder / "__init__.py").exists()
+        or not ast.get_docstring(ast.parse((folder / "__init__.py").read_text()))
+    ]
+    assert silent == []
+
+
 def _imports(path: Path) -> set[str]:
     found: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text())):
