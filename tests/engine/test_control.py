@@ -24,11 +24,11 @@ from voicefsm.agent import VoiceAgent
 from voicefsm.context import ParticipantMetadata, RoomMetadata
 from voicefsm.engine.agent_link import AgentLink
 from voicefsm.engine.call_tasks import CallTasks
-from voicefsm.engine.caller_context import CallerContext
 from voicefsm.engine.control import CallControl
 from voicefsm.engine.early_turns import EarlyTurns
 from voicefsm.engine.enrichment import Enrichment
 from voicefsm.engine.latency import TurnLatencies
+from voicefsm.engine.participants import CallerContext
 from voicefsm.engine.phrases import phrases_for
 from voicefsm.engine.room_control import NoRoom
 from voicefsm.engine.tool_watch import ToolWatch

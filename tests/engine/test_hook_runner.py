@@ -14,8 +14,8 @@ from tests.engine.fakes import LOG, FakeOutbox, lifecycle, session_writes
 from voicefsm.agent.hooks import HookContext, on_enter, on_exit, on_transition
 from voicefsm.context import ParticipantMetadata
 from voicefsm.engine.call_tasks import CallTasks
-from voicefsm.engine.caller_context import CallerContext
 from voicefsm.engine.hook_runner import HookRunner
+from voicefsm.engine.participants import CallerContext
 from voicefsm.lifecycle import (
     HangUp,
     Joined,

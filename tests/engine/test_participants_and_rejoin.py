@@ -9,8 +9,7 @@ import json
 from tests.engine.fakes import LOG, lifecycle, trail
 from voicefsm.context import ParticipantMetadata
 from voicefsm.engine.call_tasks import CallTasks
-from voicefsm.engine.caller_context import CallerContext
-from voicefsm.engine.participants import ParticipantWatch
+from voicefsm.engine.participants import CallerContext, ParticipantWatch
 from voicefsm.engine.rejoin import RejoinGrace
 from voicefsm.engine.session_record import SessionRecord
 from voicefsm.ids import ConversationId, SessionId

@@ -20,9 +20,9 @@ from pydantic import JsonValue
 from voicefsm.agent.definition import VoiceAgent
 from voicefsm.context import RoomMetadata
 from voicefsm.engine.call_tasks import CallTasks
-from voicefsm.engine.caller_context import CallerContext
 from voicefsm.engine.early_turns import EarlyTurns
 from voicefsm.engine.hook_runner import HookRunner
+from voicefsm.engine.participants import CallerContext
 from voicefsm.engine.phrases import phrases_for
 from voicefsm.engine.pipeline import Pipeline
 from voicefsm.engine.tool_watch import ToolWatch, with_deadlines

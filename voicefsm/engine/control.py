@@ -19,10 +19,10 @@ from livekit.agents import AgentSession
 from voicefsm.backend.client import BackendClient
 from voicefsm.engine import ending, resume
 from voicefsm.engine.call_tasks import CallTasks
-from voicefsm.engine.caller_context import CallerContext
 from voicefsm.engine.enrichment import Enrichment
 from voicefsm.engine.hook_runner import HookRunner
 from voicefsm.engine.latency import TurnLatencies
+from voicefsm.engine.participants import CallerContext
 from voicefsm.engine.phrases import Phrases
 from voicefsm.engine.pipeline import Pipeline
 from voicefsm.engine.room_control import RoomControl

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable, Sequence
 
 from voicefsm.agent.hooks import Hook, HookContext, HookPoint, find_hooks
-from voicefsm.engine.caller_context import CallerContext
+from voicefsm.engine.participants import CallerContext
 from voicefsm.engine.writes import SessionWrites
 from voicefsm.lifecycle import TRANSITIONS, Lifecycle, TimelineEntry
 from voicefsm.logs import Log

@@ -1,11 +1,13 @@
-"""Every participant of the room, followed through the call.
+"""Every participant of the room, followed through the call, and the caller context the LLM
+reads.
 
 The room's own events (``participant_connected``, ``participant_disconnected``,
 ``participant_metadata_changed``, ``participant_attributes_changed``) keep the session's record
 of who is in the room: identity, kind, join and leave times, parsed metadata and attributes. A
 change to the caller's (the linked participant's) metadata or attributes becomes the caller
-context of the next reply. Everything a participant carries is untrusted: it is parsed by
-:mod:`voicefsm.context`, and no handler here can raise into livekit's event loop.
+context of the next reply (:class:`CallerContext`: their metadata and attributes, as quoted
+data after the agent's own instructions). Everything a participant carries is untrusted: it is
+parsed by :mod:`voicefsm.context`, and no handler here can raise into livekit's event loop.
 """
 
 from __future__ import annotations
@@ -14,11 +16,15 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
+from livekit.agents import Agent
+
 from voicefsm.context import (
+    ParticipantMetadata,
     parse_participant_attributes,
     parse_participant_metadata,
+    participant_context_block,
 )
-from voicefsm.engine.caller_context import CallerContext
+from voicefsm.engine.call_tasks import CallTasks
 from voicefsm.engine.rejoin import RejoinGrace
 from voicefsm.engine.session_record import ParticipantKind, SessionRecord
 
@@ -53,6 +59,37 @@ def kind_of(participant: object) -> ParticipantKind:
 def _text(value: object) -> str | None:
     # A participant built by a mock (or a newer livekit) may carry anything: only text counts.
     return value if isinstance(value, str) and value else None
+
+
+class CallerContext:
+    """What the agent knows about its caller; :meth:`changed` makes it the next reply's."""
+
+    def __init__(self, participant: ParticipantMetadata, tasks: CallTasks) -> None:
+        self.participant = participant
+        self.attributes: dict[str, str] = {}
+        self._tasks = tasks
+        self._briefed: tuple[Agent, str] | None = None
+
+    async def brief(self, agent: Agent) -> None:
+        """Give ``agent`` (instructions as text) the caller context after its instructions."""
+        if isinstance(agent.instructions, str):
+            self._briefed = (agent, agent.instructions)
+            await self._apply()
+
+    def changed(self, participant: ParticipantMetadata, attributes: Mapping[str, str]) -> None:
+        """The caller's metadata or attributes changed: the briefed agent is told again (a
+        task, off the voice path), so the next reply reads them."""
+        self.participant = participant
+        self.attributes = dict(attributes)
+        if self._briefed is not None:
+            self._tasks.spawn(self._apply(), "voicefsm-caller-context")
+
+    async def _apply(self) -> None:
+        if self._briefed is None:
+            return
+        agent, instructions = self._briefed
+        block = participant_context_block(self.participant, self.attributes)
+        await agent.update_instructions(instructions + "\n\n" + block)
 
 
 class ParticipantWatch:

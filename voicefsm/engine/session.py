@@ -31,13 +31,12 @@ from voicefsm.backend.client import BackendClient
 from voicefsm.context import ParticipantMetadata, RoomMetadata
 from voicefsm.engine.agent_link import AgentLink
 from voicefsm.engine.call_tasks import CallTasks
-from voicefsm.engine.caller_context import CallerContext
 from voicefsm.engine.control import CallControl
 from voicefsm.engine.early_turns import EarlyTurns
 from voicefsm.engine.enrichment import Enrichment
 from voicefsm.engine.foreign_speech import ForeignSpeeches
 from voicefsm.engine.latency import TurnLatencies, TurnLatency
-from voicefsm.engine.participants import ParticipantWatch
+from voicefsm.engine.participants import CallerContext, ParticipantWatch
 from voicefsm.engine.phrases import phrases_for
 from voicefsm.engine.rejoin import RejoinGrace
 from voicefsm.engine.room_control import NoRoom, RoomControl
