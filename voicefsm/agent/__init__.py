@@ -1,5 +1,5 @@
 """Your agent: a livekit ``Agent`` subclass with a greeting, an apology, a farewell and hooks on
-the lifecycle, run by voicefsm's runtime (:mod:`voicefsm.engine`)."""
+the lifecycle, run by voicefsm's call engine (:mod:`voicefsm.engine`)."""
 
 from voicefsm.agent.definition import (
     DEFAULT_APOLOGY,

@@ -42,7 +42,9 @@ Greeting = str | Callable[[RoomMetadata, ParticipantMetadata], str]
 
 
 class AgentRuntime(Protocol):
-    """What a running voicefsm session offers the agent it runs (implemented by the runtime)."""
+    """What a running voicefsm session offers the agent it runs: the agent's door into the call
+    engine, implemented by :class:`voicefsm.engine.agent_link.AgentLink` (the agent API never
+    imports the engine that runs it)."""
 
     @property
     def audio_stall_deadline_s(self) -> float: ...
