@@ -1,43 +1,25 @@
-"""Every knob voicefsm has, in one place: its default, its environment variable, its unit.
-
-Settings come from the environment (and a ``.env`` file): ``VOICEFSM_<FIELD>`` for each field,
-except the vendors' and LiveKit's own names, which are read as those tools document them
-(``LIVEKIT_URL``, ``DEEPGRAM_API_KEY``, ``ELEVEN_API_KEY``…). Durations are seconds, in fields
-ending in ``_s``. Secrets are ``SecretStr``: they print as ``**********`` in reprs, logs and
-errors. Tests and embedders pass overrides: ``load_settings(flush_deadline_s=2.0)``.
-"""
+"""The settings model: every knob voicefsm has, its default, its variable, its bounds."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import platformdirs
-from pydantic import (
-    AliasChoices,
-    AnyHttpUrl,
-    AnyUrl,
-    Field,
-    SecretStr,
-    UrlConstraints,
-    ValidationError,
-)
-from pydantic_settings import (
-    BaseSettings,
-    DotEnvSettingsSource,
-    EnvSettingsSource,
-    SettingsConfigDict,
-)
+from pydantic import AliasChoices, AnyHttpUrl, AnyUrl, Field, SecretStr, UrlConstraints
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from voicefsm.errors import ConfigurationError
+from voicefsm.settings.durations import Span, duration
 
 
 def default_data_dir() -> Path:
+    """The platform's data directory for voicefsm (``$XDG_DATA_HOME/voicefsm`` on Linux)."""
     return Path(platformdirs.user_data_dir("voicefsm", appauthor=False))
 
 
-def default_spool_path() -> Path:
-    return default_data_dir() / "outbox.sqlite3"
+def _spool_in(data: dict[str, Any]) -> Path:
+    directory = data.get("data_dir")
+    return (directory if isinstance(directory, Path) else default_data_dir()) / "outbox.sqlite3"
 
 
 #: LiveKit's own URL forms: the ws(s):// that its docs and LiveKit Cloud give, or http(s)://.
@@ -55,16 +37,27 @@ class Settings(BaseSettings):
     """Everything voicefsm reads from its environment."""
 
     model_config = SettingsConfigDict(
-        env_prefix="VOICEFSM_", env_file=".env", extra="ignore", frozen=True
+        env_prefix="VOICEFSM_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
     )
 
-    # -- the outbox and the backend ------------------------------------------------------------
-    spool_path: Path = Field(default_factory=default_spool_path, description="the outbox spool")
+    # -- files ---------------------------------------------------------------------------------
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        description="voicefsm's own files: the spool, the reference backend's and simulate's "
+        "databases (created 0700)",
+    )
+    spool_path: Path = Field(default_factory=_spool_in, description="the outbox spool")
     spool_max_rows: int = Field(100_000, ge=1, description="undelivered writes the spool holds")
+
+    # -- the outbox and the backend ------------------------------------------------------------
     backend_url: AnyHttpUrl | None = Field(None, description="the backend to deliver to")
     backend_token: SecretStr | None = Field(None, description="bearer token for the backend")
-    backend_read_timeout_s: float = Field(0.5, gt=0, description="overall deadline of a read")
-    backend_write_timeout_s: float = Field(5.0, gt=0, description="deadline of one delivery")
+    backend_read_timeout_s: float = duration(0.5, "overall deadline of a read", Span.TURN)
+    backend_write_timeout_s: float = duration(5.0, "deadline of one delivery", Span.TASK)
 
     # -- the reference backend (`voicefsm backend`), per process -------------------------------
     backend_pool_size: int = Field(
@@ -73,56 +66,69 @@ class Settings(BaseSettings):
     backend_max_requests: int = Field(
         32, ge=1, description="API requests the reference backend serves at once"
     )
-    backend_queue_wait_s: float = Field(
-        1.0, ge=0, description="an API request's wait for its turn (or a connection); 503 after"
+    backend_queue_wait_s: float = duration(
+        1.0,
+        "an API request's wait for its turn (or a connection); 503 after (0: at once)",
+        Span.TURN,
+        off=True,
     )
-    backend_header_timeout_s: float = Field(
-        10.0, gt=0, description="a connection's wait for a request's headers; closed after"
+    backend_header_timeout_s: float = duration(
+        10.0, "a connection's wait for a request's headers; closed after", Span.TASK
     )
-    backend_body_timeout_s: float = Field(
-        30.0, gt=0, description="a request body's whole arrival; 408 after"
+    backend_body_timeout_s: float = duration(
+        30.0, "a request body's whole arrival; 408 after", Span.TASK
     )
     backend_max_connections: int = Field(
         1000, ge=1, description="open connections (kept below the open-files limit)"
     )
+    backend_caller_key_secret: SecretStr | None = Field(
+        None,
+        min_length=16,
+        description="the reference backend's key for returning callers' digests (HMAC-SHA256; "
+        "at least 16 characters; unset: returning callers are refused)",
+    )
 
     # -- one session's deadlines and limits ----------------------------------------------------
-    history_deadline_s: float = Field(1.0, gt=0, description="recent messages at session start")
+    history_deadline_s: float = duration(1.0, "recent messages at session start", Span.TURN)
     recent_messages: int = Field(20, ge=0, le=500, description="messages loaded on resume")
-    context_deadline_s: float = Field(0.15, gt=0, description="context enrichment of a turn")
-    context_backoff_s: float = Field(
-        30.0, ge=0, description="enrichment skipped this long after one came too late"
+    context_deadline_s: float = duration(0.15, "context enrichment of a turn", Span.TURN)
+    context_backoff_s: float = duration(
+        30.0, "enrichment skipped this long after one came too late (0: never)", Span.CALL, off=True
     )
     max_reply_attempts: int = Field(2, ge=1, description="tries of a failed reply in one turn")
     max_failed_turns: int = Field(3, ge=1, description="failed turns in a row that end the call")
-    reply_start_deadline_s: float = Field(
-        8.0, gt=0, description="from starting a reply (or greeting) to its first audio"
+    reply_start_deadline_s: float = duration(
+        8.0, "from starting a reply (or greeting) to its first audio", Span.TURN
     )
-    audio_stall_deadline_s: float = Field(
-        5.0, gt=0, description="longest silence between two audio frames of one synthesis"
+    audio_stall_deadline_s: float = duration(
+        5.0, "longest silence between two audio frames of one synthesis", Span.TURN
     )
-    silence_timeout_s: float = Field(
-        30.0, gt=0, description="caller and agent both silent this long ends the call"
+    silence_timeout_s: float = duration(
+        30.0, "caller and agent both silent this long ends the call", Span.CALL
     )
-    rejoin_grace_s: float = Field(
-        5.0, ge=0, le=300, description="a dropped caller may rejoin this long (0: the call ends)"
+    rejoin_grace_s: float = duration(
+        5.0,
+        "a dropped caller may rejoin this long (0: the call ends)",
+        Span.CALL,
+        off=True,
+        limit=300,
     )
     returning_callers: Literal["off", "sip_phone", "user_id"] = Field(
         "off",
         description="key the conversation by the caller when the room names none: "
         "sip_phone (sip.phoneNumber) or user_id",
     )
-    tool_deadline_s: float = Field(
-        20.0, gt=0, description="longest run of one tool call (per tool: @tool_deadline)"
+    tool_deadline_s: float = duration(
+        20.0, "longest run of one tool call (per tool: @tool_deadline)", Span.TASK
     )
-    tool_filler_after_s: float = Field(
-        2.0, ge=0, description="a tool running this long gets the agent's filler (0: never)"
+    tool_filler_after_s: float = duration(
+        2.0, "a tool running this long gets the agent's filler (0: never)", Span.TURN, off=True
     )
-    hook_deadline_s: float = Field(
-        2.0, gt=0, description="longest run of one agent hook; the summary waits this long"
+    hook_deadline_s: float = duration(
+        2.0, "longest run of one agent hook; the summary waits this long", Span.TURN
     )
-    farewell_deadline_s: float = Field(4.0, gt=0, description="the goodbye, while persisting")
-    flush_deadline_s: float = Field(8.0, gt=0, description="the outbox flush, while persisting")
+    farewell_deadline_s: float = duration(4.0, "the goodbye, while persisting", Span.TURN)
+    flush_deadline_s: float = duration(8.0, "the outbox flush, while persisting", Span.TASK)
 
     # -- providers -----------------------------------------------------------------------------
     deepgram_api_key: SecretStr | None = Field(
@@ -144,12 +150,33 @@ class Settings(BaseSettings):
     )
     llm_base_url: AnyHttpUrl | None = Field(None, description="an OpenAI-compatible endpoint")
     llm_api_key: SecretStr | None = Field(None, description="the key of that endpoint")
-    turn_detection: Literal["stt", "vad", "manual"] = Field(
-        "stt", description="how a turn's end is found: stt, vad or manual (never guessed)"
+
+    # -- turns: livekit's turn handling --------------------------------------------------------
+    turn_detection: Literal["stt", "vad", "manual", "model"] = Field(
+        "stt",
+        description="how a turn's end is found: stt, vad, manual, or model (livekit's "
+        "turn-detector model; needs a VAD) (never guessed)",
+    )
+    turn_detector_model: Literal["v1-mini", "v1"] = Field(
+        "v1-mini",
+        description="with turn_detection=model: v1-mini (runs locally, shipped with livekit) "
+        "or v1 (LiveKit Cloud inference, with the LiveKit key)",
     )
     vad: Literal["silero", "none"] = Field("silero", description="voice activity: silero or none")
-    min_endpointing_delay_s: float = Field(
-        0.5, ge=0, le=5, description="silence before a turn counts as complete"
+    min_endpointing_delay_s: float = duration(
+        0.5, "silence before a turn counts as complete", Span.TURN, off=True, limit=5
+    )
+    allow_interruptions: bool = Field(True, description="the caller may talk over the agent")
+    min_interruption_duration_s: float = duration(
+        0.5, "speech this long interrupts the agent", Span.TURN, off=True, limit=5
+    )
+    min_interruption_words: int = Field(
+        0, ge=0, le=50, description="words (heard by the STT) that interrupt the agent (0: any)"
+    )
+    preemptive_generation: bool = Field(
+        False,
+        description="livekit starts a reply before the turn is confirmed (off: the lifecycle "
+        "decides when to reply; see Turns in the README)",
     )
 
     hang_up_room: bool = Field(
@@ -157,9 +184,7 @@ class Settings(BaseSettings):
     )
 
     # -- the worker ----------------------------------------------------------------------------
-    drain_timeout_s: float = Field(
-        1800.0, gt=0, description="a draining worker's wait for live calls"
-    )
+    drain_timeout_s: float = duration(1800.0, "a draining worker's wait for live calls", Span.DRAIN)
     livekit_max_retry: int = Field(16, ge=0, description="connection attempts to LiveKit")
     agent_name: str = Field("", description="explicit dispatch name (empty: automatic)")
     metrics_port: int | None = Field(None, ge=1, le=65535, description="Prometheus port")
@@ -190,117 +215,3 @@ class Settings(BaseSettings):
         if self.livekit_url and self.livekit_api_key and self.livekit_api_secret:
             return str(self.livekit_url), self.livekit_api_key, self.livekit_api_secret
         return None
-
-
-def env_names(field: str) -> list[str]:
-    """The environment variables a field is read from, the first found winning."""
-    alias = Settings.model_fields[field].validation_alias
-    if isinstance(alias, AliasChoices):
-        return [choice for choice in alias.choices if isinstance(choice, str)]
-    return [f"VOICEFSM_{field.upper()}"]
-
-
-def env_name(field: str) -> str:
-    """The environment variable a field is documented under (its vendor's name when it has one)."""
-    return env_names(field)[0]
-
-
-def _field_of(location: str) -> str | None:
-    """The field a validation error's location names: the field itself, or one of its names."""
-    if location in Settings.model_fields:
-        return location
-    for field in Settings.model_fields:
-        if location.upper() in env_names(field):
-            return field
-    return None
-
-
-def _name_set(field: str) -> str:
-    """The variable the user set for ``field`` (a setting with two names is reported under the
-    one that was read, never one the user has not written), else its documented name."""
-    sources = (EnvSettingsSource(Settings).env_vars, DotEnvSettingsSource(Settings).env_vars)
-    for found in sources:
-        present = {name.lower() for name in found}
-        for name in env_names(field):
-            if name.lower() in present:
-                return name
-    return env_name(field)
-
-
-def load_settings(**overrides: object) -> Settings:
-    """Read the settings, or raise :class:`ConfigurationError` naming each bad variable.
-
-    The error never echoes the rejected value: it may be a secret.
-    """
-    try:
-        return Settings(**overrides)  # type: ignore[arg-type]
-    except ValidationError as exc:
-        problems = []
-        for error in exc.errors(include_input=False, include_url=False):
-            location = str(error["loc"][0]) if error["loc"] else "?"
-            field = _field_of(location)
-            if field is None or field in overrides:
-                name = env_name(field) if field else location
-            else:
-                name = _name_set(field)
-            problems.append(f"{name}: {error['msg']}")
-        raise ConfigurationError("invalid settings: " + "; ".join(problems)) from None
-
-
-def check_providers(settings: Settings) -> None:
-    """Raise :class:`ConfigurationError` naming every variable the real providers lack."""
-    needed = ["deepgram_api_key", "eleven_api_key"]
-    if settings.llm_base_url is None:
-        # LiveKit inference authenticates with the LiveKit API key and secret.
-        needed += ["livekit_api_key", "livekit_api_secret"]
-    else:
-        needed.append("llm_api_key")
-    missing = [env_name(field) for field in needed if getattr(settings, field) is None]
-    if missing:
-        raise ConfigurationError("missing provider settings: " + ", ".join(missing) + " not set")
-    if settings.turn_detection == "vad" and settings.vad == "none":
-        msg = "VOICEFSM_TURN_DETECTION=vad needs a VAD: set VOICEFSM_VAD=silero"
-        raise ConfigurationError(msg)
-
-
-def check_worker(settings: Settings) -> tuple[str, str, str]:
-    """Fail fast, naming everything missing, before livekit starts (it would exit 0 on it).
-
-    Returns the LiveKit URL, key and secret.
-    """
-    credentials = settings.livekit_credentials()
-    if credentials is None:
-        missing = [
-            env_name(field)
-            for field in ("livekit_url", "livekit_api_key", "livekit_api_secret")
-            if getattr(settings, field) is None
-        ]
-        raise ConfigurationError("missing worker settings: " + ", ".join(missing) + " not set")
-    check_providers(settings)
-    url, key, secret = credentials
-    return url, key.get_secret_value(), secret.get_secret_value()
-
-
-def _default(name: str) -> str:
-    field = Settings.model_fields[name]
-    if field.default_factory is not None:
-        return "`<user data dir>/voicefsm/outbox.sqlite3`" if name == "spool_path" else "computed"
-    value = field.default
-    if value is None:
-        return "none"
-    if isinstance(value, bool):
-        return f"`{str(value).lower()}`"
-    if value == "":
-        return "empty"
-    return f"`{value}`"
-
-
-def settings_table() -> str:
-    """Every setting as a Markdown table (variable, default, meaning): what the README shows,
-    checked against this code by a test."""
-    rows = ["| variable | default | meaning |", "|---|---|---|"]
-    for name, field in Settings.model_fields.items():
-        unit = " (seconds)" if name.endswith("_s") else ""
-        meaning = (field.description or name.replace("_", " ")) + unit
-        rows.append(f"| `{env_name(name)}` | {_default(name)} | {meaning} |")
-    return "\n".join(rows) + "\n"

@@ -31,7 +31,7 @@ from voicefsm.runtime.entrypoint import AgentFactory, run_job
 from voicefsm.runtime.interpreter_guard import install_interpreter_guard
 from voicefsm.runtime.observers import Observers
 from voicefsm.runtime.session import VoiceSession
-from voicefsm.settings import Settings, default_data_dir
+from voicefsm.settings import Settings
 from voicefsm.simulation.harness import SessionRun, SimulationPlumbing
 from voicefsm.simulation.report import session_report
 from voicefsm.simulation.rooms import SimulatedRooms
@@ -66,8 +66,8 @@ def _backend(settings: Settings) -> Iterator[str | None]:
     from voicefsm.backend.server.limits import ServerLimits  # noqa: PLC0415 (only embedded)
     from voicefsm.backend.server.runner import running_backend  # noqa: PLC0415
 
-    directory = default_data_dir() / "simulate"
-    directory.mkdir(parents=True, exist_ok=True)
+    directory = settings.data_dir / "simulate"  # --data-dir, VOICEFSM_DATA_DIR
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     with running_backend(
         f"sqlite:///{directory / 'backend.sqlite3'}",
         token=settings.backend_token,
