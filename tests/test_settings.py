@@ -75,9 +75,7 @@ def test_livekit_url_accepts_livekits_own_websocket_forms(
 
 def test_backend_limits_are_validated_like_every_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VOICEFSM_BACKEND_POOL_SIZE", "0")
-    with pytest.raises(
-        ConfigurationError, match=r"^invalid VOICEFSM_BACKEND_POOL_SIZE: "
-    ):
+    with pytest.raises(ConfigurationError, match=r"^invalid VOICEFSM_BACKEND_POOL_SIZE: "):
         load_settings()
 
 

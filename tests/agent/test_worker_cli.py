@@ -38,9 +38,7 @@ def run(tmp_path: Path, env: dict[str, str], *args: str) -> subprocess.Completed
 
 @pytest.mark.parametrize("command", ["start", "dev"])
 @pytest.mark.slow
-def test_missing_settings_exit_2_naming_every_one_in_one_line(
-    tmp_path: Path, command: str
-) -> None:
+def test_missing_settings_exit_2_naming_every_one_in_one_line(tmp_path: Path, command: str) -> None:
     """LiveKit's and the providers' variables together: no second round after fixing the first."""
     result = run(tmp_path, {}, command)
     assert result.returncode == 2
