@@ -57,7 +57,9 @@ async def test_settings_reach_livekits_session(tmp_path: Path) -> None:
     assert (options.interruption["min_duration"], options.interruption["min_words"]) == (0.8, 2)
 
 
-async def test_build_server_options_lay_over_the_settings_section_by_section(tmp_path: Path) -> None:
+async def test_build_server_options_lay_over_the_settings_section_by_section(
+    tmp_path: Path,
+) -> None:
     """What ``build_server(..., turn_handling=...)`` passes the job: one interruption key
     changed, the others kept from the settings."""
     settings = session_settings(tmp_path, None, **KEYS | {"min_interruption_duration_s": 0.9})
@@ -76,9 +78,7 @@ def test_build_server_hands_its_turn_handling_to_the_job_entrypoint(tmp_path: Pa
     settings = session_settings(tmp_path, None, **KEYS)
     turns = {"turn_detection": inference.TurnDetector(version="v1-mini")}
     server = build_server(VoiceAgent, settings, turn_handling=turns)  # type: ignore[arg-type]
-    [entrypoint] = [
-        value for value in vars(server).values() if getattr(value, "keywords", None)
-    ]
+    [entrypoint] = [value for value in vars(server).values() if getattr(value, "keywords", None)]
     carried = pickle.loads(pickle.dumps(entrypoint)).keywords["turns"]
     assert isinstance(carried["turn_detection"], inference.TurnDetector)
 

@@ -37,8 +37,20 @@ def run_backend(args: argparse.Namespace) -> int:
     credentials = settings.livekit_credentials()
     rooms = LiveKitRooms(*credentials) if credentials else None
     limits = ServerLimits.from_settings(settings)
+    if settings.backend_caller_key_secret is None:
+        print(
+            "voicefsm backend: returning callers are refused until "
+            "VOICEFSM_BACKEND_CALLER_KEY_SECRET is set",
+            file=sys.stderr,
+        )
     serve(
-        args.host, args.port, database_url, token=settings.backend_token, rooms=rooms, limits=limits
+        args.host,
+        args.port,
+        database_url,
+        token=settings.backend_token,
+        rooms=rooms,
+        limits=limits,
+        caller_secret=settings.backend_caller_key_secret,
     )
     return 0
 

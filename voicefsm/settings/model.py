@@ -118,6 +118,12 @@ class Settings(BaseSettings):
         description="key the conversation by the caller when the room names none: "
         "sip_phone (sip.phoneNumber) or user_id",
     )
+    caller_lease_s: float = duration(
+        60.0,
+        "a live call holds its returning caller's conversation this long, renewed every third "
+        "of it; a crashed call's hold ends after it",
+        Span.TASK,
+    )
     tool_deadline_s: float = duration(
         20.0, "longest run of one tool call (per tool: @tool_deadline)", Span.TASK
     )

@@ -64,7 +64,7 @@ def _backend(settings: Settings) -> Iterator[str | None]:
         yield str(settings.backend_url)
         return
     from voicefsm.backend.server.limits import ServerLimits  # noqa: PLC0415 (only embedded)
-    from voicefsm.backend.server.runner import running_backend  # noqa: PLC0415
+    from voicefsm.backend.server.runner import running_backend, throwaway_secret  # noqa: PLC0415
 
     directory = settings.data_dir / "simulate"  # --data-dir, VOICEFSM_DATA_DIR
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -72,6 +72,7 @@ def _backend(settings: Settings) -> Iterator[str | None]:
         f"sqlite:///{directory / 'backend.sqlite3'}",
         token=settings.backend_token,
         limits=ServerLimits.from_settings(settings),  # the same VOICEFSM_BACKEND_* as `backend`
+        caller_secret=settings.backend_caller_key_secret or throwaway_secret(),
     ) as url:
         yield url
 
