@@ -103,9 +103,11 @@ def test_an_older_client_without_a_session_gets_the_callers_conversation(
 
 @pytest.fixture
 def keyed(database_url: str) -> Iterator[tuple[httpx.Client, str]]:
-    with running_backend(database_url, caller_secret=CALLER_SECRET) as url:
-        with httpx.Client(base_url=url, timeout=10) as http:
-            yield http, database_url
+    with (
+        running_backend(database_url, caller_secret=CALLER_SECRET) as url,
+        httpx.Client(base_url=url, timeout=10) as http,
+    ):
+        yield http, database_url
 
 
 def test_only_a_keyed_digest_of_the_caller_is_stored(keyed: tuple[httpx.Client, str]) -> None:
@@ -125,14 +127,13 @@ def test_a_caller_stored_under_a_bare_sha256_moves_to_the_keyed_digest_on_their_
     legacy = "caller:" + hashlib.sha256(PHONE.encode()).hexdigest()
     with running_backend(database_url, caller_secret=CALLER_SECRET):  # makes the schema
         pass
-    rows(
-        database_url,
-        "INSERT INTO conversations (id, room_name, created_at) "
-        f"VALUES ('c_old', '{legacy}', CURRENT_TIMESTAMP)",
-    )
-    with running_backend(database_url, caller_secret=CALLER_SECRET) as url:
-        with httpx.Client(base_url=url, timeout=10) as http:
-            found = caller(http, "s-1")
+    insert = "INSERT INTO conversations (id, room_name, created_at) VALUES ('c_old', '%s', %s)"
+    rows(database_url, insert % (legacy, "CURRENT_TIMESTAMP"))
+    with (
+        running_backend(database_url, caller_secret=CALLER_SECRET) as url,
+        httpx.Client(base_url=url, timeout=10) as http,
+    ):
+        found = caller(http, "s-1")
     assert (found["conversation_id"], found["created"]) == ("c_old", False)
     names = {name for (name,) in rows(database_url, "SELECT room_name FROM conversations")}
     assert names == {CallerKeys(CALLER_SECRET).name(PHONE)}  # the bare digest is gone
