@@ -4,12 +4,17 @@ traceback, before anything starts."""
 
 from __future__ import annotations
 
+import asyncio
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.stubs.lk_console import lk_console
+from tests.support import Backend
 
 AGENT = """
 import voicefsm
@@ -174,3 +179,84 @@ def test_a_misspelled_variable_is_warned_about_on_the_command_line(tmp_path: Pat
         "VOICEFSM_FLUSH_DEADLINE is not a voicefsm setting; it is ignored "
         "(did you mean VOICEFSM_FLUSH_DEADLINE_S?)"
     ]
+
+
+@pytest.mark.slow
+async def test_livekits_console_in_text_mode_needs_no_provider_keys(
+    tmp_path: Path, backend: Backend
+) -> None:
+    """``python -m livekit.agents console agent.py`` with no key at all: the console turns audio
+    off (text mode, as the ``lk`` CLI does), a typed turn goes through the lifecycle and the
+    scripted model answers it; it used to need Deepgram, ElevenLabs and LiveKit keys."""
+    (tmp_path / "agent.py").write_text(AGENT)
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        "PYTHONPATH": str(tmp_path),
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+        "VOICEFSM_VAD": "none",
+        "VOICEFSM_BACKEND_URL": backend.url,
+    }
+    async with lk_console() as console:
+        agent = await asyncio.create_subprocess_exec(
+            sys.executable,
+            *("-m", "livekit.agents", "console", "agent.py"),
+            *("--connect-addr", f"127.0.0.1:{console.port}"),
+            cwd=tmp_path,
+            env=env,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        try:
+            async with console.session(timeout=60) as remote:
+                answer = await remote.run("Do you have a table tonight", timeout=30)
+            agent.send_signal(signal.SIGTERM)
+            await asyncio.wait_for(agent.wait(), 60)
+        finally:
+            if agent.returncode is None:
+                agent.kill()
+                await agent.wait()
+    assert agent.returncode == 0
+    said = [
+        " ".join(part.text for part in item.message.content)
+        for item in answer.items
+        if item.HasField("message")
+    ]
+    assert any("Thanks, I heard: Do you have a table tonight" in text for text in said)
+    users = [e["text"] for e in backend.events("message") if e["role"] == "user"]
+    assert users == ["Do you have a table tonight"]  # a turn of the lifecycle, persisted
+
+
+def test_the_console_stands_in_for_each_missing_key(tmp_path: Path) -> None:
+    from voicefsm.providers.console import console_providers, stand_ins  # noqa: PLC0415
+    from voicefsm.providers.scripted import ScriptedLLM  # noqa: PLC0415
+    from voicefsm.settings import load_settings  # noqa: PLC0415
+
+    settings = load_settings(spool_path=tmp_path / "spool.sqlite3", vad="none")
+    providers = console_providers(settings)
+    assert (providers.stt, providers.tts, providers.turn_detection) == (None, None, "manual")
+    assert isinstance(providers.llm, ScriptedLLM)
+    assert stand_ins(settings) == [
+        "no speech input (DEEPGRAM_API_KEY not set): typed turns",
+        "no speech output (ELEVEN_API_KEY not set): text replies",
+        "the scripted LLM answers (LIVEKIT_API_KEY, LIVEKIT_API_SECRET not set)",
+    ]
+
+
+@pytest.mark.slow
+def test_simulate_puts_its_files_in_the_data_dir_it_is_given_private(tmp_path: Path) -> None:
+    """``--data-dir``: the spool and the embedded backend's database there, the directory 0700,
+    and no warning that it is open to others (every run once began with one)."""
+    scenario = tmp_path / "short.yaml"
+    scenario.write_text("turns:\n  - user: Hello there\n    pause_ms: 50\nend: participant_left\n")
+    chosen = tmp_path / "chosen"
+    result = run(
+        tmp_path, "-m", "voicefsm", "simulate", "--scenario", str(scenario), "--json",
+        "--data-dir", str(chosen), timeout=180,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (chosen.stat().st_mode & 0o777) == 0o700
+    assert (chosen / "outbox.sqlite3").is_file()
+    assert (chosen / "simulate" / "backend.sqlite3").is_file()
+    assert not (tmp_path / "data").exists()  # the platform's data directory was left alone
+    assert "open to other users" not in result.stderr

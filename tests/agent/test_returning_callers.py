@@ -31,9 +31,7 @@ async def test_two_live_calls_of_one_caller_never_interleave_and_the_next_call_r
     both = Scenario.model_validate(
         {**ada, "turns": [{"user": "Is the terrace open"}, {"user": "And for six people"}]}
     )
-    first, second = (
-        await simulate(both, settings, room_names=["desk-a", "desk-b"])
-    ).sessions
+    first, second = (await simulate(both, settings, room_names=["desk-a", "desk-b"])).sessions
     assert first["conversation_id"] != second["conversation_id"]
     for call in (first, second):
         # Each conversation holds one call's messages: none of the other's in between.
