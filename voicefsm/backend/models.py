@@ -86,14 +86,9 @@ MAX_CALLER_LEASE_S = 3600.0
 
 
 class CallerConversationRequest(_Request):
-    """A returning caller's conversation, for one live call.
-
-    With ``session_id``, the call holds the caller's conversation for ``lease_s`` and renews
-    the hold by asking again; the hold ends with the session's summary, or when unrenewed. A
-    second live call of the same caller meanwhile gets a conversation of its own, linked to the
-    caller's, never the same history (``held`` is false). Without ``session_id`` (an older
-    client) the caller's conversation is returned as is, unheld.
-    """
+    """A returning caller's conversation for one live call, held by ``session_id`` for
+    ``lease_s`` (renewed by asking again; freed by the summary). Another live call of the
+    caller meanwhile gets one of its own, linked (``held``: false). No ``session_id``: unheld."""
 
     #: Who is calling: a phone number, a user id. The reference backend keeps only a keyed digest.
     key: Annotated[str, Field(min_length=1, max_length=256, pattern=NO_NUL)]
