@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from trials.support import POSTGRES_URL, Backend, postgres_database
 from voicefsm.backend.server.runner import running_backend
@@ -27,7 +28,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture
 def backend(tmp_path: Path) -> Iterator[Backend]:
     database = tmp_path / "backend.sqlite3"
-    with running_backend(f"sqlite:///{database}") as url:
+    with running_backend(
+        f"sqlite:///{database}", caller_secret=SecretStr("caller-key-secret-for-tests")
+    ) as url:
         yield Backend(url, database)
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
 
 from voicefsm.errors import ConfigurationError
-from voicefsm.settings import load_settings
+from voicefsm.settings import Settings, env_name, load_settings, settings_table
+from voicefsm.settings.durations import is_duration
 
 
 @pytest.fixture(autouse=True)
@@ -24,6 +26,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)  # no stray .env
+    monkeypatch.setattr("voicefsm.settings.names._WARNED", set())  # each test warns afresh
 
 
 def test_secrets_never_show_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -52,13 +55,13 @@ def test_an_error_names_the_variable_the_user_set(
     with pytest.raises(ConfigurationError) as error:
         load_settings()
     assert str(error.value) == (
-        f"invalid settings: {name}: URL scheme should be 'ws', 'wss', 'http' or 'https'"
+        f"invalid {name}: URL scheme should be 'ws', 'wss', 'http' or 'https'"
     )
 
 
 def test_an_error_in_the_dotenv_file_names_the_variable_written_there(tmp_path: Path) -> None:
     (tmp_path / ".env").write_text("voicefsm_livekit_url=ftp://127.0.0.1\n")
-    with pytest.raises(ConfigurationError, match=r"^invalid settings: VOICEFSM_LIVEKIT_URL: "):
+    with pytest.raises(ConfigurationError, match=r"^invalid VOICEFSM_LIVEKIT_URL: "):
         load_settings()
 
 
@@ -72,9 +75,7 @@ def test_livekit_url_accepts_livekits_own_websocket_forms(
 
 def test_backend_limits_are_validated_like_every_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VOICEFSM_BACKEND_POOL_SIZE", "0")
-    with pytest.raises(
-        ConfigurationError, match=r"^invalid settings: VOICEFSM_BACKEND_POOL_SIZE: "
-    ):
+    with pytest.raises(ConfigurationError, match=r"^invalid VOICEFSM_BACKEND_POOL_SIZE: "):
         load_settings()
 
 
@@ -104,3 +105,73 @@ def test_the_readme_lists_every_setting_as_the_code_defines_it() -> None:
     )
     end = readme.index("<!-- settings table: end -->")
     assert readme[start:end] == settings_table()
+
+
+DURATIONS = [name for name in Settings.model_fields if name.endswith("_s")]
+
+
+def test_every_duration_setting_is_made_by_the_one_validator() -> None:
+    """Finite and bounded above, each of them: a new duration cannot forget either."""
+    assert DURATIONS
+    assert [name for name in DURATIONS if not is_duration(Settings.model_fields[name])] == []
+
+
+@pytest.mark.parametrize("value", ["inf", "-inf", "nan", "1e308", "99999999999999999999999"])
+@pytest.mark.parametrize("name", DURATIONS)
+def test_a_duration_that_never_ends_is_refused_naming_its_variable(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    variable = env_name(name)
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigurationError, match=rf"^invalid {variable}: ") as error:
+        load_settings()
+    assert value not in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "zero_allowed"),
+    [("hook_deadline_s", False), ("tool_filler_after_s", True), ("rejoin_grace_s", True)],
+)
+def test_zero_is_a_duration_only_where_it_means_off(
+    monkeypatch: pytest.MonkeyPatch, name: str, zero_allowed: bool
+) -> None:
+    monkeypatch.setenv(env_name(name), "0")
+    if zero_allowed:
+        assert getattr(load_settings(), name) == 0
+        assert "(0: " in (Settings.model_fields[name].description or "")  # and says what it means
+    else:
+        with pytest.raises(ConfigurationError, match=env_name(name)):
+            load_settings()
+
+
+def test_the_readme_table_says_each_durations_bounds() -> None:
+    table = settings_table()
+    assert "| `VOICEFSM_HOOK_DEADLINE_S` | `2.0` | " in table
+    assert "the summary waits this long (seconds, > 0 to 60) |" in table
+    assert "(seconds, 0 to 300) |" in table  # the rejoin grace: 0 is allowed, and means off
+    assert "(seconds, > 0 to 86400) |" in table  # the drain timeout
+
+
+def test_a_misspelled_variable_is_warned_about_once_with_the_closest_name(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("VOICEFSM_FLUSH_DEADLINE", "3")
+    (tmp_path / ".env").write_text("VOICEFSM_SPOL_PATH=/tmp/x\nVOICEFSM_TEST_ANYTHING=1\n")
+    with caplog.at_level(logging.WARNING, logger="voicefsm.settings"):
+        load_settings()
+        load_settings()
+    assert [r.getMessage() for r in caplog.records] == [
+        "VOICEFSM_FLUSH_DEADLINE is not a voicefsm setting; it is ignored "
+        "(did you mean VOICEFSM_FLUSH_DEADLINE_S?)",
+        "VOICEFSM_SPOL_PATH is not a voicefsm setting; it is ignored "
+        "(did you mean VOICEFSM_SPOOL_PATH?)",
+    ]
+
+
+def test_a_dotenv_that_is_not_utf8_is_named_in_one_line(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_bytes(b"VOICEFSM_AGENT_NAME=caf\xe9\n")
+    with pytest.raises(ConfigurationError) as error:
+        load_settings()
+    assert str(error.value) == (
+        f"{tmp_path / '.env'}: settings file is not UTF-8 text (byte 0xe9 at offset 23)"
+    )

@@ -82,7 +82,11 @@ def auth_refusals() -> GroupResult:
     with tempfile.TemporaryDirectory() as directory:
         database = Path(directory) / "backend.sqlite3"
         with (
-            running_backend(f"sqlite:///{database}", token=SecretStr(TOKEN)) as url,
+            running_backend(
+                f"sqlite:///{database}",
+                token=SecretStr(TOKEN),
+                caller_secret=SecretStr("caller-key-secret-for-trials"),
+            ) as url,
             httpx.Client(base_url=url, timeout=10) as http,
         ):
             for method, template in operations:

@@ -11,11 +11,13 @@ from typing import Any
 from livekit.agents import AgentServer, AgentSession
 from livekit.agents.cli import cli as _lk_cli
 from livekit.agents.cli import proto as _lk_proto
+from livekit.agents.cli.cli import AgentsConsole as _AgentsConsole
 from livekit.agents.ipc.mock_room import create_mock_room as _create_mock_room
 from livekit.agents.voice.agent_session import SessionConnectOptions
 
 __all__ = [
     "SessionConnectOptions",
+    "console_enabled",
     "mock_room_participant",
     "run_worker",
     "session_is_closing",
@@ -29,6 +31,14 @@ def run_worker(server: AgentServer, *, log_level: str, dev: bool) -> None:
     normally even when ``server.run`` raised (livekit only logs "worker failed")."""
     args = _lk_proto.CliArgs(log_level=log_level, log_format="colored" if dev else "json", dev=dev)
     _lk_cli._run_worker(server, args=args)
+
+
+def console_enabled() -> bool:
+    """True when this process runs livekit's console (``python -m livekit.agents console``,
+    the deprecated ``python agent.py console``): jobs run on a thread of this process and the
+    console decides text or audio mode as the call goes (the ``lk`` CLI turns audio off, the
+    old console's ``--text``). Private in livekit (``cli.AgentsConsole``)."""
+    return bool(_AgentsConsole.get_instance().enabled)
 
 
 def mock_room_participant() -> Any:  # noqa: ANN401 (livekit's autospec mock)

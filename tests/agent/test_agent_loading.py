@@ -40,6 +40,13 @@ class Faulty(VoiceAgent):
         raise RuntimeError("no menu today")
 
 
+class Quitter(VoiceAgent):
+    def __init__(self) -> None:
+        import sys
+
+        sys.exit(9)
+
+
 instance = Desk()
 server = voicefsm.build_server(Desk)
 """
@@ -49,6 +56,7 @@ server = voicefsm.build_server(Desk)
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (tmp_path / "desk_agent.py").write_text(AGENT)
     (tmp_path / "broken_agent.py").write_text("import voicefsm\nraise RuntimeError('oops')\n")
+    (tmp_path / "exiting_agent.py").write_text("import sys\nsys.exit(7)\n")
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
@@ -105,6 +113,10 @@ def test_a_wrong_path_says_in_one_line_what_is_wrong(
         # A constructor that needs arguments: once a traceback, and simulate waited 600 s.
         ("simulate", "desk_agent:Needy", "calling desk_agent:Needy() failed: TypeError: "),
         ("diagrams", "desk_agent:Faulty", "calling desk_agent:Faulty() failed: RuntimeError"),
+        # Agent code that exits: once exit 7 or 9 with nothing on stderr.
+        ("simulate", "exiting_agent", "importing exiting_agent called sys.exit(7) ("),
+        ("simulate", "desk_agent:Quitter", "calling desk_agent:Quitter() called sys.exit(9) ("),
+        ("start", "exiting_agent.py", "importing exiting_agent.py called sys.exit(7) ("),
     ],
 )
 def test_the_commands_exit_2_with_one_line_and_no_traceback(

@@ -12,12 +12,13 @@ from pydantic import SecretStr
 from voicefsm.backend.server.runner import running_backend
 
 TOKEN = "test-token-7f3a"  # a fake secret the tests look for in output
+CALLER_SECRET = SecretStr("caller-key-secret-5d1e9a")  # likewise, never in output
 
 
 @pytest.fixture
 def backend_url(database_url: str) -> Iterator[str]:
     """The reference backend, without auth."""
-    with running_backend(database_url) as url:
+    with running_backend(database_url, caller_secret=CALLER_SECRET) as url:
         yield url
 
 

@@ -169,7 +169,11 @@ def test_a_returning_caller_gets_their_own_conversation_back_in_any_room(
     other = http.post("/api/v1/callers/conversation", json={"key": "u_42"})
     assert (first.status_code, again.status_code, other.status_code) == (201, 200, 201)
     assert first.json()["created"] is True
-    assert again.json() == {"conversation_id": first.json()["conversation_id"], "created": False}
+    assert again.json() == {
+        "conversation_id": first.json()["conversation_id"],
+        "created": False,
+        "held": True,
+    }
     assert other.json()["conversation_id"] != first.json()["conversation_id"]
     # A caller's key never becomes a room: the rooms keep their own conversations.
     room = http.post("/api/v1/rooms", json={"name": "caller-15550100"})

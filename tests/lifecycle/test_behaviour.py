@@ -11,10 +11,13 @@ import pytest
 
 from tests.lifecycle.walk import reach
 from voicefsm.lifecycle import (
+    CallerDropped,
     ContextLoaded,
+    EndCall,
     EndReason,
     FatalError,
     Greeted,
+    HangUp,
     Interrupted,
     Joined,
     Lifecycle,
@@ -28,6 +31,7 @@ from voicefsm.lifecycle import (
     SilenceTimeout,
     State,
     Trigger,
+    TriggerData,
     UserTurnCompleted,
     Utterance,
 )
@@ -267,16 +271,44 @@ def test_a_trigger_fired_inside_a_callback_runs_after_it() -> None:
     assert [e.trigger for e in lifecycle.timeline] == [Trigger.JOINED, Trigger.CONTEXT_LOADED]
 
 
-def test_refusals_are_counted_and_logged_with_static_messages(
+def test_refusals_are_counted_and_logged_naming_state_trigger_and_outcome(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    """A person reads what was refused where; a trigger name nobody defined (anyone's text)
+    never reaches the message, and the structured fields stay."""
     lifecycle, _ = _started()
     with caplog.at_level(logging.INFO, logger="voicefsm.lifecycle"):
         assert lifecycle.fire_named("no_such_trigger") is Outcome.UNKNOWN
         assert lifecycle.fire(Persisted()) is Outcome.ILLEGAL
     assert sum(lifecycle.refusals.values()) == 2
-    assert {r.getMessage() for r in caplog.records} == {"lifecycle trigger refused"}
+    assert [r.getMessage() for r in caplog.records] == [
+        "lifecycle trigger (unknown) refused in state listening: unknown",
+        "lifecycle trigger persisted refused in state listening: illegal",
+    ]
+    assert {r.msg for r in caplog.records} == {"lifecycle trigger %s refused in state %s: %s"}
     assert [r.outcome for r in caplog.records] == ["unknown", "illegal"]  # type: ignore[attr-defined]
+    assert [r.trigger for r in caplog.records] == ["no_such_trigger", "persisted"]  # type: ignore[attr-defined]
+    assert [r.levelno for r in caplog.records] == [logging.WARNING, logging.WARNING]
+
+
+@pytest.mark.parametrize(
+    "late", [HangUp(), ParticipantLeft(), SilenceTimeout(turn=0), CallerDropped(grace_s=5.0)]
+)
+def test_an_ending_that_races_the_agents_own_end_is_not_a_warning(
+    caplog: pytest.LogCaptureFixture, late: TriggerData
+) -> None:
+    """The agent ends the call; the caller's hang-up (the room deleted under them) comes after.
+    Refused, counted, logged at INFO: it happens on every call the agent ends."""
+    lifecycle, _ = _started()
+    lifecycle.fire(EndCall())
+    assert lifecycle.state is State.PERSISTING
+    with caplog.at_level(logging.INFO, logger="voicefsm.lifecycle"):
+        assert lifecycle.fire(late) is Outcome.ILLEGAL
+    [record] = caplog.records
+    assert record.levelno == logging.INFO
+    assert record.getMessage() == (
+        f"lifecycle trigger {late.trigger.value} refused in state persisting: illegal"
+    )
 
 
 def test_timeline_exports_json_lines_from_an_injected_clock() -> None:

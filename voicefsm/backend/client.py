@@ -242,9 +242,12 @@ class BackendClient:
         )
         return _parse(CreateRoomResponse, response)
 
-    async def caller_conversation(self, key: str) -> CallerConversationResponse:
-        """A returning caller's conversation (``key``: a phone number, a user id)."""
-        body = CallerConversationRequest(key=key)
+    async def caller_conversation(
+        self, key: str, *, session_id: str | None = None, lease_s: float = 60.0
+    ) -> CallerConversationResponse:
+        """A returning caller's conversation (``key``: a phone number, a user id), held by
+        ``session_id`` for ``lease_s`` (asking again renews the hold)."""
+        body = CallerConversationRequest(key=key, session_id=session_id, lease_s=lease_s)
         response = await self._send(
             "POST",
             "/callers/conversation",

@@ -59,9 +59,13 @@ class CreateRoomRequest(_Request):
     @field_validator("metadata")
     @classmethod
     def _strict_json(cls, value: dict[str, JsonValue]) -> dict[str, JsonValue]:
-        # NaN and Infinity parse, but the room metadata must be JSON every client can read.
+        # NaN, Infinity and a lone surrogate ("\ud800") parse, but the room metadata must be
+        # JSON every client can read, and UTF-8 (as every other text of the contract is).
         try:
-            json.dumps(value, allow_nan=False)
+            json.dumps(value, allow_nan=False, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            msg = "metadata must be valid Unicode (it holds a lone surrogate)"
+            raise ValueError(msg) from None
         except ValueError:
             msg = "metadata must not contain NaN or Infinity"
             raise ValueError(msg) from None
@@ -77,14 +81,27 @@ class CreateRoomResponse(_Response):
     livekit_room_created: bool
 
 
+#: The longest a live call's hold on its caller's conversation may last unrenewed.
+MAX_CALLER_LEASE_S = 3600.0
+
+
 class CallerConversationRequest(_Request):
-    #: Who is calling: a phone number, a user id. The reference backend keeps only a digest.
+    """A returning caller's conversation for one live call, held by ``session_id`` for
+    ``lease_s`` (renewed by asking again; freed by the summary). Another live call of the
+    caller meanwhile gets one of its own, linked (``held``: false). No ``session_id``: unheld."""
+
+    #: Who is calling: a phone number, a user id. The reference backend keeps only a keyed digest.
     key: Annotated[str, Field(min_length=1, max_length=256, pattern=NO_NUL)]
+    session_id: Id | None = None
+    lease_s: Annotated[float, Field(gt=0, le=MAX_CALLER_LEASE_S, allow_inf_nan=False)] = 60.0
 
 
 class CallerConversationResponse(_Response):
     conversation_id: str
     created: bool
+    #: The call holds the caller's own conversation; false: another live call of the caller
+    #: holds it, and this one has a conversation of its own, linked to the caller's.
+    held: bool = True
 
 
 # -- events ------------------------------------------------------------------------------------

@@ -110,6 +110,13 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--backend-url", type=http_url, help="deliver to this backend instead")
     sim.add_argument("--json", action="store_true", help="print one JSON document")
     sim.add_argument(
+        "--data-dir",
+        type=Path,
+        metavar="DIR",
+        help="where the spool and the embedded backend's database go (default: "
+        "VOICEFSM_DATA_DIR, else the voicefsm data directory)",
+    )
+    sim.add_argument(
         "--timeline-dir", type=Path, help="write each session's timeline to DIR/<session_id>.jsonl"
     )
     agent_option(sim, f"the example agent, {EXAMPLE_AGENT}")

@@ -6,6 +6,7 @@ import argparse
 import importlib.util
 import math
 import sys
+from collections.abc import Callable
 
 from pydantic import AnyHttpUrl, TypeAdapter, ValidationError
 
@@ -13,11 +14,12 @@ from voicefsm.errors import ConfigurationError
 from voicefsm.settings import Settings, load_settings
 
 
-def settings_or_exit() -> Settings:
+def settings_or_exit(command: str = "", **overrides: object) -> Settings:
+    """The settings, or one line naming every bad variable and exit status 2."""
     try:
-        return load_settings()
+        return load_settings(**overrides)
     except ConfigurationError as exc:
-        print(f"voicefsm: {exc}", file=sys.stderr)
+        print(f"voicefsm{' ' + command if command else ''}: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
 
 
@@ -33,6 +35,17 @@ def backend_installed() -> bool:
         return all(importlib.util.find_spec(module) is not None for module in _BACKEND_MODULES)
     except ImportError:  # a module that cannot even be looked for is not installed either
         return False
+
+
+def ready_or_exit(command: str, *checks: Callable[[], object]) -> None:
+    """Run each check (a directory made ready, a file read); the first that raises
+    :class:`ConfigurationError` is one line and exit status 2, before anything starts."""
+    for check in checks:
+        try:
+            check()
+        except ConfigurationError as exc:
+            print(f"voicefsm {command}: {exc}", file=sys.stderr)
+            raise SystemExit(2) from None
 
 
 def fail(command: str, message: str) -> int:

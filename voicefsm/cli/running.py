@@ -11,9 +11,14 @@ import json
 
 from pydantic import AnyHttpUrl, TypeAdapter, ValidationError
 
-from voicefsm.cli.common import NO_BACKEND, backend_installed, fail, settings_or_exit
+from voicefsm.cli.common import NO_BACKEND, backend_installed, fail, ready_or_exit, settings_or_exit
 from voicefsm.errors import ConfigurationError
-from voicefsm.settings import check_worker
+from voicefsm.settings import (
+    data_directory,
+    read_settings,
+    spool_directory,
+    worker_problems,
+)
 
 EXAMPLE_AGENT = "voicefsm.examples.bistro:BistroAgent"
 
@@ -29,11 +34,15 @@ def _agent(command: str, spec: str | None) -> object:
 
 
 def run_worker_command(args: argparse.Namespace) -> int:
-    settings = settings_or_exit()
+    # Before livekit is even imported: every invalid and missing setting, in one line.
     try:
-        check_worker(settings)  # before livekit is even imported: a mistake is reported at once
+        settings, invalid = read_settings()
     except ConfigurationError as exc:
         return fail(args.command, str(exc))
+    problems = worker_problems(settings, invalid)
+    if problems:
+        return fail(args.command, "cannot start the worker: " + "; ".join(problems))
+    ready_or_exit(args.command, lambda: spool_directory(settings))
     agent = _agent(args.command, args.agent)
     if isinstance(agent, int):
         return agent
@@ -53,7 +62,13 @@ def run_simulate(args: argparse.Namespace) -> int:
         scenario = load_scenario(args.scenario, example=args.agent is None)
     except ScenarioError as exc:
         return fail("simulate", str(exc))
-    settings = settings_or_exit()
+    if args.data_dir is not None:
+        # Both of simulate's files move: its spool and its embedded backend's database.
+        spool = args.data_dir / "outbox.sqlite3"
+        settings = settings_or_exit("simulate", data_dir=args.data_dir, spool_path=spool)
+    else:
+        settings = settings_or_exit("simulate")
+    ready_or_exit("simulate", lambda: data_directory(settings), lambda: spool_directory(settings))
     if args.backend_url:
         try:
             url = TypeAdapter(AnyHttpUrl).validate_python(args.backend_url)

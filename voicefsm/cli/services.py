@@ -6,15 +6,16 @@ import argparse
 import sys
 from pathlib import Path
 
-from voicefsm.cli.common import NO_BACKEND, backend_installed, fail
+from voicefsm.cli.common import NO_BACKEND, backend_installed, fail, ready_or_exit
 from voicefsm.cli.common import settings_or_exit as _settings
-from voicefsm.settings import default_data_dir
+from voicefsm.settings import data_directory, private_directory
 
 
 def run_backend(args: argparse.Namespace) -> int:
     if not backend_installed():
         return fail("backend", NO_BACKEND)
     from voicefsm.backend.openapi import openapi_document  # noqa: PLC0415 (heavy imports)
+    from voicefsm.backend.server.db import async_url  # noqa: PLC0415
     from voicefsm.backend.server.limits import ServerLimits  # noqa: PLC0415
     from voicefsm.backend.server.livekit_rooms import LiveKitRooms  # noqa: PLC0415
     from voicefsm.backend.server.runner import serve  # noqa: PLC0415
@@ -22,15 +23,36 @@ def run_backend(args: argparse.Namespace) -> int:
     if args.openapi:
         sys.stdout.write(openapi_document())
         return 0
-    settings = _settings()
+    settings = _settings("backend")
+    if args.database_url is None:
+        ready_or_exit("backend", lambda: data_directory(settings))
+        database_url = f"sqlite:///{settings.data_dir / 'backend.sqlite3'}"
+    else:
+        database_url = args.database_url
+        try:
+            async_url(database_url)
+        except Exception as exc:  # an unknown scheme, a URL SQLAlchemy cannot parse
+            return fail("backend", f"--database-url: {exc}")
+        if database_url.startswith("sqlite:///"):
+            folder = Path(database_url.removeprefix("sqlite:///")).parent
+            ready_or_exit("backend", lambda: private_directory(folder, "the database's directory"))
     credentials = settings.livekit_credentials()
     rooms = LiveKitRooms(*credentials) if credentials else None
-    database_url = args.database_url or f"sqlite:///{default_data_dir() / 'backend.sqlite3'}"
-    if database_url.startswith("sqlite:///"):
-        Path(database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     limits = ServerLimits.from_settings(settings)
+    if settings.backend_caller_key_secret is None:
+        print(
+            "voicefsm backend: returning callers are refused until "
+            "VOICEFSM_BACKEND_CALLER_KEY_SECRET is set",
+            file=sys.stderr,
+        )
     serve(
-        args.host, args.port, database_url, token=settings.backend_token, rooms=rooms, limits=limits
+        args.host,
+        args.port,
+        database_url,
+        token=settings.backend_token,
+        rooms=rooms,
+        limits=limits,
+        caller_secret=settings.backend_caller_key_secret,
     )
     return 0
 
@@ -39,7 +61,7 @@ def run_outbox(args: argparse.Namespace) -> int:
     from voicefsm.errors import OutboxError  # noqa: PLC0415
     from voicefsm.persistence import commands  # noqa: PLC0415 (heavy imports)
 
-    settings = _settings()
+    settings = _settings(f"outbox {args.action}")
     spool: Path = args.spool or settings.spool_path
     command = f"outbox {args.action}"
     if not spool.exists() and not spool.is_symlink():

@@ -16,10 +16,10 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
-from typing import Any, cast
+from typing import Any
 
 import httpx
-from livekit.agents import NOT_GIVEN, AgentSession, TurnHandlingOptions
+from livekit.agents import NOT_GIVEN, AgentSession
 
 from voicefsm.agent.definition import VoiceAgent
 from voicefsm.backend.client import BackendClient, backend_http
@@ -30,6 +30,7 @@ from voicefsm.engine.room_control import RoomControl
 from voicefsm.engine.session import VoiceSession
 from voicefsm.persistence.outbox import Outbox
 from voicefsm.providers import Providers
+from voicefsm.providers.turns import merged
 from voicefsm.settings import Settings
 
 #: Connects a session's input and output (a LiveKit room, simulated devices); returns extra
@@ -44,8 +45,7 @@ def build_agent_session(providers: Providers, settings: Settings) -> AgentSessio
         llm=providers.llm,
         tts=providers.tts or NOT_GIVEN,
         vad=providers.vad,
-        turn_handling=cast(
-            "TurnHandlingOptions",
+        turn_handling=merged(
             {
                 "turn_detection": providers.turn_detection,
                 "endpointing": {"min_delay": providers.min_endpointing_delay_s},
@@ -53,6 +53,7 @@ def build_agent_session(providers: Providers, settings: Settings) -> AgentSessio
                 # preemptive reply would be an LLM call thrown away on every turn.
                 "preemptive_generation": {"enabled": False},
             },
+            providers.turn_handling,
         ),
         user_away_timeout=settings.silence_timeout_s,
         session_close_transcript_timeout=0.5,

@@ -28,6 +28,7 @@ from transitions import Machine
 from voicefsm.lifecycle.callbacks import SessionModel, is_turn_token
 from voicefsm.lifecycle.effects import Effects
 from voicefsm.lifecycle.states import (
+    ENDING_TRIGGERS,
     FINAL_STATE,
     INITIAL_STATE,
     LIVE_STATES,
@@ -66,6 +67,27 @@ class Refusal(NamedTuple):
 _TURN_GUARDED = frozenset(
     (edge.source, edge.trigger) for edge in TRANSITIONS if Guard.IS_CURRENT_TURN in edge.guards
 )
+
+
+#: Triggers that race a session's own end: the caller hanging up (or leaving) as the agent ends
+#: the call, a timer firing as it ends. Refused once the session is ending, as expected.
+_LATE_ENDINGS = frozenset(
+    {
+        *(t.value for t in ENDING_TRIGGERS),
+        Trigger.SILENCE_TIMEOUT.value,
+        Trigger.CALLER_DROPPED.value,
+    }
+)
+
+
+def _refusal_level(outcome: Outcome, state: State, trigger: str) -> int:
+    """INFO for the refusals a healthy session produces (stale completions, guards, an ending
+    that comes after the session began to end); WARNING for the rest."""
+    if outcome in (Outcome.STALE, Outcome.GUARDED):
+        return logging.INFO
+    if outcome is Outcome.ILLEGAL and state not in LIVE_STATES and trigger in _LATE_ENDINGS:
+        return logging.INFO
+    return logging.WARNING
 
 
 def machine_states() -> list[dict[str, Any]]:
@@ -253,10 +275,14 @@ class Lifecycle:
             except Exception:
                 self._log.exception("lifecycle listener failed; removed")
                 self._refusal_listeners.remove(listener)
-        level = logging.INFO if outcome in (Outcome.STALE, Outcome.GUARDED) else logging.WARNING
+        # Only our own names reach the message: an unknown trigger may be anyone's text.
+        named = trigger if outcome is not Outcome.UNKNOWN else "(unknown)"
         self._log.log(
-            level,
-            "lifecycle trigger refused",
+            _refusal_level(outcome, state, trigger),
+            "lifecycle trigger %s refused in state %s: %s",
+            named,
+            state.value,
+            outcome.value,
             extra={"session_state": state.value, "trigger": trigger, "outcome": outcome.value},
         )
         return outcome

@@ -10,12 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from livekit.agents import TurnHandlingOptions, stt, tts, vad
 from livekit.agents import llm as lk_llm
-from livekit.agents import stt, tts, vad
 
 from voicefsm.livekit_compat import SessionConnectOptions
 
-TurnDetection = Literal["stt", "vad", "manual"]
+TurnDetection = Literal["stt", "vad", "manual", "model"]
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,10 @@ class Providers:
     #: livekit's retries and timeouts per provider, and how many unrecoverable provider errors
     #: in a row close the session (``None``: livekit's defaults).
     conn_options: SessionConnectOptions | None = None
+    #: livekit's turn handling laid over voicefsm's (the two fields above, preemptive
+    #: generation off), section by section: a turn-detector model, interruption options,
+    #: preemptive generation. See :mod:`voicefsm.providers.turns`.
+    turn_handling: TurnHandlingOptions | None = None
 
     async def aclose(self) -> None:
         """Close each provider's connections (they are built per job and end with it)."""

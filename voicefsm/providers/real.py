@@ -7,11 +7,12 @@ Call :func:`voicefsm.settings.check_providers` first: it names every variable th
 
 from __future__ import annotations
 
-from livekit.agents import NOT_GIVEN, inference
+from livekit.agents import NOT_GIVEN, TurnHandlingOptions, inference
 from livekit.plugins import deepgram, elevenlabs, openai
 from pydantic import SecretStr
 
 from voicefsm.providers import Providers
+from voicefsm.providers.turns import merged, turn_handling
 from voicefsm.settings import Settings
 
 DEEPGRAM_URL = "https://api.deepgram.com/v1/listen"
@@ -21,15 +22,17 @@ def _secret(value: SecretStr | None) -> str:
     return value.get_secret_value() if value is not None else ""
 
 
-def build_providers(settings: Settings) -> Providers:
-    """The real plugins, configured from (already checked) settings."""
-    stt = deepgram.STT(
+def build_stt(settings: Settings) -> deepgram.STT:
+    return deepgram.STT(
         model=settings.stt_model,
         language=settings.stt_language,
         api_key=_secret(settings.deepgram_api_key),
         base_url=str(settings.deepgram_base_url) if settings.deepgram_base_url else DEEPGRAM_URL,
     )
-    tts = elevenlabs.TTS(
+
+
+def build_tts(settings: Settings) -> elevenlabs.TTS:
+    return elevenlabs.TTS(
         voice_id=settings.tts_voice_id,
         model=settings.tts_model,
         encoding=settings.tts_encoding,  # type: ignore[arg-type]
@@ -40,25 +43,31 @@ def build_providers(settings: Settings) -> Providers:
             else NOT_GIVEN
         ),
     )
-    llm: openai.LLM | inference.LLM
+
+
+def build_llm(settings: Settings) -> openai.LLM | inference.LLM:
     if settings.llm_base_url is not None:
-        llm = openai.LLM(
+        return openai.LLM(
             model=settings.llm_model,
             base_url=str(settings.llm_base_url),
             api_key=_secret(settings.llm_api_key),
         )
-    else:
-        llm = inference.LLM(
-            settings.llm_model,
-            api_key=_secret(settings.livekit_api_key),
-            api_secret=_secret(settings.livekit_api_secret),
-        )
-    vad = inference.VAD(model="silero") if settings.vad == "silero" else None
+    return inference.LLM(
+        settings.llm_model,
+        api_key=_secret(settings.livekit_api_key),
+        api_secret=_secret(settings.livekit_api_secret),
+    )
+
+
+def build_providers(settings: Settings, turns: TurnHandlingOptions | None = None) -> Providers:
+    """The real plugins, configured from (already checked) settings; ``turns`` (livekit's turn
+    handling options, from ``build_server``) over what the settings say."""
     return Providers(
-        stt=stt,
-        llm=llm,
-        tts=tts,
-        vad=vad,
+        stt=build_stt(settings),
+        llm=build_llm(settings),
+        tts=build_tts(settings),
+        vad=inference.VAD(model="silero") if settings.vad == "silero" else None,
         turn_detection=settings.turn_detection,
         min_endpointing_delay_s=settings.min_endpointing_delay_s,
+        turn_handling=merged(turn_handling(settings), turns),
     )

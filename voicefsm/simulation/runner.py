@@ -29,7 +29,7 @@ from voicefsm.engine.session import VoiceSession
 from voicefsm.lifecycle import TimelineEntry
 from voicefsm.observability.prometheus import PrometheusMetrics
 from voicefsm.persistence.outbox import CommitListener
-from voicefsm.settings import Settings, default_data_dir
+from voicefsm.settings import Settings
 from voicefsm.simulation.harness import SessionRun, SimulationPlumbing
 from voicefsm.simulation.report import session_report
 from voicefsm.simulation.rooms import SimulatedRooms
@@ -64,14 +64,15 @@ def _backend(settings: Settings) -> Iterator[str | None]:
         yield str(settings.backend_url)
         return
     from voicefsm.backend.server.limits import ServerLimits  # noqa: PLC0415 (only embedded)
-    from voicefsm.backend.server.runner import running_backend  # noqa: PLC0415
+    from voicefsm.backend.server.runner import running_backend, throwaway_secret  # noqa: PLC0415
 
-    directory = default_data_dir() / "simulate"
-    directory.mkdir(parents=True, exist_ok=True)
+    directory = settings.data_dir / "simulate"  # --data-dir, VOICEFSM_DATA_DIR
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     with running_backend(
         f"sqlite:///{directory / 'backend.sqlite3'}",
         token=settings.backend_token,
         limits=ServerLimits.from_settings(settings),  # the same VOICEFSM_BACKEND_* as `backend`
+        caller_secret=settings.backend_caller_key_secret or throwaway_secret(),
     ) as url:
         yield url
 

@@ -26,6 +26,7 @@ from voicefsm.worker.interpreter_guard import install_interpreter_guard
 from voicefsm.worker.room_memory import (
     caller_key,
     conversation_for_room,
+    hold_caller_conversation,
     remember_conversation,
 )
 
@@ -82,7 +83,9 @@ async def run_job(
     # The caller as the room knows them (a simulated room holds their attributes).
     known_caller = _in_room(events, caller.identity) or caller
     key = caller_key(settings, known_caller, participant.value)
-    known = await conversation_for_room(ctx.job.room.name, room.value, settings, caller=key)
+    known = await conversation_for_room(
+        ctx.job.room.name, room.value, settings, caller=key, session_id=ctx.job.id
+    )
     async with open_session(
         agent(),
         providers=plumbing.providers(ctx),
@@ -99,6 +102,9 @@ async def run_job(
         if room.value.conversation_id is None:
             remember = remember_conversation(control, raw_room, room, session.record)
             session.spawn(remember, "voicefsm-remember-conversation")
+            if key:
+                hold = hold_caller_conversation(key, ctx.job.id, settings, session.finished)
+                session.spawn(hold, "voicefsm-caller-hold")
         await session.finished.wait()
         reason = session.lifecycle.end_reason
         ctx.shutdown(reason=reason.value if reason else "")

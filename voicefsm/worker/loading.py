@@ -54,8 +54,16 @@ def _import(target: str) -> ModuleType:
             msg = f"no module named {name!r}"
             raise AgentLoadError(msg) from None
         raise AgentLoadError(_failure(target, exc)) from None
+    except SystemExit as exc:  # the process is ours: say so in one line, never exit silently
+        msg = f"importing {target} called sys.exit({exc.code!r}){_where(exc)}"
+        raise AgentLoadError(msg) from None
     except Exception as exc:
         raise AgentLoadError(_failure(target, exc)) from None
+
+
+def _where(exc: BaseException) -> str:
+    frames = traceback.extract_tb(exc.__traceback__)
+    return f" ({frames[-1].filename}:{frames[-1].lineno})" if frames else ""
 
 
 def _failure(target: str, exc: BaseException) -> str:
@@ -126,6 +134,9 @@ def _checked(factory: object, spec: str) -> AgentFactory:
     arguments."""
     try:
         made = factory()  # type: ignore[operator]
+    except SystemExit as exc:
+        msg = f"calling {spec}() called sys.exit({exc.code!r}){_where(exc)}"
+        raise AgentLoadError(msg) from None
     except Exception as exc:
         msg = f"calling {spec}() failed: {type(exc).__name__}: {exc}"
         raise AgentLoadError(msg) from None

@@ -47,7 +47,12 @@ def caller_key(settings: Settings, caller: object, metadata: ParticipantMetadata
 
 
 async def conversation_for_room(
-    room_name: str, room: RoomMetadata, settings: Settings, *, caller: str | None = None
+    room_name: str,
+    room: RoomMetadata,
+    settings: Settings,
+    *,
+    caller: str | None = None,
+    session_id: str | None = None,
 ) -> RoomMetadata:
     """``room`` naming its conversation: the room's own, else the caller's (``caller``: their
     key), else the backend's for ``room_name``; unchanged when there is no backend or it does
@@ -65,7 +70,16 @@ async def conversation_for_room(
             )
             async with asyncio.timeout(settings.history_deadline_s):
                 if caller:
-                    conversation_id = (await client.caller_conversation(caller)).conversation_id
+                    found = await client.caller_conversation(
+                        caller, session_id=session_id, lease_s=settings.caller_lease_s
+                    )
+                    conversation_id = found.conversation_id
+                    if not found.held:
+                        _LOG.info(
+                            "the caller is in another live call: this call has a conversation "
+                            "of its own",
+                            extra={"conversation_id": conversation_id},
+                        )
                 else:
                     agent = room.agent.model_dump(mode="json", exclude_none=True)
                     created = await client.create_room(room_name, agent)
@@ -77,6 +91,36 @@ async def conversation_for_room(
         )
         return room
     return room.model_copy(update={"conversation_id": conversation_id})
+
+
+async def hold_caller_conversation(
+    caller: str, session_id: str, settings: Settings, finished: asyncio.Event
+) -> None:
+    """Renew this call's hold on its caller's conversation every third of the lease until the
+    call has ``finished`` (its summary then frees the conversation; a crashed call's hold runs
+    out). A failed renewal is retried at the next beat."""
+    if settings.backend_url is None:
+        return
+    async with backend_http(str(settings.backend_url)) as http:
+        client = BackendClient(
+            http, token=settings.backend_token, write_timeout_s=settings.history_deadline_s
+        )
+        while True:
+            try:
+                await asyncio.wait_for(finished.wait(), settings.caller_lease_s / 3)
+            except TimeoutError:
+                pass
+            else:
+                return
+            try:
+                await client.caller_conversation(
+                    caller, session_id=session_id, lease_s=settings.caller_lease_s
+                )
+            except Exception as exc:  # an outage: the next beat tries again
+                _LOG.warning(
+                    "the caller's conversation hold was not renewed",
+                    extra={"error_type": type(exc).__name__},
+                )
 
 
 def merged_metadata(

@@ -16,19 +16,20 @@ import importlib
 import logging
 import sys
 import tempfile
+from collections.abc import Sequence
 from typing import Any
 
-from livekit.agents import AgentServer, JobContext
+from livekit.agents import AgentServer, JobContext, TurnHandlingOptions
 
 from voicefsm import livekit_compat
 from voicefsm.engine.observers import Observers
-from voicefsm.errors import ConfigurationError
 from voicefsm.observability.prometheus import PrometheusMetrics
 from voicefsm.observability.tracing import configure_from_env as configure_tracing_from_env
 from voicefsm.persistence.commands import drain
-from voicefsm.settings import Settings, check_providers, check_worker, load_settings
+from voicefsm.settings import Settings, check_worker, load_settings, read_settings
 from voicefsm.worker.entrypoint import AgentFactory, run_job
 from voicefsm.worker.interpreter_guard import install_interpreter_guard
+from voicefsm.worker.startup import WorkerRefused, refuse_to_start
 
 _LOG = logging.getLogger("voicefsm.worker")
 
@@ -39,18 +40,23 @@ def process_metrics() -> PrometheusMetrics:
     return PrometheusMetrics()
 
 
-async def production_entrypoint(ctx: JobContext, *, agent: AgentFactory) -> None:
+async def production_entrypoint(
+    ctx: JobContext, *, agent: AgentFactory, turns: TurnHandlingOptions | None = None
+) -> None:
     """The job entrypoint in livekit's job processes (a module-level function, so that the
     server's entrypoint pickles by reference with the agent it runs)."""
-    from voicefsm.providers.real import build_providers  # noqa: PLC0415 (job processes only)
+    from voicefsm.providers.console import console_providers  # noqa: PLC0415 (job processes)
+    from voicefsm.providers.real import build_providers  # noqa: PLC0415
     from voicefsm.worker.room_io import RoomPlumbing  # noqa: PLC0415
 
     settings = load_settings()
     configure_tracing_from_env()
+    console = livekit_compat.console_enabled()
+    providers = (console_providers if console else build_providers)(settings, turns)
     await run_job(
         ctx,
         agent=agent,
-        plumbing=RoomPlumbing(build_providers(settings)),
+        plumbing=RoomPlumbing(providers),
         settings=settings,
         observers=Observers(metrics=process_metrics()),
     )
@@ -59,12 +65,23 @@ async def production_entrypoint(ctx: JobContext, *, agent: AgentFactory) -> None
 class VoiceFsmServer(AgentServer):
     """livekit's ``AgentServer`` for one voicefsm agent; what it adds happens in :meth:`run`."""
 
-    def __init__(self, agent: AgentFactory, settings: Settings, **options: Any) -> None:  # noqa: ANN401
+    def __init__(
+        self,
+        agent: AgentFactory,
+        settings: Settings,
+        *,
+        invalid: Sequence[str] = (),
+        **options: Any,  # noqa: ANN401
+    ) -> None:
         super().__init__(**options)
         self.agent = agent
         self.settings = settings
+        #: Settings refused when the server was built (their defaults stand in): :meth:`run`
+        #: names them, with whatever else is missing, and does not start.
+        self.invalid = tuple(invalid)
         #: The worker stopped on an error (livekit's CLI exits 0 all the same).
         self.failed = False
+        self._started = False
 
     async def run(self, *, devmode: bool = False, unregistered: bool = False) -> None:
         try:
@@ -74,27 +91,50 @@ class VoiceFsmServer(AgentServer):
                 extra={"agent": getattr(self.agent, "__qualname__", repr(self.agent))},
             )
             try:
-                check_providers(self.settings)
-            except ConfigurationError as exc:
-                _LOG.error("voicefsm settings are incomplete", extra={"problem": str(exc)})
-                raise
+                refuse_to_start(
+                    self.settings,
+                    self.invalid,
+                    registered=not unregistered,
+                    console=livekit_compat.console_enabled(),
+                )
+            except WorkerRefused:
+                return  # logged; the process exits with status 2 (see refuse_to_start)
             if not unregistered:
                 await drain_orphans(self.settings)
+            self._started = True
             await super().run(devmode=devmode, unregistered=unregistered)
         except Exception:
             self.failed = True
             raise
 
+    async def drain(self, timeout: Any = None) -> None:  # noqa: ANN401 (livekit's NotGivenOr)
+        # livekit drains after run() failed, and a worker that never started has no process
+        # pool to drain ("'VoiceFsmServer' object has no attribute '_proc_pool'").
+        if self._started:
+            await (super().drain() if timeout is None else super().drain(timeout))
 
-def build_server(agent: AgentFactory, settings: Settings | None = None) -> VoiceFsmServer:
+
+def build_server(
+    agent: AgentFactory,
+    settings: Settings | None = None,
+    *,
+    turn_handling: TurnHandlingOptions | None = None,
+) -> VoiceFsmServer:
     """The worker for ``agent`` (a ``VoiceAgent`` subclass, or any function returning a fresh
     ``VoiceAgent`` per call), configured from ``settings`` (default: the environment).
 
     Put the result in your ``agent.py`` as ``server`` and livekit's CLI runs it::
 
         server = voicefsm.build_server(MyAgent)   # python -m livekit.agents start agent.py
+
+    ``turn_handling`` is livekit's own (``TurnHandlingOptions``), laid over what the settings
+    say, section by section: ``{"turn_detection": inference.TurnDetector(), "interruption":
+    {"min_words": 2}}``. Invalid settings do not raise here, at import: the worker names them
+    when it starts, with everything else that is missing, and exits with status 2.
     """
-    settings = settings or load_settings()
+    invalid: list[str] = []
+    if settings is None:
+        settings, invalid = read_settings()
     # livekit's plugins register themselves on import, and only on the main thread: a job run
     # on a thread (livekit's console, THREAD executors) would otherwise import them there and
     # crash ("Plugins must be registered on the main thread").
@@ -119,10 +159,9 @@ def build_server(agent: AgentFactory, settings: Settings | None = None) -> Voice
         secret = getattr(settings, field)
         if secret is not None:
             options[option] = secret.get_secret_value()
-    server = VoiceFsmServer(agent, settings, **options)
-    server.rtc_session(
-        functools.partial(production_entrypoint, agent=agent), agent_name=settings.agent_name
-    )
+    server = VoiceFsmServer(agent, settings, invalid=invalid, **options)
+    entrypoint = functools.partial(production_entrypoint, agent=agent, turns=turn_handling)
+    server.rtc_session(entrypoint, agent_name=settings.agent_name)
     return server
 
 

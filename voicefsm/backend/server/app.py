@@ -34,6 +34,7 @@ from voicefsm.backend.models import (
     SessionSummary,
 )
 from voicefsm.backend.server.admission import Admission, unavailable
+from voicefsm.backend.server.callers import CallerKeys, Callers
 from voicefsm.backend.server.db import build_engine, create_schema
 from voicefsm.backend.server.limits import BodyLimit, ServerLimits
 from voicefsm.backend.server.livekit_rooms import RoomCreator
@@ -96,7 +97,9 @@ def _authorisation(token: SecretStr | None) -> Callable[..., Awaitable[None]]:
     return authorised
 
 
-def _api(store: Store, rooms: RoomCreator | None, token: SecretStr | None) -> APIRouter:
+def _api(
+    store: Store, rooms: RoomCreator | None, token: SecretStr | None, callers: Callers | None
+) -> APIRouter:
     api = APIRouter(
         prefix=API_PREFIX, dependencies=[Depends(_authorisation(token))], responses=_REFUSALS
     )
@@ -136,17 +139,30 @@ def _api(store: Store, rooms: RoomCreator | None, token: SecretStr | None) -> AP
     @api.post(
         "/callers/conversation",
         status_code=201,
-        responses={200: {"model": CallerConversationResponse, "description": "An existing one"}},
+        responses={
+            200: {"model": CallerConversationResponse, "description": "An existing one"},
+            503: {"model": Problem, "description": "Returning callers are not configured"},
+        },
     )
     async def caller_conversation(
         body: CallerConversationRequest, response: Response
     ) -> CallerConversationResponse:
         """The conversation of a returning caller (a phone number, a user id): created once per
-        caller, so a caller who rings again, in any room, resumes their history."""
-        conversation_id, created = await store.caller_conversation(body.key)
-        if not created:
+        caller, so a caller who rings again, in any room, resumes their history. A live call
+        holds it (``session_id``, renewed by asking again within ``lease_s``); another live call
+        of the same caller gets a conversation of its own meanwhile (``held``: false)."""
+        if callers is None:
+            raise HTTPException(
+                503, "returning callers are off: VOICEFSM_BACKEND_CALLER_KEY_SECRET is not set"
+            )
+        found = await callers.conversation(
+            body.key, session_id=body.session_id, lease_s=body.lease_s
+        )
+        if not found.created:
             response.status_code = status.HTTP_200_OK
-        return CallerConversationResponse(conversation_id=conversation_id, created=created)
+        return CallerConversationResponse(
+            conversation_id=found.conversation_id, created=found.created, held=found.held
+        )
 
     @api.get("/conversations/{conversation_id}/messages")
     async def recent_messages(
@@ -192,13 +208,16 @@ def create_app(
     token: SecretStr | None = None,
     rooms: RoomCreator | None = None,
     limits: ServerLimits | None = None,
+    caller_secret: SecretStr | None = None,
 ) -> FastAPI:
-    """The ASGI app. The schema is created on start; ``rooms`` creates LiveKit rooms if given."""
+    """The ASGI app. The schema is created on start; ``rooms`` creates LiveKit rooms if given;
+    returning callers are served with ``caller_secret`` (their keys' digests' key) only."""
     limits = limits or ServerLimits.defaults()
     engine = build_engine(
         database_url, pool_size=limits.pool_size, pool_timeout_s=limits.queue_wait_s
     )
     store = Store(engine)
+    callers = Callers(store, CallerKeys(caller_secret)) if caller_secret is not None else None
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -246,6 +265,6 @@ def create_app(
     async def healthz() -> Health:
         return Health(status="ok", version=version("voicefsm"))
 
-    app.include_router(_api(store, rooms, token))
+    app.include_router(_api(store, rooms, token, callers))
     app.state.store = store
     return app

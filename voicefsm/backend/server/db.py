@@ -71,6 +71,17 @@ class EventRow(Base):
     received_at: Mapped[datetime]
 
 
+class CallerLeaseRow(Base):
+    """Which live call holds a returning caller's conversation, until when (a table of its
+    own, so that an existing database gains it on start)."""
+
+    __tablename__ = "caller_leases"
+
+    caller: Mapped[str] = mapped_column(String(128), primary_key=True)
+    session_id: Mapped[str] = mapped_column(String(128))
+    expires_at: Mapped[datetime]
+
+
 class SessionRow(Base):
     __tablename__ = "sessions"
 

@@ -4,6 +4,7 @@ its limits (see ``limits``, ``admission``, ``connections`` and ``log_limit``).""
 
 from __future__ import annotations
 
+import secrets
 import socket
 import threading
 from collections.abc import Iterator
@@ -25,10 +26,20 @@ def _config(
     rooms: RoomCreator | None,
     limits: ServerLimits | None,
     log_level: str,
+    *,
+    caller_secret: SecretStr | None = None,
 ) -> uvicorn.Config:
     limits = within_open_files(limits or ServerLimits.defaults())
-    app = create_app(database_url, token=token, rooms=rooms, limits=limits)
+    app = create_app(
+        database_url, token=token, rooms=rooms, limits=limits, caller_secret=caller_secret
+    )
     return GuardedConfig(app, limits=limits, log_level=log_level)
+
+
+def throwaway_secret() -> SecretStr:
+    """A caller-key secret for one embedded backend's life (``simulate`` without
+    ``VOICEFSM_BACKEND_CALLER_KEY_SECRET``): its callers resume within the run only."""
+    return SecretStr(secrets.token_hex(32))
 
 
 def serve(
@@ -39,9 +50,10 @@ def serve(
     token: SecretStr | None = None,
     rooms: RoomCreator | None = None,
     limits: ServerLimits | None = None,
+    caller_secret: SecretStr | None = None,
 ) -> None:
     """Run until interrupted (SIGINT/SIGTERM shut it down gracefully)."""
-    config = _config(database_url, token, rooms, limits, "info")
+    config = _config(database_url, token, rooms, limits, "info", caller_secret=caller_secret)
     config.host, config.port = host, port
     with repeats_limited():
         uvicorn.Server(config).run()
@@ -55,12 +67,15 @@ def running_backend(
     rooms: RoomCreator | None = None,
     host: str = "127.0.0.1",
     limits: ServerLimits | None = None,
+    caller_secret: SecretStr | None = None,
 ) -> Iterator[str]:
     """Serve on an ephemeral port in a background thread; yields the base URL."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, 0))
-    server = uvicorn.Server(_config(database_url, token, rooms, limits, "warning"))
+    server = uvicorn.Server(
+        _config(database_url, token, rooms, limits, "warning", caller_secret=caller_secret)
+    )
     # uvicorn only installs signal handlers on the main thread, so ours stay untouched.
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [sock]}, name="voicefsm-backend", daemon=True

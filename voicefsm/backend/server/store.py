@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import json
 import re
 import uuid
@@ -13,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -24,7 +23,7 @@ from voicefsm.backend.models import (
     SessionSummary,
     payload_digest,
 )
-from voicefsm.backend.server.db import ConversationRow, EventRow, SessionRow
+from voicefsm.backend.server.db import CallerLeaseRow, ConversationRow, EventRow, SessionRow
 from voicefsm.context import MAX_METADATA_BYTES
 from voicefsm.lifecycle.states import Role
 
@@ -68,18 +67,18 @@ class Store:
         self._write_turn: asyncio.Lock | None = asyncio.Lock() if dialect == "sqlite" else None
 
     @contextlib.asynccontextmanager
-    async def _writing(self) -> AsyncIterator[AsyncSession]:
+    async def writing(self) -> AsyncIterator[AsyncSession]:
         """A write transaction (one at a time on SQLite)."""
         async with contextlib.AsyncExitStack() as stack:
             if self._write_turn is not None:
                 await stack.enter_async_context(self._write_turn)
             yield await stack.enter_async_context(self._sessions.begin())
 
-    def _insert_ignoring(self, table: type[Any], *, on: str) -> Any:  # noqa: ANN401 (dialect stmt)
+    def insert_ignoring(self, table: type[Any], *, on: str) -> Any:  # noqa: ANN401 (dialect stmt)
         return self._insert(table).on_conflict_do_nothing(index_elements=[on])
 
     async def _ensure_conversation(self, db: AsyncSession, conversation_id: str) -> None:
-        stmt = self._insert_ignoring(ConversationRow, on="id")
+        stmt = self.insert_ignoring(ConversationRow, on="id")
         await db.execute(stmt.values(id=conversation_id, created_at=_now()))
 
     async def create_room(self, name: str, agent: dict[str, Any]) -> Room:
@@ -92,8 +91,8 @@ class Store:
         )
         if len(metadata.encode()) > MAX_METADATA_BYTES:
             raise MetadataTooLarge
-        async with self._writing() as db:
-            stmt = self._insert_ignoring(ConversationRow, on="room_name").values(
+        async with self.writing() as db:
+            stmt = self.insert_ignoring(ConversationRow, on="room_name").values(
                 id=conversation_id, room_name=name, room_metadata=metadata, created_at=_now()
             )
             await db.execute(stmt)
@@ -101,24 +100,6 @@ class Store:
                 await db.execute(select(ConversationRow).where(ConversationRow.room_name == name))
             ).scalar_one()
         return Room(name, row.id, row.room_metadata or metadata, row.id == conversation_id)
-
-    async def caller_conversation(self, key: str) -> tuple[str, bool]:
-        """A returning caller's conversation, created once per ``key``; (its id, created).
-
-        Only a SHA-256 digest of the key is kept (in the room-name column, under a ``caller:``
-        prefix no room name can take). Phone numbers are few enough to try them all, so the
-        digest keeps the number out of sight, not out of reach of whoever holds the database.
-        """
-        name = "caller:" + hashlib.sha256(key.encode()).hexdigest()
-        conversation_id = f"c_{uuid.uuid4().hex}"
-        async with self._writing() as db:
-            stmt = self._insert_ignoring(ConversationRow, on="room_name").values(
-                id=conversation_id, room_name=name, created_at=_now()
-            )
-            await db.execute(stmt)
-            query = select(ConversationRow.id).where(ConversationRow.room_name == name)
-            stored = (await db.execute(query)).scalar_one()
-        return stored, stored == conversation_id
 
     async def append_events(self, conversation_id: str, events: Sequence[Event]) -> tuple[int, int]:
         """Apply each event once: returns (accepted, duplicates); all or nothing."""
@@ -134,9 +115,9 @@ class Store:
                 continue
             wanted[key] = digest
             rows.append(_event_row(conversation_id, item, payload, digest))
-        async with self._writing() as db:
+        async with self.writing() as db:
             await self._ensure_conversation(db, conversation_id)
-            stmt = self._insert_ignoring(EventRow, on="idempotency_key")
+            stmt = self.insert_ignoring(EventRow, on="idempotency_key")
             result = await db.execute(stmt.returning(EventRow.idempotency_key), rows)
             inserted = set(result.scalars())
             # Only keys that already existed need a look: same payload and conversation, or 422.
@@ -190,8 +171,12 @@ class Store:
     async def put_session(self, summary: SessionSummary) -> bool:
         """Store (or replace) a session's summary; True when it is new."""
         data = summary.model_dump(mode="json", by_alias=True)
-        async with self._writing() as db:
+        async with self.writing() as db:
             await self._ensure_conversation(db, summary.conversation_id)
+            # The session is over: a returning caller's conversation it held is free again.
+            await db.execute(
+                delete(CallerLeaseRow).where(CallerLeaseRow.session_id == summary.session_id)
+            )
             row = await db.get(SessionRow, summary.session_id)
             if row is None:
                 db.add(

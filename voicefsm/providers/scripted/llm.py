@@ -53,6 +53,10 @@ def default_reply(user_text: str) -> str:
     return f"Thanks, I heard: {words}. Happy to help with that."
 
 
+#: The most of the tools' results the scripted model repeats in its reply.
+MAX_TOOL_SUMMARY_CHARS = 500
+
+
 class ScriptedLLM(llm.LLM[None]):
     """Streams ``reply(user_text)`` word by word after ``ttft_s``.
 
@@ -162,7 +166,10 @@ class _ScriptedLLMStream(llm.LLMStream):
             if turn is not None and turn.reply is not None:
                 text = turn.reply
             elif outputs:
-                text = " ".join(output for output in outputs if output)
+                # A model tells the caller what a tool returned in a sentence or two, never a
+                # whole 10 MB result (it would take the scripted voice days to say).
+                said = " ".join(output for output in outputs if output)
+                text = said[:MAX_TOOL_SUMMARY_CHARS]
             else:
                 text = scripted.reply_for(user_text)
         words = [] if fault is LLMFault.EMPTY else text.split()

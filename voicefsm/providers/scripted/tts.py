@@ -11,6 +11,9 @@ from voicefsm.providers.scripted.audio import tone
 
 TTS_SAMPLE_RATE = 24_000
 CHARS_PER_SECOND = 15.0  # about 150 words a minute
+#: The most one synthesis speaks (about four and a half minutes at 15 characters a second): a
+#: 10 MB text once made it try to allocate 125 GiB of tone. What is past it is not spoken.
+MAX_SPOKEN_CHARS = 4_000
 
 
 class ScriptedTTS(tts.TTS[None]):
@@ -40,8 +43,11 @@ class ScriptedTTS(tts.TTS[None]):
     def provider(self) -> str:
         return "voicefsm-scripted"
 
-    def audio_for(self, text: str) -> bytes:
-        return tone(len(text) / self.chars_per_s, TTS_SAMPLE_RATE)
+    def audio_for(self, text: str, *, spoken_before: int = 0) -> bytes:
+        """The tone for ``text``, within what one synthesis speaks (``spoken_before``: the
+        characters this synthesis already spoke)."""
+        length = max(0, min(len(text), MAX_SPOKEN_CHARS - spoken_before))
+        return tone(length / self.chars_per_s, TTS_SAMPLE_RATE) if length else b""
 
     def inject(self, *faults: TTSFault) -> None:
         """The next synthesis attempts play ``faults``, one each, in order."""
@@ -108,6 +114,7 @@ class _ScriptedSynthesizeStream(tts.SynthesizeStream):
             stream=True,
         )
         started = False
+        spoken = 0
         async for item in self._input_ch:
             if not isinstance(item, str):
                 if started:
@@ -121,9 +128,12 @@ class _ScriptedSynthesizeStream(tts.SynthesizeStream):
                 await _before_audio(fault)
                 if item:
                     output_emitter.push(scripted.audio_for(item))
+                    spoken += len(item)
                 await _after_first_audio(fault, scripted.mid_fault_after_s)
                 continue
-            if item:
-                output_emitter.push(scripted.audio_for(item))
+            audio = scripted.audio_for(item, spoken_before=spoken) if item else b""
+            spoken += len(item)
+            if audio:
+                output_emitter.push(audio)
         if started:
             output_emitter.end_segment()
