@@ -3,7 +3,7 @@ composite "in call" state, with the same arrows as the DOT drawing."""
 
 from __future__ import annotations
 
-from voicefsm.diagrams.model import Arrow, Diagram, Node
+from voicefsm.diagrams.model import Arrow, Diagram, StateBox
 
 _LIVE_ID = "in_call"
 
@@ -14,11 +14,11 @@ def _escape(text: str) -> str:
     return text.replace('"', "'").replace(";", ",")
 
 
-def _state(node: Node, indent: str) -> list[str]:
+def _state(node: StateBox, indent: str) -> list[str]:
     return [f'{indent}state "{node.state.value}" as {node.state.value}']
 
 
-def _notes(node: Node, indent: str) -> list[str]:
+def _notes(node: StateBox, indent: str) -> list[str]:
     lines = [*(["stays on " + ", ".join(node.stays)] if node.stays else []), *node.notes]
     if not lines:
         return []
