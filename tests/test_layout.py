@@ -42,16 +42,26 @@ def _imports(path: Path) -> set[str]:
     return found
 
 
-def test_the_lifecycle_imports_neither_livekit_nor_httpx() -> None:
-    for path in (PACKAGE / "lifecycle").glob("*.py"):
-        heavy = {m for m in _imports(path) if m.split(".")[0] in ("livekit", "httpx")}
-        assert not heavy, path.name
+def test_the_machines_import_neither_livekit_nor_httpx() -> None:
+    """The lifecycle and the flows are floor 1: pure, so they are tested (and imported by the
+    command line) without livekit."""
+    for folder in ("lifecycle", "flows"):
+        for path in (PACKAGE / folder).glob("*.py"):
+            heavy = {m for m in _imports(path) if m.split(".")[0] in ("livekit", "httpx")}
+            assert not heavy, f"{folder}/{path.name}"
+            upward = {
+                m
+                for m in _imports(path)
+                if m.startswith("voicefsm.")
+                and m.split(".")[1] not in ("lifecycle", "flows", "errors", "untrusted")
+            }
+            assert not upward, f"{folder}/{path.name} imports {upward}"
 
 
 def test_only_the_runtime_reaches_up_into_the_runtime() -> None:
     """Imports run one way: providers, the agent API, persistence and the backend never import
     the engine that runs them (the simulator and the command line sit above it)."""
-    below = ("agent", "providers", "persistence", "backend", "lifecycle", "observability")
+    below = ("agent", "providers", "persistence", "backend", "lifecycle", "flows", "observability")
     for folder in below:
         for path in (PACKAGE / folder).rglob("*.py"):
             upward = {
