@@ -80,6 +80,7 @@ def test_livekit_internals_are_reached_only_through_the_compat_module() -> None:
         "livekit.agents",
         "livekit.agents.voice",
         "livekit.agents.utils",
+        "livekit.agents.beta.workflows",  # livekit's prebuilt tasks, public (flows run them)
         "livekit.api",
         "livekit.plugins",
         "livekit.protocol",

@@ -10,9 +10,11 @@ from voicefsm.flows import Flow, Node, TaskStep
 
 
 class Booking(BaseModel):
-    party_size: int | None = Field(None, ge=1, le=12, description="How many people are coming")
+    party_size: int | None = Field(
+        default=None, ge=1, le=12, description="How many people are coming"
+    )
     day: Literal["Friday", "Saturday"] | None = None
-    time: str | None = Field(None, pattern=r"^\d\d:\d\d$", examples=["20:00", "8pm"])
+    time: str | None = Field(default=None, pattern=r"^\d\d:\d\d$", examples=["20:00", "8pm"])
     confirmed: bool | None = None
     email: str | None = None
 

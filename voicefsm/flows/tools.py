@@ -16,6 +16,7 @@ an error in livekit's logs.
 
 from __future__ import annotations
 
+import enum
 import types
 import typing
 from collections.abc import Mapping
@@ -35,8 +36,9 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, slots=True)
 class FieldParameter:
-    """The one argument of a ``set_<field>`` tool: its name, its type without ``None``, and its
-    JSON schema (constraints and description included)."""
+    """The one argument of a ``set_<field>`` tool: its name, the type a call's argument is
+    checked for before the tool runs (the JSON kind: ``str`` for a ``Literal`` of strings), and
+    its JSON schema (the field's own type, constraints and description)."""
 
     name: str
     annotation: Any
@@ -83,6 +85,19 @@ def without_none(annotation: Any) -> Any:  # noqa: ANN401 (any type a model fiel
     return annotation
 
 
+def _wire_type(annotation: Any) -> Any:  # noqa: ANN401 (any type a model field has)
+    """The JSON kind of a ``Literal`` or an ``Enum`` (their members are the flow's to judge,
+    with its own refusal), else the type itself."""
+    if typing.get_origin(annotation) is typing.Literal:
+        values: tuple[object, ...] = typing.get_args(annotation)
+    elif isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        values = tuple(member.value for member in annotation)
+    else:
+        return annotation
+    kinds = {type(value) for value in values}
+    return kinds.pop() if len(kinds) == 1 else annotation
+
+
 def _inlined(schema: JsonValue, definitions: Mapping[str, JsonValue]) -> JsonValue:
     """``schema`` with its ``$ref`` s to ``$defs`` replaced by what they name (an enum's
     values): the schema is embedded in another, where those definitions do not exist."""
@@ -109,7 +124,7 @@ def field_parameter(model: type[BaseModel], name: str) -> FieldParameter:
     if field.description:
         inlined["description"] = field.description
     inlined.pop("title", None)
-    return FieldParameter(name, base, inlined)
+    return FieldParameter(name, _wire_type(base), inlined)
 
 
 def _edge_description(definition: FlowDefinition, edge: str) -> str:
