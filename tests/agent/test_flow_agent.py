@@ -193,11 +193,21 @@ async def test_a_large_party_is_handed_to_another_agent() -> None:
     assert (agent.flow.node, agent.flow.is_finished) == ("events", True)
 
 
+def test_flow_takes_a_flow_class_with_nodes() -> None:
+    with pytest.raises(TypeError, match="Wrong: flow= takes a Flow class with nodes"):
+
+        class Wrong(VoiceAgent, flow=Flow):
+            pass
+
+
 async def test_a_node_that_names_a_tool_the_agent_lacks_is_refused_when_the_agent_is_built() -> (
     None
 ):
+    class Toolless(VoiceAgent, flow=BookingFlow):
+        pass
+
     with pytest.raises(FlowDefinitionError) as caught:
-        VoiceAgent(instructions="No tools.", flow=BookingFlow)
+        Toolless()
     assert caught.value.problems == (
         "node collect: tool check_availability is not one of the agent's (the agent has no tools)",
         "node book: tool book_table is not one of the agent's (the agent has no tools)",
@@ -320,11 +330,16 @@ class Fresh(Flow[Survey]):
     summary = ask.to(summed_up, requires=("colour",))
 
 
+class SurveyAgent(VoiceAgent, flow=Fresh):
+    def __init__(self) -> None:
+        super().__init__(instructions="You run a survey.")
+
+
 async def test_a_resetting_node_starts_the_model_afresh_with_its_instructions_and_data() -> None:
     model = StepLLM(
         ["Which colour?", [("set_colour", {"colour": "blue"}), ("done", {})], "Thanks!", "Bye."]
     )
-    agent = VoiceAgent(instructions="You run a survey.", flow=Fresh)
+    agent = SurveyAgent()
     async with _session(agent, model) as session:
         await session.run(user_input="Hi")
         await session.run(user_input="Blue")
@@ -340,12 +355,13 @@ async def test_a_resetting_node_starts_the_model_afresh_with_its_instructions_an
 async def test_a_summary_can_come_from_a_function_of_the_agents_own() -> None:
     seen: list[tuple[int, dict[str, object]]] = []
 
-    async def summarise(messages: Any, data: Any) -> str:
-        seen.append((len(messages), dict(data)))
-        return "The caller likes blue."
+    class Summing(SurveyAgent):
+        async def summarise(self, messages: Any, data: Any) -> str:
+            seen.append((len(messages), dict(data)))
+            return "The caller likes blue."
 
     model = StepLLM([[("set_colour", {"colour": "blue"}), ("summary", {})], "Noted.", "Bye."])
-    agent = VoiceAgent(instructions="You run a survey.", flow=Fresh, summarise=summarise)
+    agent = Summing()
     async with _session(agent, model) as session:
         await session.run(user_input="Blue")
         await session.run(user_input="Bye")

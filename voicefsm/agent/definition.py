@@ -16,15 +16,15 @@ a ``VoiceAgent`` behaves as a plain livekit agent.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterable, AsyncIterator, Callable
-from typing import Any, Protocol
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping, Sequence
+from typing import Any, ClassVar, Protocol
 
 from livekit import rtc
 from livekit.agents import Agent, ModelSettings, StopResponse, llm
 from livekit.agents.voice import SpeechHandle
 from pydantic import JsonValue
 
-from voicefsm.agent.flow_context import Summariser, offline_summary
+from voicefsm.agent.flow_context import offline_summary
 from voicefsm.agent.flow_driver import FlowDriver
 from voicefsm.agent.flow_tools import function_tools
 from voicefsm.agent.stall import until_audio_stalls
@@ -71,12 +71,26 @@ class VoiceAgent(Agent):
     twice; ``farewell`` ends the call; ``filler`` is said when a tool takes a while. Other
     keyword arguments go to livekit's ``Agent`` (``tools``, ``chat_ctx``, ``llm``…).
 
-    ``flow`` runs a conversation flow (:mod:`voicefsm.flows`): the class (a fresh run for this
-    agent) or a run of it (one restored, say). ``instructions`` are then the agent's persona,
-    which each node's instructions follow; the model is offered the node's tools (generated
-    from its edges and fields, the agent's tools it names, the flow's common tools) and moves
-    the flow by calling them. ``summarise`` makes the summary a ``summarise`` node starts from.
+    A conversation flow (:mod:`voicefsm.flows`) is declared with the class, as its tools are:
+    ``class Bistro(VoiceAgent, flow=BookingFlow)``. It belongs to what the agent is, not to one
+    call; the class says it, so diagrams and the agent graph read it without building an agent,
+    and each agent built gets a fresh run of it (:attr:`flow`, which a resumed call restores).
+    ``instructions`` are then the agent's persona, which each node's instructions follow; the
+    model is offered the node's tools (generated from its edges and fields, the agent's tools
+    the node names, the flow's common tools) and moves the flow by calling them. A node naming
+    a tool the agent does not have is refused when the agent is built.
     """
+
+    #: The conversation flow the class declares (``flow=`` in its class statement), or None.
+    flow_class: ClassVar[type[Flow[Any]] | None] = None
+
+    def __init_subclass__(cls, flow: type[Flow[Any]] | None = None, **kwargs: Any) -> None:  # noqa: ANN401
+        super().__init_subclass__(**kwargs)
+        if flow is not None:
+            if not (isinstance(flow, type) and issubclass(flow, Flow) and flow.has_nodes()):
+                msg = f"{cls.__name__}: flow= takes a Flow class with nodes, not {flow!r}"
+                raise TypeError(msg)
+            cls.flow_class = flow
 
     def __init__(
         self,
@@ -86,18 +100,16 @@ class VoiceAgent(Agent):
         apology: str = DEFAULT_APOLOGY,
         farewell: str = DEFAULT_FAREWELL,
         filler: str = DEFAULT_FILLER,
-        flow: Flow[Any] | type[Flow[Any]] | None = None,
-        summarise: Summariser = offline_summary,
         **livekit_options: Any,  # noqa: ANN401 (livekit's Agent keywords, passed on as given)
     ) -> None:
-        run = flow() if isinstance(flow, type) else flow
+        run = None if self.flow_class is None else self.flow_class()
         prompt = instructions if run is None else node_prompt(run, instructions)
         super().__init__(instructions=prompt, **livekit_options)
         self._flow_driver = None
         if run is not None:
             own = function_tools(super().tools)
             self._flow_driver = FlowDriver(
-                self, run, persona=instructions, own_tools=own, summarise=summarise
+                self, run, persona=instructions, own_tools=own, summarise=self.summarise
             )
         self.greeting = greeting
         self.apology = apology
@@ -111,6 +123,14 @@ class VoiceAgent(Agent):
         """The conversation flow this agent runs (None without one): where the conversation
         is, what it collected; subscribe to its node changes, snapshot it, restore it."""
         return None if self._flow_driver is None else self._flow_driver.flow
+
+    async def summarise(
+        self, messages: Sequence[llm.ChatMessage], data: Mapping[str, JsonValue]
+    ) -> str:
+        """The summary a ``summarise`` node leaves the model in place of the turns before it
+        (the last few are kept). Made without a model by default (``offline_summary``: the
+        collected data, and how much was left out); override it to ask an LLM, say."""
+        return offline_summary(messages, data)
 
     async def take(self, edge: FlowEdge | str) -> str | tuple[object, str]:
         """Move the flow from your own code (a tool that booked the table, say): take ``edge``

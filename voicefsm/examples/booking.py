@@ -93,7 +93,7 @@ class BookingFlow(Flow[TableRequest]):
     another_booking = anything_else.to(collect, clears=("confirmed", "email"))
 
 
-class BookingAgent(VoiceAgent):
+class BookingAgent(VoiceAgent, flow=BookingFlow):
     """Bistro Ada's booking line, run by :class:`BookingFlow`."""
 
     def __init__(self) -> None:
@@ -102,7 +102,6 @@ class BookingAgent(VoiceAgent):
             "sentences, without lists or markdown.",
             greeting="Bistro Ada, good evening! Would you like to book a table?",
             farewell="Thank you for calling Bistro Ada. Goodbye!",
-            flow=BookingFlow,
         )
 
     @function_tool

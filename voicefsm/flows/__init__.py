@@ -7,6 +7,7 @@ model's generated tools move, and which the engine stores and restores. :func:`l
 the same from a YAML file.
 """
 
+from voicefsm.flows.agents import AgentGraph, AgentLink
 from voicefsm.flows.definition import EdgeSpec, FlowDefinition, NodeSpec
 from voicefsm.flows.events import FlowStep, Mover, NodeChange, PathStep, RefusalKey, StepRefusal
 from voicefsm.flows.files import load_flow
@@ -15,6 +16,8 @@ from voicefsm.flows.nodes import ContextPolicy, FlowEdge, FlowGuard, Node, TaskS
 from voicefsm.flows.tools import FlowTool, node_prompt, result_text, tools_for
 
 __all__ = [
+    "AgentGraph",
+    "AgentLink",
     "ContextPolicy",
     "EdgeSpec",
     "Flow",

@@ -95,7 +95,7 @@ class Flow(Generic[D]):
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], float] = time.time,
     ) -> None:
-        if not hasattr(type(self), "definition"):
+        if not self.has_nodes():
             msg = f"{type(self).__name__} declares no node: subclass it with nodes and edges"
             raise TypeError(msg)
         self._clock, self._now = clock, now
@@ -110,6 +110,11 @@ class Flow(Generic[D]):
         self._dispatching = False
         #: Every refused step, counted by why, where and what (declared names only).
         self.refusals: Counter[RefusalKey] = Counter()
+
+    @classmethod
+    def has_nodes(cls) -> bool:
+        """Whether the class declares a flow (a base for other flows declares none)."""
+        return hasattr(cls, "definition")
 
     # What the conversation is at.
 

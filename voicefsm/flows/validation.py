@@ -29,6 +29,7 @@ RESERVED = frozenset(
         "data",
         "definition",
         "dwell",
+        "has_nodes",
         "is_finished",
         "node",
         "path",
