@@ -101,7 +101,7 @@ def test_the_readers_agent_is_drawn_and_checked_for_drift(project: Path) -> None
     )
     assert drawn.returncode == 0, drawn.stderr
     mermaid = (out / "lifecycle.mmd").read_text()
-    assert "title: Clinic: its voice lifecycle" in mermaid
+    assert 'title: "Clinic: its voice lifecycle"' in mermaid
     assert "tools: book_appointment, hang_up" in mermaid  # on thinking, where replies call them
     assert "on enter: file_the_call" in mermaid  # on persisting
     check = ["-m", "voicefsm", "diagrams", "--agent", "agent.py", "--out", str(out), "--check"]

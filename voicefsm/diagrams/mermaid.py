@@ -3,6 +3,8 @@ composite "in call" state, with the same arrows as the DOT drawing."""
 
 from __future__ import annotations
 
+import json
+
 from voicefsm.diagrams.model import Arrow, Diagram, StateBox
 
 _LIVE_ID = "in_call"
@@ -12,6 +14,12 @@ def _escape(text: str) -> str:
     # What goes in is states, triggers, and the agent's class, tool and method names; only a
     # double quote or a semicolon could still end a Mermaid statement early.
     return text.replace('"', "'").replace(";", ",")
+
+
+def _title(text: str) -> str:
+    """The title for Mermaid's YAML front matter: an agent's ("Clinic: its voice lifecycle")
+    has a colon in it, which YAML would read as a mapping, and Mermaid then draws nothing."""
+    return json.dumps(text) if ":" in text else _escape(text)
 
 
 def _state(node: StateBox, indent: str) -> list[str]:
@@ -42,7 +50,7 @@ def render(diagram: Diagram) -> str:
     outside = [a for a in diagram.arrows if a not in inside]
     lines = [
         "---",
-        f"title: {_escape(diagram.title)}",
+        f"title: {_title(diagram.title)}",
         "config:",
         "  themeVariables:",
         "    fontSize: 18px",  # readable at a README's width (Mermaid's default is small)
