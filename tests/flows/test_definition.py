@@ -180,7 +180,8 @@ def test_a_guard_over_another_model_or_with_two_arguments_is_refused() -> None:
             other = ask.to(done, when=two)
 
     assert _problems(build) == (
-        "node ask, edge one: its guard on_booking takes Booking, but the flow's data is Size",
+        "node ask, edge one: its guard on_booking takes Booking, whose fields party_size, day, "
+        "time, confirmed, email the flow's data (Size) does not have",
         "node ask, edge other: its guard two must take one argument, the flow's data",
     )
 

@@ -67,7 +67,7 @@ def _from_annotation(owner: str, tool: Any) -> tuple[list[type[Agent]], str | No
     function = getattr(tool, "__wrapped__", tool)
     try:
         hints = typing.get_type_hints(function)
-    except Exception as exc:
+    except Exception as exc:  # any failure to resolve is reported as such
         return [], f"{where}: its return annotation does not resolve ({type(exc).__name__})"
     if "return" not in hints:
         return [], f"{where}: no return annotation (it may hand off: annotate it, or @leads_to)"

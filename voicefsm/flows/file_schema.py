@@ -45,6 +45,8 @@ class FieldFile(_Strict):
     max_length: int | None = Field(None, ge=1)
     pattern: str | None = None
     description: str | None = None
+    #: Values that fit, for generated tests (``voicefsm.testing.edge_cases``) and for readers.
+    examples: list[Scalar] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _one_kind(self) -> FieldFile:

@@ -100,7 +100,7 @@ def _resolve(reference: str, references: Mapping[str, object]) -> object:
         value: object = importlib.import_module(module)
         for part in attribute.split("."):
             value = getattr(value, part)
-    except Exception as exc:
+    except Exception as exc:  # any import failure is the file's problem, named
         msg = f"cannot import it ({type(exc).__name__}: {exc})"
         raise LookupError(msg) from None
     return value
@@ -118,6 +118,7 @@ def _data_model(name: str, fields: Mapping[str, FieldFile]) -> type[BaseModel]:
             max_length=spec.max_length,
             pattern=spec.pattern,
             description=spec.description,
+            examples=list(spec.examples) or None,
         )
         definitions[field_name] = (kind | None, info)
     model: type[BaseModel] = create_model(f"{name}Data", **definitions)

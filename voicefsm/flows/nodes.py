@@ -102,6 +102,22 @@ def function_guard(function: GuardFunction, refusal: str | None = None) -> FlowG
     return FlowGuard(label, check, explain)
 
 
+def _annotation_problems(name: str, annotation: object, data: type[BaseModel]) -> list[str]:
+    if not isinstance(annotation, type) or issubclass(data, annotation):
+        return []
+    if not issubclass(annotation, BaseModel):
+        return [f"{name} takes {annotation.__name__}, but the flow's data is {data.__name__}"]
+    # A guard reads fields by name: another model with those fields will do (a flow file's data
+    # model is made from the file, so a guard cannot name it).
+    lacking = [field for field in annotation.model_fields if field not in data.model_fields]
+    if not lacking:
+        return []
+    return [
+        f"{name} takes {annotation.__name__}, whose fields {', '.join(lacking)} the flow's "
+        f"data ({data.__name__}) does not have"
+    ]
+
+
 def guard_problems(function: GuardFunction, data_model: type[BaseModel]) -> list[str]:
     """Why ``function`` cannot be a guard of a flow over ``data_model`` (empty: it can)."""
     name = getattr(function, "__name__", "")
@@ -119,11 +135,9 @@ def guard_problems(function: GuardFunction, data_model: type[BaseModel]) -> list
         return [f"{name} must take one argument, the flow's data"]
     try:
         annotation = typing.get_type_hints(function).get(positional[0].name)
-    except Exception:
+    except Exception:  # an annotation that does not resolve is not checked
         annotation = None
-    if isinstance(annotation, type) and not issubclass(data_model, annotation):
-        return [f"{name} takes {annotation.__name__}, but the flow's data is {data_model.__name__}"]
-    return []
+    return _annotation_problems(name, annotation, data_model)
 
 
 @dataclass(frozen=True, slots=True)
