@@ -3,22 +3,27 @@ edge taken with data its guards accept, and refused with data they do not, with 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.flows.tables import TableFlow
-from voicefsm.flows import Flow, StepRefusal
+from voicefsm.examples.booking import BookingFlow
+from voicefsm.flows import Flow, StepRefusal, load_flow
 from voicefsm.flows.samples import EdgeCase, edge_cases, sample_values
 from voicefsm.testing import FlowHarness
 
-FLOWS: list[type[Flow[Any]]] = [TableFlow]
+EXAMPLES = Path(__file__).resolve().parents[2] / "voicefsm" / "examples"
+FLOWS: list[type[Flow[Any]]] = [TableFlow, BookingFlow, load_flow(EXAMPLES / "booking.yaml")]
 CASES = [(flow, case) for flow in FLOWS for case in edge_cases(flow.definition)]
 GUARDED = [(flow, case) for flow, case in CASES if case.edge.guards]
 
 
 def _id(pair: tuple[type[Flow[Any]], EdgeCase]) -> str:
-    return f"{pair[0].__name__}-{pair[1]}"
+    flow = pair[0]
+    kind = "file" if flow.__module__ == "types" else "class"
+    return f"{flow.__name__}-{kind}-{pair[1]}"
 
 
 @pytest.mark.parametrize("pair", CASES, ids=[_id(p) for p in CASES])
@@ -55,7 +60,7 @@ def test_every_guarded_edge_is_refused_with_data_its_guards_refuse(
     assert harness.changes == []
 
 
-@pytest.mark.parametrize("flow", FLOWS, ids=lambda flow: flow.__name__)
+@pytest.mark.parametrize("flow", FLOWS, ids=["TableFlow", "BookingFlow", "booking.yaml"])
 def test_every_node_but_the_first_is_entered_by_some_edge_and_every_final_one_is_reached(
     flow: type[Flow[Any]],
 ) -> None:
