@@ -112,7 +112,7 @@ def agents_diagram(graph: AgentGraph) -> FlowDiagram:
     arrows: list[FlowArrow] = []
     for link in graph.links:
         if link.kind == "task":
-            arrows.append(FlowArrow(link.source, link.target, (f"{link.label} (awaits)",), "task"))
+            arrows.append(FlowArrow(link.source, link.target, (link.label, "(awaits)"), "task"))
             arrows.append(FlowArrow(link.target, link.source, ("done",), "return"))
         else:
             arrows.append(FlowArrow(link.source, link.target, (link.label,), "tool"))
