@@ -17,7 +17,7 @@ from voicefsm import Providers, load_settings, open_session
 from voicefsm.agent import VoiceAgent
 from voicefsm.errors import FlowDefinitionError
 from voicefsm.examples.booking import BookingAgent, BookingFlow, EventsDesk
-from voicefsm.flows import Flow, Node
+from voicefsm.flows import Flow, Node, load_flow
 from voicefsm.providers.scripted import ScriptedLLM, ScriptedToolCall, ScriptedTurn
 
 
@@ -390,3 +390,24 @@ async def test_a_flow_agent_runs_in_a_voicefsm_session_with_its_lifecycle(tmp_pa
     assert agent.flow.node == "collect"
     triggers = [entry.trigger.value for entry in session.lifecycle.timeline]
     assert triggers[3:6] == ["user_turn_completed", "tool_started", "tool_finished"]
+
+
+def test_a_flow_file_bound_to_an_agent_without_its_tools_is_refused_naming_node_and_tool(
+    tmp_path: Path,
+) -> None:
+    flow_file = tmp_path / "survey.yaml"
+    flow_file.write_text(
+        "data: {colour: {type: string}}\n"
+        "nodes:\n"
+        "  ask: {collects: [colour], tools: [lookup_colours], edges: {done: {to: thanks}}}\n"
+        "  thanks: {final: true}\n"
+    )
+
+    class FromFile(VoiceAgent, flow=load_flow(flow_file)):
+        pass
+
+    with pytest.raises(FlowDefinitionError) as caught:
+        FromFile()
+    assert caught.value.problems == (
+        "node ask: tool lookup_colours is not one of the agent's (the agent has no tools)",
+    )

@@ -93,9 +93,9 @@ class FlowDriver:
             raise FlowDefinitionError(flow.definition.name, problems)
         self.agent, self.flow, self.persona = agent, flow, persona
         self.summarise = summarise
-        self.toolset = FlowToolset(self)
         self._own = own_tools
         self._generated: dict[str, list[llm.FunctionTool[Any, Any]]] = {}
+        self.toolset = FlowToolset(self)  # last: making it reads the node's tools
 
     @property
     def node(self) -> NodeSpec:
