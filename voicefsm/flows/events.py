@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+from collections import deque
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal, NamedTuple
 
 from pydantic import JsonValue
+
+_LOG = logging.getLogger("voicefsm.flows")
 
 #: Who moved the flow: the model (through a generated tool), the agent's code, or an automatic
 #: edge whose guards came to hold.
@@ -106,3 +110,38 @@ class FlowStep:
     @property
     def moved(self) -> bool:
         return bool(self.changes)
+
+
+class ChangeListeners:
+    """Who is told of node changes, and the changes not told yet: each change reaches every
+    listener, in the order the changes happened, even when a listener moves the flow again
+    (that change waits for the current one to be told). One that raises is logged and dropped."""
+
+    def __init__(self) -> None:
+        self._listeners: list[Callable[[NodeChange], None]] = []
+        self._pending: deque[NodeChange] = deque()
+        self._telling = False
+
+    def add(self, listener: Callable[[NodeChange], None]) -> None:
+        self._listeners.append(listener)
+
+    def remove(self, listener: Callable[[NodeChange], None]) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
+    def tell(self, change: NodeChange) -> None:
+        self._pending.append(change)
+        if self._telling:
+            return
+        self._telling = True
+        try:
+            while self._pending:
+                told = self._pending.popleft()
+                for listener in tuple(self._listeners):
+                    try:
+                        listener(told)
+                    except Exception:
+                        _LOG.exception("flow listener failed; removed")
+                        self.remove(listener)
+        finally:
+            self._telling = False

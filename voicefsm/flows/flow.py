@@ -22,14 +22,22 @@ from __future__ import annotations
 import logging
 import time
 import typing
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Generic, TypeVar, cast
 
 from pydantic import BaseModel, JsonValue, ValidationError
 
 from voicefsm.flows.definition import EdgeSpec, FlowDefinition, build_definition
-from voicefsm.flows.events import FlowStep, Mover, NodeChange, PathStep, RefusalKey, StepRefusal
+from voicefsm.flows.events import (
+    ChangeListeners,
+    FlowStep,
+    Mover,
+    NodeChange,
+    PathStep,
+    RefusalKey,
+    StepRefusal,
+)
 from voicefsm.flows.machine import Attempt, FlowMachine
 from voicefsm.flows.nodes import FlowEdge, Node
 
@@ -105,9 +113,7 @@ class Flow(Generic[D]):
         self._steps = 0
         self._entered_at = clock()
         self._dwell: dict[str, float] = {}
-        self._listeners: list[Callable[[NodeChange], None]] = []
-        self._pending: deque[NodeChange] = deque()
-        self._dispatching = False
+        self._listeners = ChangeListeners()
         #: Every refused step, counted by why, where and what (declared names only).
         self.refusals: Counter[RefusalKey] = Counter()
 
@@ -216,11 +222,10 @@ class Flow(Generic[D]):
         """Call ``listener`` with every node change, in order, after the flow has moved. A
         listener that raises is logged and dropped; one that moves the flow is fine (its
         change is told to everyone after the current one)."""
-        self._listeners.append(listener)
+        self._listeners.add(listener)
 
     def unsubscribe(self, listener: Callable[[NodeChange], None]) -> None:
-        if listener in self._listeners:
-            self._listeners.remove(listener)
+        self._listeners.remove(listener)
 
     def snapshot(self) -> dict[str, JsonValue]:
         """Where the conversation is, as JSON: what :meth:`restore` takes back."""
@@ -279,25 +284,8 @@ class Flow(Generic[D]):
             snapshot,
         )
         self._path.append(change.path_step)
-        self._pending.append(change)
-        self._dispatch()
+        self._listeners.tell(change)
         return change
-
-    def _dispatch(self) -> None:
-        if self._dispatching:
-            return
-        self._dispatching = True
-        try:
-            while self._pending:
-                change = self._pending.popleft()
-                for listener in tuple(self._listeners):
-                    try:
-                        listener(change)
-                    except Exception:
-                        _LOG.exception("flow listener failed; removed")
-                        self._listeners.remove(listener)
-        finally:
-            self._dispatching = False
 
     def _refuse(self, refusal: StepRefusal, name: str, reason: str) -> FlowStep:
         self.refusals[RefusalKey(refusal, self.node, name)] += 1
