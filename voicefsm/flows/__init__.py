@@ -5,6 +5,13 @@ A flow is a class of :class:`Node` s and their edges over typed data (a pydantic
 when the class is created; an instance is one conversation's run of it, which code and the
 model's generated tools move, and which the engine stores and restores. :func:`load_flow` reads
 the same from a YAML file.
+
+What the call engine meets a run through: :meth:`Flow.subscribe` (a :class:`NodeChange` per
+move, numbered by ``step``, with the dwell in the node left and the data as JSON),
+:meth:`Flow.snapshot` and :meth:`Flow.restore` (JSON; a snapshot that does not fit raises
+:class:`~voicefsm.errors.FlowRestoreError` and changes nothing), :meth:`Flow.dwell` and
+:attr:`Flow.refusals` (declared names only, safe as metric labels); for code-first agents,
+:meth:`AgentGraph.to_flow` and :meth:`AgentGraph.edge_between`.
 """
 
 from voicefsm.flows.agents import AgentGraph, AgentLink
