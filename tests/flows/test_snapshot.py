@@ -110,3 +110,20 @@ def test_a_snapshot_that_does_not_fit_is_refused_and_nothing_changes(
 def test_a_snapshot_that_is_not_even_a_mapping_is_refused() -> None:
     with pytest.raises(FlowRestoreError, match="not a flow snapshot"):
         TableFlow().restore(["confirm"])  # type: ignore[arg-type]
+
+
+def test_a_long_call_keeps_the_latest_steps_in_memory_and_counts_them_all() -> None:
+    class Short(TableFlow):
+        path_limit = 5
+
+    flow = Short()
+    flow.take("go_to_collect")
+    for field, value in (("party_size", 4), ("day", "Friday"), ("time", "20:00")):
+        flow.set(field, value)
+    for _ in range(10):
+        flow.take("go_to_confirm")
+        flow.take("change_details")
+    assert flow.steps == 21
+    assert [step.step for step in flow.path] == [17, 18, 19, 20, 21]
+    assert [step.step for step in flow.recent_path(2)] == [20, 21]
+    assert flow.recent_path(0) == ()

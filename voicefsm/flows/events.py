@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal, NamedTuple
 
-from pydantic import JsonValue
+from pydantic import JsonValue, ValidationError
 
 _LOG = logging.getLogger("voicefsm.flows")
 
@@ -110,6 +110,15 @@ class FlowStep:
     @property
     def moved(self) -> bool:
         return bool(self.changes)
+
+
+def describe_error(exc: ValidationError) -> str:
+    """A pydantic refusal as one line for the model: where, and what is wrong (not the input)."""
+    parts = []
+    for error in exc.errors(include_url=False, include_input=False):
+        where = ".".join(str(part) for part in error["loc"])
+        parts.append(f"{where}: {error['msg']}" if where else error["msg"])
+    return "; ".join(parts)[:400]
 
 
 class ChangeListeners:

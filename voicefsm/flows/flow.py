@@ -19,10 +19,11 @@ collected. Nothing it does raises into its caller: a refused step is a :class:`F
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 import typing
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Generic, TypeVar, cast
 
@@ -37,6 +38,7 @@ from voicefsm.flows.events import (
     PathStep,
     RefusalKey,
     StepRefusal,
+    describe_error,
 )
 from voicefsm.flows.machine import Attempt, FlowMachine
 from voicefsm.flows.nodes import FlowEdge, Node
@@ -47,15 +49,6 @@ D = TypeVar("D", bound=BaseModel)
 
 class NoData(BaseModel):
     """The data of a flow that collects nothing."""
-
-
-def describe_error(exc: ValidationError) -> str:
-    """A pydantic refusal as one line for the model: where, and what is wrong (not the input)."""
-    parts = []
-    for error in exc.errors(include_url=False, include_input=False):
-        where = ".".join(str(part) for part in error["loc"])
-        parts.append(f"{where}: {error['msg']}" if where else error["msg"])
-    return "; ".join(parts)[:400]
 
 
 def _data_model_of(cls: type) -> type[BaseModel] | None:
@@ -81,6 +74,8 @@ class Flow(Generic[D]):
     common_tools: ClassVar[tuple[str, ...]] = ()
     #: How many path steps a snapshot keeps (the latest; ``steps`` still counts them all).
     snapshot_path_limit: ClassVar[int] = 50
+    #: How many path steps a run keeps in memory (the latest), however long the call.
+    path_limit: ClassVar[int] = 1000
 
     def __init_subclass__(cls, **kwargs: Any) -> None:  # noqa: ANN401 (type's own keywords)
         super().__init_subclass__(**kwargs)
@@ -109,7 +104,7 @@ class Flow(Generic[D]):
         self._clock, self._now = clock, now
         self._machine = FlowMachine(self.definition)
         self._data = cast("D", self._data_model())
-        self._path: list[PathStep] = []
+        self._path: deque[PathStep] = deque(maxlen=self.path_limit)
         self._steps = 0
         self._entered_at = clock()
         self._dwell: dict[str, float] = {}
@@ -142,8 +137,14 @@ class Flow(Generic[D]):
 
     @property
     def path(self) -> tuple[PathStep, ...]:
-        """Every edge taken in this run (after a restore: those the snapshot kept, then new)."""
+        """The edges taken (the latest ``path_limit``; after a restore, those the snapshot kept,
+        then the new ones)."""
         return tuple(self._path)
+
+    def recent_path(self, limit: int) -> tuple[PathStep, ...]:
+        """The latest ``limit`` steps of the path (none for 0)."""
+        start = max(0, len(self._path) - limit)
+        return tuple(itertools.islice(self._path, start, None))
 
     @property
     def steps(self) -> int:
@@ -242,7 +243,7 @@ class Flow(Generic[D]):
         node, data, path, steps = restored(self.definition, snapshot)
         self._machine.place(node)
         self._data = cast("D", data)
-        self._path, self._steps = list(path), steps
+        self._path, self._steps = deque(path, maxlen=self.path_limit), steps
         self._entered_at, self._dwell = self._clock(), {}
 
     # Inside.

@@ -57,7 +57,7 @@ class _StoredFlow(BaseModel):
 def snapshot_of(flow: Flow[Any]) -> dict[str, JsonValue]:
     """``flow`` as a version-1 snapshot."""
     data = flow.data
-    kept = flow.path[-flow.snapshot_path_limit :] if flow.snapshot_path_limit else ()
+    kept = flow.recent_path(flow.snapshot_path_limit)
     return {
         "flow": flow.definition.name,
         "version": SNAPSHOT_VERSION,

@@ -38,6 +38,8 @@ RESERVED = frozenset(
         "set",
         "snapshot",
         "snapshot_path_limit",
+        "path_limit",
+        "recent_path",
         "steps",
         "common_tools",
         "store_result",
