@@ -209,3 +209,10 @@ def test_an_agents_diagram_is_byte_stable_across_hash_seeds() -> None:
         "print(mermaid.render(build(SHAPE)) + dot.render(build(SHAPE)))"
     )
     assert len(_outputs_across_hash_seeds(code)) == 1
+
+
+def test_an_agents_title_is_quoted_so_mermaid_reads_its_colon_as_text() -> None:
+    """Front matter is YAML: ``title: Desk: its voice lifecycle`` is a broken mapping there,
+    and Mermaid then draws nothing at all (seen in Chromium with Mermaid 11)."""
+    mermaid = mermaid_renderer.render(build(SHAPE))
+    assert mermaid.startswith('---\ntitle: "Desk: its voice lifecycle"\n')

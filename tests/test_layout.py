@@ -55,10 +55,20 @@ def _imports(path: Path) -> set[str]:
     return found
 
 
-def test_the_lifecycle_imports_neither_livekit_nor_httpx() -> None:
-    for path in (PACKAGE / "lifecycle").glob("*.py"):
-        heavy = {m for m in _imports(path) if m.split(".")[0] in ("livekit", "httpx")}
-        assert not heavy, path.name
+def test_the_machines_import_neither_livekit_nor_httpx() -> None:
+    """The lifecycle and the flows are floor 1: pure, so they are tested (and imported by the
+    command line) without livekit."""
+    for folder in ("lifecycle", "flows"):
+        for path in (PACKAGE / folder).glob("*.py"):
+            heavy = {m for m in _imports(path) if m.split(".")[0] in ("livekit", "httpx")}
+            assert not heavy, f"{folder}/{path.name}"
+            upward = {
+                m
+                for m in _imports(path)
+                if m.startswith("voicefsm.")
+                and m.split(".")[1] not in ("lifecycle", "flows", "errors", "untrusted", "logs")
+            }
+            assert not upward, f"{folder}/{path.name} imports {upward}"
 
 
 #: The floors of the package, from the ground up (README, Development): a module imports only
@@ -68,6 +78,7 @@ FLOORS: list[tuple[str, ...]] = [
     # 1. pure: the machine, the contract, the rules for foreign input, settings
     (
         "lifecycle",
+        "flows",
         "backend.models",
         "backend.fields",
         "context",
@@ -233,6 +244,7 @@ def test_livekit_internals_are_reached_only_through_the_compat_module() -> None:
         "livekit.agents",
         "livekit.agents.voice",
         "livekit.agents.utils",
+        "livekit.agents.beta.workflows",  # livekit's prebuilt tasks, public (flows run them)
         "livekit.api",
         "livekit.plugins",
         "livekit.protocol",

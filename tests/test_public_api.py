@@ -35,7 +35,7 @@ def test_exported_names() -> None:
 def test_importing_the_package_leaves_livekit_unloaded_until_it_is_needed() -> None:
     """The command line and lifecycle tests start in a fraction of livekit's import time."""
     probe = (
-        "import sys, voicefsm, voicefsm.lifecycle, voicefsm.testing\n"
+        "import sys, voicefsm, voicefsm.lifecycle, voicefsm.flows, voicefsm.testing\n"
         "assert not [m for m in sys.modules if m.startswith('livekit')], 'livekit imported'\n"
         "voicefsm.VoiceAgent\n"
         "assert 'livekit.agents' in sys.modules\n"
@@ -59,7 +59,12 @@ def test_the_states_are_exactly_the_eight_of_the_mission() -> None:
 def test_the_public_subpackages_export_exactly_these_names() -> None:
     """What users import besides the top level: the agent API, the lifecycle's trigger data,
     the offline providers and the test helpers. Each list is a promise, like the top level's."""
-    names = ["voicefsm.agent", "voicefsm.providers", "voicefsm.providers.scripted"]
+    names = [
+        "voicefsm.agent",
+        "voicefsm.flows",
+        "voicefsm.providers",
+        "voicefsm.providers.scripted",
+    ]
     modules = [importlib.import_module(name) for name in [*names, "voicefsm.testing"]]
     exported = {module.__name__: module.__all__ for module in modules}
     assert exported == {
@@ -71,10 +76,37 @@ def test_the_public_subpackages_export_exactly_these_names() -> None:
             "Greeting",
             "HookContext",
             "VoiceAgent",
+            "agent_graph",
+            "leads_to",
             "on_enter",
             "on_exit",
             "on_transition",
             "tool_deadline",
+        ],
+        "voicefsm.flows": [
+            "AgentGraph",
+            "AgentLink",
+            "ContextPolicy",
+            "EdgeSpec",
+            "Flow",
+            "FlowDefinition",
+            "FlowEdge",
+            "FlowGuard",
+            "FlowStep",
+            "FlowTool",
+            "Mover",
+            "NoData",
+            "Node",
+            "NodeChange",
+            "NodeSpec",
+            "PathStep",
+            "RefusalKey",
+            "StepRefusal",
+            "TaskStep",
+            "load_flow",
+            "node_prompt",
+            "result_text",
+            "tools_for",
         ],
         "voicefsm.providers": ["Providers"],
         "voicefsm.providers.scripted": [
@@ -92,11 +124,14 @@ def test_the_public_subpackages_export_exactly_these_names() -> None:
         ],
         "voicefsm.testing": [
             "AgentHarness",
+            "EdgeCase",
             "EffectCall",
+            "FlowHarness",
             "HookRun",
             "InjectedEffectError",
             "NullEffects",
             "RecordingEffects",
+            "edge_cases",
         ],
     }
     for module in modules:

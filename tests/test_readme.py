@@ -29,7 +29,14 @@ FILES = {name: code for _, name, _, code in BLOCKS if name}
 
 def test_the_readme_has_python_examples_and_the_agent_files() -> None:
     assert SNIPPETS
-    assert set(FILES) == {"agent.py", "clinic.yaml", "test_hooks.py", "test_turns.py"}
+    assert set(FILES) == {
+        "agent.py",
+        "clinic.yaml",
+        "test_hooks.py",
+        "test_turns.py",
+        "table_flow.py",
+        "test_table_flow.py",
+    }
     assert len(FILES["agent.py"].splitlines()) <= 40  # "a complete agent file" a reader types
 
 
@@ -101,7 +108,7 @@ def test_the_readers_agent_is_drawn_and_checked_for_drift(project: Path) -> None
     )
     assert drawn.returncode == 0, drawn.stderr
     mermaid = (out / "lifecycle.mmd").read_text()
-    assert "title: Clinic: its voice lifecycle" in mermaid
+    assert 'title: "Clinic: its voice lifecycle"' in mermaid
     assert "tools: book_appointment, hang_up" in mermaid  # on thinking, where replies call them
     assert "on enter: file_the_call" in mermaid  # on persisting
     check = ["-m", "voicefsm", "diagrams", "--agent", "agent.py", "--out", str(out), "--check"]
@@ -130,6 +137,51 @@ def test_the_readers_tests_pass_as_written(project: Path) -> None:
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     assert "2 passed" in result.stdout
+
+
+def test_the_readme_flow_picture_is_what_the_readers_flow_draws(project: Path) -> None:
+    """The picture beside the README's flow is drawn from that very code; after changing it,
+    save the README's table_flow.py in a directory and run there
+    ``voicefsm diagrams --flow table_flow:TableFlow --out <repo>/diagrams/table-flow``."""
+    drawn = README.parent / "diagrams" / "table-flow"
+    check = ["-m", "voicefsm", "diagrams", "--flow", "table_flow:TableFlow", "--out", str(drawn)]
+    result = _run(project, *check, "--check")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-1000:]
+    assert "![TableFlow" in TEXT
+    assert "(diagrams/table-flow/flow.svg)" in TEXT
+
+
+@pytest.mark.slow
+def test_the_readers_flow_tests_pass_as_written(project: Path) -> None:
+    result = _run(
+        project,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-o",
+        "addopts=",
+        "test_table_flow.py",
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert "5 passed" in result.stdout  # the walk, and each of the four edges both ways
+
+
+@pytest.mark.slow
+def test_the_readers_flow_is_checked_by_mypy_strict(project: Path) -> None:
+    """A flow is typed: its data model, its guards (over that model), its nodes and edges. The
+    README's file passes ``mypy --strict``; the same file with a mistake does not."""
+    written = (project / "table_flow.py").read_text()
+    wrong = 'requires=("party_size", "day")'
+    assert wrong in written
+    (project / "mistaken_flow.py").write_text(written.replace(wrong, 'requires=["party_size"]'))
+    result = _run(
+        project, "-m", "mypy", "--strict", "table_flow.py", "mistaken_flow.py", timeout=300
+    )
+    errors = [line for line in result.stdout.splitlines() if ": error:" in line]
+    assert [line.split(":")[0] for line in errors] == ["mistaken_flow.py"], result.stdout
+    assert 'Argument "requires" to "to" of "Node" has incompatible type "list[str]"' in errors[0]
 
 
 @pytest.mark.slow

@@ -6,6 +6,9 @@
     ├── ConfigurationError      a setting is missing or invalid (the message names the variable)
     ├── DiagramError            the diagrams could not be rendered
     ├── AudioStalledError       a speech's audio stopped coming mid-synthesis (a stalled TTS)
+    ├── FlowError
+    │   ├── FlowDefinitionError a conversation flow is wrong as declared (names the node at fault)
+    │   └── FlowRestoreError    a stored flow state does not fit the flow (unknown node, bad data)
     ├── OutboxError
     │   └── SpoolFullError      the spool holds its maximum of undelivered writes
     └── BackendError
@@ -33,6 +36,28 @@ class DiagramError(VoiceFsmError):
 
 class AudioStalledError(VoiceFsmError):
     """A synthesis stopped producing audio for longer than the session allows."""
+
+
+class FlowError(VoiceFsmError):
+    """A conversation flow (:mod:`voicefsm.flows`) cannot be defined or restored as given."""
+
+
+class FlowDefinitionError(FlowError):
+    """A flow is wrong as declared: every problem found, each naming its node, in one error.
+
+    ``problems`` holds them one by one (the message lists them all)."""
+
+    def __init__(self, flow: str, problems: list[str] | tuple[str, ...]) -> None:
+        self.flow = flow
+        self.problems = tuple(problems)
+        listed = "".join(f"\n  - {problem}" for problem in self.problems)
+        count = "1 problem" if len(self.problems) == 1 else f"{len(self.problems)} problems"
+        super().__init__(f"flow {flow}: {count}:{listed}")
+
+
+class FlowRestoreError(FlowError):
+    """A stored flow state does not fit the flow it is restored into (an unknown node, data the
+    flow's model refuses, a malformed snapshot); the flow is left as it was."""
 
 
 class OutboxError(VoiceFsmError):

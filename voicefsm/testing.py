@@ -1,6 +1,8 @@
 """Helpers for testing lifecycles and agents in isolation: no audio, no network, no event loop.
 
 * :class:`RecordingEffects` records what the machine asks for, to test transitions.
+* :class:`FlowHarness` walks a conversation flow, and :func:`edge_cases` gives data to test
+  each of its edges both ways (see :mod:`voicefsm.flows.harness`).
 * :class:`AgentHarness` runs an agent's lifecycle hooks on the transitions you fire, and keeps
   what they wrote::
 
@@ -18,6 +20,8 @@ from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from voicefsm.flows.harness import FlowHarness
+from voicefsm.flows.samples import EdgeCase, edge_cases
 from voicefsm.lifecycle.effects import Utterance
 from voicefsm.lifecycle.machine import Lifecycle, Outcome
 from voicefsm.lifecycle.states import EndReason
@@ -232,9 +236,12 @@ async def _awaited(awaitable: Any) -> None:  # noqa: ANN401 (whatever the hook r
 
 __all__ = [
     "AgentHarness",
+    "EdgeCase",
     "EffectCall",
+    "FlowHarness",
     "HookRun",
     "InjectedEffectError",
     "NullEffects",
     "RecordingEffects",
+    "edge_cases",
 ]

@@ -9,6 +9,7 @@ from voicefsm.agent.definition import (
     Greeting,
     VoiceAgent,
 )
+from voicefsm.agent.graph import agent_graph, leads_to
 from voicefsm.agent.hooks import HookContext, on_enter, on_exit, on_transition
 from voicefsm.agent.tools import tool_deadline
 
@@ -20,6 +21,8 @@ __all__ = [
     "Greeting",
     "HookContext",
     "VoiceAgent",
+    "agent_graph",
+    "leads_to",
     "on_enter",
     "on_exit",
     "on_transition",

@@ -16,16 +16,20 @@ a ``VoiceAgent`` behaves as a plain livekit agent.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterable, AsyncIterator, Callable
-from typing import Any, Protocol
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping, Sequence
+from typing import Any, ClassVar, Protocol
 
 from livekit import rtc
 from livekit.agents import Agent, ModelSettings, StopResponse, llm
 from livekit.agents.voice import SpeechHandle
 from pydantic import JsonValue
 
+from voicefsm.agent.flow_context import offline_summary
+from voicefsm.agent.flow_driver import FlowDriver
+from voicefsm.agent.flow_tools import function_tools
 from voicefsm.agent.stall import until_audio_stalls
 from voicefsm.context import ParticipantMetadata, RoomMetadata
+from voicefsm.flows import Flow, FlowEdge, node_prompt
 
 _LOG = logging.getLogger("voicefsm.agent")
 
@@ -68,7 +72,27 @@ class VoiceAgent(Agent):
     metadata ``agent.greeting``) takes precedence. ``apology`` follows a reply that failed
     twice; ``farewell`` ends the call; ``filler`` is said when a tool takes a while. Other
     keyword arguments go to livekit's ``Agent`` (``tools``, ``chat_ctx``, ``llm``…).
+
+    A conversation flow (:mod:`voicefsm.flows`) is declared with the class, as its tools are:
+    ``class Bistro(VoiceAgent, flow=BookingFlow)``. It belongs to what the agent is, not to one
+    call; the class says it, so diagrams and the agent graph read it without building an agent,
+    and each agent built gets a fresh run of it (:attr:`flow`, which a resumed call restores).
+    ``instructions`` are then the agent's persona, which each node's instructions follow; the
+    model is offered the node's tools (generated from its edges and fields, the agent's tools
+    the node names, the flow's common tools) and moves the flow by calling them. A node naming
+    a tool the agent does not have is refused when the agent is built.
     """
+
+    #: The conversation flow the class declares (``flow=`` in its class statement), or None.
+    flow_class: ClassVar[type[Flow[Any]] | None] = None
+
+    def __init_subclass__(cls, flow: type[Flow[Any]] | None = None, **kwargs: Any) -> None:  # noqa: ANN401
+        super().__init_subclass__(**kwargs)
+        if flow is not None:
+            if not (isinstance(flow, type) and issubclass(flow, Flow) and flow.has_nodes()):
+                msg = f"{cls.__name__}: flow= takes a Flow class with nodes, not {flow!r}"
+                raise TypeError(msg)
+            cls.flow_class = flow
 
     def __init__(
         self,
@@ -80,13 +104,51 @@ class VoiceAgent(Agent):
         filler: str = DEFAULT_FILLER,
         **livekit_options: Any,  # noqa: ANN401 (livekit's Agent keywords, passed on as given)
     ) -> None:
-        super().__init__(instructions=instructions, **livekit_options)
+        run = None if self.flow_class is None else self.flow_class()
+        prompt = instructions if run is None else node_prompt(run, instructions)
+        super().__init__(instructions=prompt, **livekit_options)
+        self._flow_driver = None
+        if run is not None:
+            own = function_tools(super().tools)
+            self._flow_driver = FlowDriver(
+                self, run, persona=instructions, own_tools=own, summarise=self.summarise
+            )
         self.greeting = greeting
         self.apology = apology
         self.farewell = farewell
         self.filler = filler
         self._runtime: AgentRuntime | None = None
         self._unwritten = 0
+
+    @property
+    def flow(self) -> Flow[Any] | None:
+        """The conversation flow this agent runs (None without one): where the conversation
+        is, what it collected; subscribe to its node changes, snapshot it, restore it."""
+        return None if self._flow_driver is None else self._flow_driver.flow
+
+    async def summarise(
+        self, messages: Sequence[llm.ChatMessage], data: Mapping[str, JsonValue]
+    ) -> str:
+        """The summary a ``summarise`` node leaves the model in place of the turns before it
+        (the last few are kept). Made without a model by default (``offline_summary``: the
+        collected data, and how much was left out); override it to ask an LLM, say."""
+        return offline_summary(messages, data)
+
+    async def take(self, edge: FlowEdge | str) -> str | tuple[object, str]:
+        """Move the flow from your own code (a tool that booked the table, say): take ``edge``
+        and enter the node it leads to. Returns what the model should read, or, when the node
+        hands the call to another agent, that agent with it: return either from the tool.
+        Raises ``ValueError`` when the agent runs no flow."""
+        if self._flow_driver is None:
+            msg = f"{type(self).__name__} runs no flow"
+            raise ValueError(msg)
+        return await self._flow_driver.take(edge)
+
+    @property
+    def tools(self) -> list[llm.Tool | llm.Toolset]:
+        """livekit's tools of the agent; with a flow, the tools of the node it is at."""
+        driver: FlowDriver | None = getattr(self, "_flow_driver", None)
+        return super().tools if driver is None else [driver.toolset]
 
     def _bind(self, runtime: AgentRuntime) -> None:
         """Called by the voicefsm session that runs this agent (before it enters)."""
@@ -117,9 +179,11 @@ class VoiceAgent(Agent):
 
     async def on_enter(self) -> None:
         """The agent is live in the session: the lifecycle moves on (the first agent joins,
-        a later one is a handoff)."""
+        a later one is a handoff), and a flow takes up the node it is at."""
         if self._runtime is not None:
             await self._runtime.agent_entered(self)
+        if self._flow_driver is not None:
+            await self._flow_driver.agent_entered()
 
     async def on_user_turn_completed(
         self, turn_ctx: llm.ChatContext, new_message: llm.ChatMessage

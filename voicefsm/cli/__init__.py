@@ -38,6 +38,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     draw.add_argument("-q", "--quiet", action="store_true", help="do not print the lifecycle")
     agent_option(draw, "the lifecycle alone, no agent")
+    draw.add_argument(
+        "--flow",
+        metavar="FILE.yaml|MODULE:ATTR",
+        help="draw a conversation flow on its own: a flow file, or a Flow class",
+    )
     draw.set_defaults(handler=run_diagrams)
 
     backend = commands.add_parser(

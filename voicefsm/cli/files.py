@@ -3,27 +3,71 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from pathlib import Path
+from typing import Any
 
 from voicefsm import diagrams
 from voicefsm.cli.common import fail
-from voicefsm.errors import DiagramError
+from voicefsm.diagrams import flow_files
+from voicefsm.diagrams.flow_model import FlowDiagram, agents_diagram, flow_diagram
+from voicefsm.diagrams.model import AgentShape
+from voicefsm.errors import DiagramError, FlowDefinitionError
+from voicefsm.flows import Flow, load_flow
+
+
+def _flow_class(spec: str) -> type[Flow[Any]]:
+    """``--flow``: a flow file (YAML), or a ``Flow`` class by ``module:attribute``."""
+    if spec.endswith((".yaml", ".yml")):
+        return load_flow(spec)
+    module, _, attribute = spec.partition(":")
+    if not (module and attribute):
+        msg = f"--flow {spec}: expected FILE.yaml or MODULE:ATTR (a Flow class)"
+        raise ValueError(msg)
+    if str(Path.cwd()) not in sys.path:
+        sys.path.insert(0, str(Path.cwd()))
+    try:
+        value = getattr(importlib.import_module(module), attribute)
+    except (ImportError, AttributeError) as exc:
+        msg = f"--flow {spec}: {type(exc).__name__}: {exc}"
+        raise ValueError(msg) from None
+    if not (isinstance(value, type) and issubclass(value, Flow) and value.has_nodes()):
+        msg = f"--flow {spec}: {attribute} is not a Flow class with nodes"
+        raise ValueError(msg)
+    return value
+
+
+def _agent_drawings(spec: str) -> tuple[AgentShape, FlowDiagram | None]:
+    """``--agent``: its shape on the lifecycle, and its flow, or the graph of its agents."""
+    from voicefsm.agent.graph import agent_graph  # noqa: PLC0415 (imports livekit)
+    from voicefsm.diagrams.agent_shape import agent_shape  # noqa: PLC0415
+    from voicefsm.worker.loading import AgentLoadError, load_agent  # noqa: PLC0415
+
+    try:
+        agent = load_agent(spec)()
+    except AgentLoadError as exc:
+        raise ValueError(str(exc)) from None
+    if agent.flow_class is not None:
+        return agent_shape(agent), flow_diagram(agent.flow_class.definition)
+    graph = agent_graph(type(agent))
+    return agent_shape(agent), agents_diagram(graph) if graph.links else None
 
 
 def run_diagrams(args: argparse.Namespace) -> int:
-    shape = None
-    if args.agent:
-        from voicefsm.diagrams.agent_shape import agent_shape  # noqa: PLC0415 (imports livekit)
-        from voicefsm.worker.loading import AgentLoadError, load_agent  # noqa: PLC0415
-
-        try:
-            shape = agent_shape(load_agent(args.agent)())
-        except AgentLoadError as exc:
-            return fail("diagrams", str(exc))
+    if args.agent and args.flow:
+        return fail("diagrams", "--agent and --flow draw different things: give one")
+    flow: FlowDiagram | None = None
     try:
-        files = diagrams.render_all(shape)
-    except DiagramError as exc:
+        if args.flow:
+            flow = flow_diagram(_flow_class(args.flow).definition)
+            files = diagrams.render_flow_only(flow)
+        else:
+            shape = None
+            if args.agent:
+                shape, flow = _agent_drawings(args.agent)
+            files = diagrams.render_all(shape, flow)
+    except (ValueError, DiagramError, FlowDefinitionError) as exc:
         return fail("diagrams", str(exc))
     if args.check:
         diffs = diagrams.drift(args.out, files)
@@ -35,13 +79,16 @@ def run_diagrams(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 1
-        print(f"{args.out}: {len(files)} files match the lifecycle")
+        drawn = "the flow" if args.flow else "the lifecycle" + (" and the flow" if flow else "")
+        print(f"{args.out}: {len(files)} files match {drawn}")
         return 0
     for path in diagrams.write(args.out, files):
         print(f"wrote {path}")
     if not args.quiet:
+        texts = [] if args.flow else [diagrams.describe()]
+        texts += [flow_files.describe(flow)] if flow is not None else []
         print()
-        print(diagrams.describe())
+        print("\n\n".join(texts))
     return 0
 
 

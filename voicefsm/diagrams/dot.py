@@ -3,7 +3,7 @@ top to bottom, the live states in one box, one arrow out of it for every way a c
 
 from __future__ import annotations
 
-from voicefsm.diagrams.model import LIVE_BOX, Arrow, Diagram, Node
+from voicefsm.diagrams.model import LIVE_BOX, Arrow, Diagram, StateBox
 from voicefsm.lifecycle import State
 
 _FONT = 'fontname="Helvetica"'
@@ -27,7 +27,7 @@ def _wrapped(words: tuple[str, ...], lead: str, width: int = 44) -> list[str]:
     return [*lines, line]
 
 
-def _node(node: Node) -> str:
+def _node(node: StateBox) -> str:
     lines = [node.state.value]
     if node.stays:
         lines.extend(_wrapped(node.stays, "stays on:"))

@@ -3,7 +3,9 @@ composite "in call" state, with the same arrows as the DOT drawing."""
 
 from __future__ import annotations
 
-from voicefsm.diagrams.model import Arrow, Diagram, Node
+import json
+
+from voicefsm.diagrams.model import Arrow, Diagram, StateBox
 
 _LIVE_ID = "in_call"
 
@@ -14,11 +16,17 @@ def _escape(text: str) -> str:
     return text.replace('"', "'").replace(";", ",")
 
 
-def _state(node: Node, indent: str) -> list[str]:
+def _title(text: str) -> str:
+    """The title for Mermaid's YAML front matter: an agent's ("Clinic: its voice lifecycle")
+    has a colon in it, which YAML would read as a mapping, and Mermaid then draws nothing."""
+    return json.dumps(text) if ":" in text else _escape(text)
+
+
+def _state(node: StateBox, indent: str) -> list[str]:
     return [f'{indent}state "{node.state.value}" as {node.state.value}']
 
 
-def _notes(node: Node, indent: str) -> list[str]:
+def _notes(node: StateBox, indent: str) -> list[str]:
     lines = [*(["stays on " + ", ".join(node.stays)] if node.stays else []), *node.notes]
     if not lines:
         return []
@@ -42,7 +50,7 @@ def render(diagram: Diagram) -> str:
     outside = [a for a in diagram.arrows if a not in inside]
     lines = [
         "---",
-        f"title: {_escape(diagram.title)}",
+        f"title: {_title(diagram.title)}",
         "config:",
         "  themeVariables:",
         "    fontSize: 18px",  # readable at a README's width (Mermaid's default is small)

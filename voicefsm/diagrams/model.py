@@ -40,7 +40,9 @@ class AgentShape:
 
 
 @dataclass(frozen=True, slots=True)
-class Node:
+class StateBox:
+    """A lifecycle state as drawn: in the live box or not, what keeps it, the agent's notes."""
+
     state: State
     live: bool
     #: Transitions that keep the state (internal, or re-entering it): named, not drawn.
@@ -64,7 +66,7 @@ class Arrow:
 @dataclass(frozen=True, slots=True)
 class Diagram:
     title: str
-    nodes: tuple[Node, ...]
+    nodes: tuple[StateBox, ...]
     arrows: tuple[Arrow, ...]
     agent: AgentShape | None = None
     everywhere: tuple[Trigger, ...] = field(default=EVERYWHERE)
@@ -76,7 +78,7 @@ class Diagram:
         """The box's label: its name, and what every state in it stays on."""
         return LIVE_BOX + (f" (stays on {', '.join(self.in_call)})" if self.in_call else "")
 
-    def node(self, state: State) -> Node:
+    def node(self, state: State) -> StateBox:
         return next(node for node in self.nodes if node.state is state)
 
 
@@ -156,7 +158,8 @@ def build(agent: AgentShape | None = None) -> Diagram:
     """The diagram of the lifecycle, annotated with ``agent`` when one is given."""
     title = "Voice session lifecycle" if agent is None else f"{agent.name}: its voice lifecycle"
     nodes = tuple(
-        Node(state, state in LIVE_STATES, _stays(state), _notes(state, agent)) for state in State
+        StateBox(state, state in LIVE_STATES, _stays(state), _notes(state, agent))
+        for state in State
     )
     in_call = tuple(trigger.value for trigger in _in_call())
     return Diagram(title, nodes, _arrows(agent), agent, in_call=in_call)
