@@ -247,14 +247,25 @@ def load_settings(**overrides: object) -> Settings:
         raise ConfigurationError("invalid settings: " + "; ".join(problems)) from None
 
 
-def check_providers(settings: Settings) -> None:
-    """Raise :class:`ConfigurationError` naming every variable the real providers lack."""
-    needed = ["deepgram_api_key", "eleven_api_key"]
+def _llm_fields(settings: Settings) -> list[str]:
     if settings.llm_base_url is None:
         # LiveKit inference authenticates with the LiveKit API key and secret.
-        needed += ["livekit_api_key", "livekit_api_secret"]
-    else:
-        needed.append("llm_api_key")
+        return ["livekit_api_key", "livekit_api_secret"]
+    return ["llm_api_key"]
+
+
+def check_llm(settings: Settings) -> None:
+    """Raise :class:`ConfigurationError` naming every variable the configured model lacks."""
+    missing = [
+        env_name(field) for field in _llm_fields(settings) if getattr(settings, field) is None
+    ]
+    if missing:
+        raise ConfigurationError("missing model settings: " + ", ".join(missing) + " not set")
+
+
+def check_providers(settings: Settings) -> None:
+    """Raise :class:`ConfigurationError` naming every variable the real providers lack."""
+    needed = ["deepgram_api_key", "eleven_api_key", *_llm_fields(settings)]
     missing = [env_name(field) for field in needed if getattr(settings, field) is None]
     if missing:
         raise ConfigurationError("missing provider settings: " + ", ".join(missing) + " not set")

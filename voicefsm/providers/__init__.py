@@ -35,6 +35,10 @@ class Providers:
     #: livekit's retries and timeouts per provider, and how many unrecoverable provider errors
     #: in a row close the session (``None``: livekit's defaults).
     conn_options: SessionConnectOptions | None = None
+    #: livekit's echo-cancellation warm-up: barge-ins are ignored for the agent's first 3 s of
+    #: speech, while a room's echo canceller adapts. Off for devices that never echo the agent
+    #: (the simulator's).
+    echo_cancellation_warmup: bool = True
 
     async def aclose(self) -> None:
         """Close each provider's connections (they are built per job and end with it)."""

@@ -21,6 +21,23 @@ def _secret(value: SecretStr | None) -> str:
     return value.get_secret_value() if value is not None else ""
 
 
+def build_llm(settings: Settings) -> openai.LLM | inference.LLM:
+    """The configured model: a LiveKit inference model string, or the model at an
+    OpenAI-compatible endpoint (``VOICEFSM_LLM_BASE_URL``). Check it with
+    :func:`voicefsm.settings.check_llm` first."""
+    if settings.llm_base_url is not None:
+        return openai.LLM(
+            model=settings.llm_model,
+            base_url=str(settings.llm_base_url),
+            api_key=_secret(settings.llm_api_key),
+        )
+    return inference.LLM(
+        settings.llm_model,
+        api_key=_secret(settings.livekit_api_key),
+        api_secret=_secret(settings.livekit_api_secret),
+    )
+
+
 def build_providers(settings: Settings) -> Providers:
     """The real plugins, configured from (already checked) settings."""
     stt = deepgram.STT(
@@ -40,19 +57,7 @@ def build_providers(settings: Settings) -> Providers:
             else NOT_GIVEN
         ),
     )
-    llm: openai.LLM | inference.LLM
-    if settings.llm_base_url is not None:
-        llm = openai.LLM(
-            model=settings.llm_model,
-            base_url=str(settings.llm_base_url),
-            api_key=_secret(settings.llm_api_key),
-        )
-    else:
-        llm = inference.LLM(
-            settings.llm_model,
-            api_key=_secret(settings.livekit_api_key),
-            api_secret=_secret(settings.livekit_api_secret),
-        )
+    llm = build_llm(settings)
     vad = inference.VAD(model="silero") if settings.vad == "silero" else None
     return Providers(
         stt=stt,

@@ -7,7 +7,7 @@ import logging
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
@@ -38,6 +38,13 @@ from voicefsm.backend.server.db import build_engine, create_schema
 from voicefsm.backend.server.limits import BodyLimit, ServerLimits
 from voicefsm.backend.server.livekit_rooms import RoomCreator
 from voicefsm.backend.server.store import KeyConflict, MetadataTooLarge, Store
+from voicefsm.backend.stored import (
+    MAX_EVENTS_PAGE,
+    ConversationSessions,
+    EventsPage,
+    SessionOverview,
+    StoredEvent,
+)
 from voicefsm.untrusted import Id
 
 _LOG = logging.getLogger("voicefsm.backend")
@@ -161,6 +168,39 @@ def _api(store: Store, rooms: RoomCreator | None, token: SecretStr | None) -> AP
         """Apply each event once by its idempotency key; a replay changes nothing."""
         accepted, duplicates = await store.append_events(conversation_id, body.events)
         return EventBatchResult(accepted=accepted, duplicates=duplicates)
+
+    unknown: dict[int | str, dict[str, Any]] = {
+        404: {"model": Problem, "description": "No such conversation"}
+    }
+
+    @api.get("/conversations/{conversation_id}/events", responses=unknown)
+    async def stored_events(
+        conversation_id: Id,
+        after: Annotated[int, Query(ge=0, le=2**62)] = 0,
+        limit: Annotated[int, Query(ge=1, le=MAX_EVENTS_PAGE)] = 200,
+    ) -> EventsPage:
+        """The conversation's events in the order they were applied, a page at a time."""
+        rows = await store.events_after(conversation_id, after, limit)
+        if rows is None:
+            raise HTTPException(404, "no such conversation")
+        return EventsPage(
+            conversation_id=conversation_id,
+            events=[StoredEvent(seq=row.id, kind=row.kind, payload=row.payload) for row in rows],  # type: ignore[arg-type]
+            next_after=rows[-1].id if len(rows) == limit else None,
+        )
+
+    @api.get("/conversations/{conversation_id}/sessions", responses=unknown)
+    async def conversation_sessions(conversation_id: Id) -> ConversationSessions:
+        """The conversation's sessions (from their summaries), oldest first."""
+        found = await store.sessions_of(conversation_id)
+        if found is None:
+            raise HTTPException(404, "no such conversation")
+        conversation, summaries = found
+        return ConversationSessions(
+            conversation_id=conversation_id,
+            room_metadata=conversation.room_metadata,
+            sessions=[SessionOverview.model_validate(summary) for summary in summaries],
+        )
 
     @api.post("/conversations/{conversation_id}/context")
     async def context(conversation_id: Id, body: ContextRequest) -> ContextResponse:

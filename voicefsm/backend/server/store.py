@@ -206,6 +206,34 @@ class Store:
             row.summary, row.conversation_id, row.updated_at = data, summary.conversation_id, _now()
             return False
 
+    async def events_after(
+        self, conversation_id: str, after: int, limit: int
+    ) -> list[EventRow] | None:
+        """The conversation's events applied after ``after`` (a row id), at most ``limit``, in
+        the order they were applied; ``None`` when there is no such conversation."""
+        query = (
+            select(EventRow)
+            .where(EventRow.conversation_id == conversation_id, EventRow.id > after)
+            .order_by(EventRow.id)
+            .limit(limit)
+        )
+        async with self._sessions() as db:
+            if await db.get(ConversationRow, conversation_id) is None:
+                return None
+            return list((await db.execute(query)).scalars().all())
+
+    async def sessions_of(
+        self, conversation_id: str
+    ) -> tuple[ConversationRow, list[dict[str, object]]] | None:
+        """The conversation and its session summaries (oldest first); ``None`` if unknown."""
+        query = select(SessionRow.summary).where(SessionRow.conversation_id == conversation_id)
+        async with self._sessions() as db:
+            conversation = await db.get(ConversationRow, conversation_id)
+            if conversation is None:
+                return None
+            summaries = list((await db.execute(query)).scalars().all())
+        return conversation, sorted(summaries, key=lambda summary: str(summary["started_at"]))
+
     async def session(self, session_id: str) -> dict[str, object] | None:
         async with self._sessions() as db:
             row = await db.get(SessionRow, session_id)
