@@ -76,7 +76,7 @@ def say(text: str) -> ChatReply:
     return ChatReply(text=text)
 
 
-def call(name: str, /, **arguments: Any) -> ChatReply:  # noqa: ANN401 (JSON values)
+def call(name: str, /, **arguments: Any) -> ChatReply:
     return ChatReply(tool_calls=((name, arguments),))
 
 
