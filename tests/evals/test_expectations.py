@@ -47,7 +47,8 @@ expect:
 
 def test_a_tool_named_alone_and_one_with_arguments_are_both_expectations() -> None:
     scenario = parse_scenario(BOOKING)
-    assert scenario.expect is not None and scenario.expect.tools is not None
+    assert scenario.expect is not None
+    assert scenario.expect.tools is not None
     assert [str(item) for item in scenario.expect.tools] == ['book_table(day="Friday")', "hang_up"]
     assert scenario.turns[1].expect is not None
     assert scenario.turns[1].expect.tools == [

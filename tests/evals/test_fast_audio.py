@@ -50,9 +50,11 @@ async def test_an_armed_segment_holds_at_its_mark_until_the_caller_cuts_it_off()
     speaker.arm(0.6)
     await speaker.capture_frame(frame(1.0))
     await speaker.capture_frame(frame(2.0))
-    assert speaker.held and not speaker.reached.is_set()  # not all of its audio is in yet
+    assert speaker.held
+    assert not speaker.reached.is_set()  # not all of its audio is in yet
     speaker.flush()
-    assert speaker.reached.is_set() and speaker.playing.is_set()
+    assert speaker.reached.is_set()
+    assert speaker.playing.is_set()
     speaker.clear_buffer()  # livekit interrupts it: the caller spoke
     finished = await asyncio.wait_for(speaker.wait_for_playout(), 1)
     assert (finished.playback_position, finished.interrupted) == (0.6, True)

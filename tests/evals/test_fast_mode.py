@@ -73,7 +73,7 @@ async def test_the_example_in_fast_mode_is_the_same_call_as_in_real_time(
     for session in (slow, quick):
         assert all(e["ok"] for e in session["expectations"]), session["expectations"]
         assert session["outbox"]["pending"] == 0
-    assert quick["clock"] == "fast" and slow["clock"] == "real time"
+    assert (quick["clock"], slow["clock"]) == ("fast", "real time")
     assert [e["trigger"] for e in quick["timeline"]] == [e["trigger"] for e in slow["timeline"]]
     assert quick["end_reason"] == slow["end_reason"] == "end_call"
     # The same tools, with the same arguments, ending the same way, in the same turns.
@@ -91,8 +91,10 @@ async def test_the_example_in_fast_mode_is_the_same_call_as_in_real_time(
         )
         if fast_item["interrupted"]:
             reply = "Friday at eight for four people: shall I book it?"
-            assert reply.startswith(fast_item["text"]) and fast_item["text"]
-            assert reply.startswith(slow_item["text"]) and slow_item["text"]
+            assert fast_item["text"]
+            assert slow_item["text"]
+            assert reply.startswith(fast_item["text"])
+            assert reply.startswith(slow_item["text"])
         else:
             assert _same(fast_item["text"]) == _same(slow_item["text"])
     # The backend stored the same rows for both.

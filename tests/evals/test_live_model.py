@@ -59,8 +59,10 @@ def test_without_scripted_tools_a_scenario_passes_or_fails_on_the_tools_the_mode
     with vendor_stubs() as stubs:
         stubs.respond = booking_model
         result = subprocess.run(
-            [sys.executable, "-m", "voicefsm", "simulate", "--fast", "--llm", "live"]
-            + ["--scenario", str(suite), "--json", "--junit", str(junit)],
+            [
+                *(sys.executable, "-m", "voicefsm", "simulate", "--fast", "--llm", "live"),
+                *("--scenario", str(suite), "--json", "--junit", str(junit)),
+            ],
             capture_output=True,
             text=True,
             timeout=240,
@@ -98,7 +100,7 @@ def test_without_scripted_tools_a_scenario_passes_or_fails_on_the_tools_the_mode
     # JUnit for the CI system: one case per scenario, the failures saying what differed.
     root = ET.parse(junit).getroot()
     cases = {Path(c.get("name", "")).name: c for c in root.iter("testcase")}
-    assert root.get("tests") == "3" and root.get("failures") == "2"
+    assert (root.get("tests"), root.get("failures")) == ("3", "2")
     assert cases["books_five.yaml"].find("failure") is None
     failure = cases["books_four.yaml"].find("failure")
     assert failure is not None
@@ -166,7 +168,8 @@ async def test_a_model_played_caller_talks_until_its_goal_is_met(
 ) -> None:
     def caller(request: ChatRequest) -> ChatReply:
         assert request.is_caller
-        assert "Ada, a regular" in request.system and "a table for two" in request.system
+        assert "Ada, a regular" in request.system
+        assert "a table for two" in request.system
         if "Patient" in request.system:
             return say("I keep asking")
         heard = [m for m in request.messages if m["role"] == "user"]
