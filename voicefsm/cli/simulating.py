@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from voicefsm.simulation.scenario import Scenario
 
 Plan = list[tuple[str, "Scenario"]]
+_LOG = logging.getLogger("voicefsm.simulate")
 
 
 def add_simulate_command(commands: Any, *, default_agent: str) -> None:  # noqa: ANN401 (argparse's)
@@ -100,6 +101,7 @@ def run_simulate(args: argparse.Namespace) -> int:
 
 def _simulate(args: argparse.Namespace, stop: StopRequest) -> int:  # noqa: PLR0911 (one exit each)
     logging.basicConfig(level=args.log_level, format="%(levelname)s %(name)s: %(message)s")
+    _LOG.info("checking the scenarios, the settings and where reports go")
     if problems := _output_problems(args):
         return fail("simulate", "; ".join(problems))
     plan = _plan(args)
@@ -119,6 +121,10 @@ def _simulate(args: argparse.Namespace, stop: StopRequest) -> int:  # noqa: PLR0
     if isinstance(agent, int):
         return agent
     if stop.requested.is_set():
+        print(
+            f"voicefsm simulate: stopped by signal {stop.signal} before any call started",
+            file=sys.stderr,
+        )
         return stop.exit_status or 130
     return _run(args, settings, plan=plan, models=models, agent=agent, stop=stop)
 

@@ -16,6 +16,7 @@ from livekit import rtc
 from livekit.agents import AgentSession, APIConnectOptions, JobContext
 from livekit.agents import llm as lk_llm
 
+from voicefsm.lifecycle import EndReason
 from voicefsm.livekit_compat import SessionConnectOptions
 from voicefsm.persistence.outbox import OutboxStats
 from voicefsm.providers import Providers
@@ -84,15 +85,17 @@ class SessionRun:
         return (self.finished_at or time.monotonic()) - self.started_at
 
     def end_call(self) -> None:
-        """End the call now, from any thread (a stop request): it is then persisted."""
+        """End the call now, from any thread (a stop request): the caller leaves, and the call
+        is persisted."""
         session, loop = self.session, self.loop
         if session is not None and loop is not None and not loop.is_closed():
             loop.call_soon_threadsafe(_end_quietly, session)
 
 
 def _end_quietly(session: VoiceSession) -> None:
+    # The simulated caller leaves with the simulation: nobody is left to hear a farewell.
     if not session.lifecycle.is_finished:
-        session.end()
+        session.end(EndReason.PARTICIPANT_LEFT)
 
 
 class _Closable(Microphone, Protocol):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -34,6 +35,7 @@ from voicefsm.simulation.stopping import StopRequest
 SESSION_TIMEOUT_S = 600.0
 _POLL_S = 0.02
 Line = Callable[[str, TimelineEntry], None]
+_LOG = logging.getLogger("voicefsm.simulate")
 
 
 @dataclass(frozen=True)
@@ -204,6 +206,7 @@ async def _end_everything(runs: Sequence[SessionRun], stop: StopRequest, budget_
     """A stop: every call ends now (the caller hangs up), each is persisted within its budget
     unless a second signal says not to wait."""
     live = [run for run in runs if not run.done.is_set()]
+    _LOG.warning("stop requested: ending the calls in progress", extra={"calls": len(live)})
     for run in live:
         run.end_call()
     loop = asyncio.get_running_loop()

@@ -9,12 +9,10 @@ exits 128 + the signal's number (130 for SIGINT, 143 for SIGTERM).
 
 from __future__ import annotations
 
-import logging
 import signal
 import threading
 from types import FrameType
 
-_LOG = logging.getLogger("voicefsm.simulate")
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
@@ -48,9 +46,9 @@ class StopRequest:
         if self.requested.is_set():
             self.hurried.set()
             return
+        # Nothing is logged here: a signal handler may run in the middle of a log write.
         self.signal = signum
         self.requested.set()
-        _LOG.warning("stop requested: ending the calls in progress", extra={"signal": signum})
 
     @property
     def exit_status(self) -> int | None:
