@@ -34,7 +34,8 @@ def difference(expected: ToolExpectation, call: dict[str, Any]) -> str | None:
         if given[key] != wanted:
             return f"{expected.name} got {key} {_shown(given[key])}, expected {_shown(wanted)}"
     if expected.outcome is not None and call["outcome"] != expected.outcome:
-        return f"{expected.name} ended {call['outcome']}, expected {expected.outcome}"
+        said = f" ({_shown(call['result'][:120])})" if call["result"] else ""
+        return f"{expected.name} ended {call['outcome']}, expected {expected.outcome}{said}"
     if expected.output is not None and expected.output.lower() not in call["result"].lower():
         return f"{expected.name} returned {_shown(call['result'][:200])}"
     return None

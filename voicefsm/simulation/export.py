@@ -200,11 +200,18 @@ def _room(metadata: str | None) -> dict[str, Any]:
     return {"agent": agent} if isinstance(agent, dict) and agent else {}
 
 
-def _dump(data: dict[str, Any]) -> str:
-    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+class _NoAliases(yaml.SafeDumper):
+    """Scenario files refuse YAML aliases; the same arguments appear twice (script, expect)."""
+
+    def ignore_aliases(self, data: object) -> bool:
+        return True
+
+
+def _dump(data: object, width: int = 100) -> str:
+    return yaml.dump(data, Dumper=_NoAliases, sort_keys=False, allow_unicode=True, width=width)
 
 
 def _block(turn: dict[str, Any], comments: list[str]) -> str:
-    item = yaml.safe_dump([turn], sort_keys=False, allow_unicode=True, width=96).rstrip()
+    item = _dump([turn], width=96).rstrip()
     indented = "\n".join("  " + line for line in item.splitlines())
     return "\n".join([*(f"  # {line}" for line in comments), indented])
