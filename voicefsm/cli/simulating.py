@@ -75,8 +75,8 @@ def _add_options(sim: argparse.ArgumentParser) -> None:
     sim.add_argument(
         "--concurrency",
         type=positive,
-        default=4,
-        help="sessions at a time (default 4)",
+        default=8,
+        help="sessions at a time (default 8)",
     )
     sim.add_argument("--junit", type=Path, metavar="FILE", help="write a JUnit XML report")
     sim.add_argument(
