@@ -176,7 +176,7 @@ def _api(store: Store, rooms: RoomCreator | None, token: SecretStr | None) -> AP
     @api.get("/conversations/{conversation_id}/events", responses=unknown)
     async def stored_events(
         conversation_id: Id,
-        after: Annotated[int, Query(ge=0, le=2**62)] = 0,
+        after: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
         limit: Annotated[int, Query(ge=1, le=MAX_EVENTS_PAGE)] = 200,
     ) -> EventsPage:
         """The conversation's events in the order they were applied, a page at a time."""
