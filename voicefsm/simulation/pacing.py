@@ -15,7 +15,6 @@ from typing import Any, Protocol
 
 from livekit.agents import AgentSession, UserInputTranscribedEvent
 
-from voicefsm.providers.devices import SimulatedSpeaker
 from voicefsm.providers.fast_audio import FastSpeaker
 from voicefsm.settings import Settings
 from voicefsm.simulation.scenario import Scenario
@@ -37,8 +36,15 @@ class Pacing(Protocol):
         """Until the moment to talk over the agent (or the agent fell silent first)."""
 
 
+class Audible(Protocol):
+    """A speaker whose playing the caller can hear."""
+
+    @property
+    def playing(self) -> asyncio.Event: ...
+
+
 class RealTimePacing:
-    def __init__(self, speaker: SimulatedSpeaker) -> None:
+    def __init__(self, speaker: Audible) -> None:
         self._speaker = speaker
 
     def before_reply(self, barge_in_ms: int | None) -> None:

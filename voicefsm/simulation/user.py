@@ -12,7 +12,7 @@ from voicefsm.lifecycle import EndReason, State
 from voicefsm.providers.scripted import ScriptedLLM
 from voicefsm.runtime.session import ExternalEnd, VoiceSession
 from voicefsm.simulation.model_caller import ModelCaller
-from voicefsm.simulation.pacing import Pacing
+from voicefsm.simulation.pacing import Pacing, RealTimePacing
 from voicefsm.simulation.scenario import Scenario
 
 ENDINGS: dict[str, ExternalEnd] = {
@@ -41,7 +41,7 @@ class SimulatedUser:
         llm: ScriptedLLM | None,
         scenario: Scenario,
         *,
-        pacing: Pacing,
+        pacing: Pacing | None = None,
         caller: ModelCaller | None = None,
         poll_s: float = 0.05,
     ) -> None:
@@ -50,7 +50,8 @@ class SimulatedUser:
         self._speaker = speaker
         self._llm = llm
         self._scenario = scenario
-        self._pacing = pacing
+        #: Real time unless told otherwise: the caller waits as a person would.
+        self._pacing = pacing or RealTimePacing(speaker)
         self._caller = caller
         self._poll_s = poll_s
         self._changed = asyncio.Event()

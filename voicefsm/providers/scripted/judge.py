@@ -78,6 +78,7 @@ class _JudgeStream(llm.LLMStream):
         judge: ScriptedJudge = self._llm  # type: ignore[assignment]
         success, reason = judge.judge(self._chat_ctx)
         offered = {getattr(getattr(tool, "info", None), "name", None) for tool in self._tools}
+        arguments: dict[str, object]
         if _VERDICT_TOOL in offered:  # livekit.agents.evals' judges
             name = _VERDICT_TOOL
             arguments = {"verdict": "pass" if success else "fail", "reasoning": reason}
