@@ -92,7 +92,8 @@ def test_exporting_a_conversation_that_is_not_there_says_so(
     missing = voicefsm(tmp_path, "scenario", "export", "c_nobody", "--backend-url", backend.url)
     assert missing.returncode == 2
     assert (
-        missing.stderr == f"voicefsm scenario export: no conversation c_nobody at {backend.url}\n"
+        missing.stderr == f"voicefsm scenario export: {backend.url}: no session of conversation "
+        "c_nobody is stored there (a session's summary is written when it ends)\n"
     )
     bad = voicefsm(tmp_path, "scenario", "export", "../etc", "--backend-url", backend.url)
     assert bad.returncode == 2

@@ -79,10 +79,8 @@ def run_scenario(args: argparse.Namespace) -> int:
         try:
             text = asyncio.run(export(url))
         except ExportError as exc:
-            return fail(command, str(exc))
+            return fail(command, f"{url}: {exc}")
         except BackendError as exc:
-            if exc.status == 404:
-                return fail(command, f"no conversation {args.conversation_id} at {url}")
             print(f"voicefsm {command}: {exc}", file=sys.stderr)
             return 1
     sys.stdout.write(text)

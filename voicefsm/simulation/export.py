@@ -51,8 +51,11 @@ async def read_call(
     if session_id is not None:
         sessions = [s for s in sessions if s.session_id == session_id]
     if not sessions:
-        which = f"session {session_id}" if session_id else "stored session"
-        msg = f"conversation {conversation_id} has no {which} (its summary is written at the end)"
+        which = f"session {session_id}" if session_id else "session"
+        msg = (
+            f"no {which} of conversation {conversation_id} is stored there (a session's summary "
+            "is written when it ends)"
+        )
         raise ExportError(msg)
     session = sessions[-1]
     events: list[dict[str, Any]] = []

@@ -7,7 +7,7 @@ import logging
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
@@ -169,36 +169,28 @@ def _api(store: Store, rooms: RoomCreator | None, token: SecretStr | None) -> AP
         accepted, duplicates = await store.append_events(conversation_id, body.events)
         return EventBatchResult(accepted=accepted, duplicates=duplicates)
 
-    unknown: dict[int | str, dict[str, Any]] = {
-        404: {"model": Problem, "description": "No such conversation"}
-    }
-
-    @api.get("/conversations/{conversation_id}/events", responses=unknown)
+    @api.get("/conversations/{conversation_id}/events")
     async def stored_events(
         conversation_id: Id,
         after: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
         limit: Annotated[int, Query(ge=1, le=MAX_EVENTS_PAGE)] = 200,
     ) -> EventsPage:
-        """The conversation's events in the order they were applied, a page at a time."""
+        """The conversation's events in the order they were applied, a page at a time (none
+        for a conversation the backend does not know)."""
         rows = await store.events_after(conversation_id, after, limit)
-        if rows is None:
-            raise HTTPException(404, "no such conversation")
         return EventsPage(
             conversation_id=conversation_id,
             events=[StoredEvent(seq=row.id, kind=row.kind, payload=row.payload) for row in rows],  # type: ignore[arg-type]
             next_after=rows[-1].id if len(rows) == limit else None,
         )
 
-    @api.get("/conversations/{conversation_id}/sessions", responses=unknown)
+    @api.get("/conversations/{conversation_id}/sessions")
     async def conversation_sessions(conversation_id: Id) -> ConversationSessions:
         """The conversation's sessions (from their summaries), oldest first."""
-        found = await store.sessions_of(conversation_id)
-        if found is None:
-            raise HTTPException(404, "no such conversation")
-        conversation, summaries = found
+        metadata, summaries = await store.sessions_of(conversation_id)
         return ConversationSessions(
             conversation_id=conversation_id,
-            room_metadata=conversation.room_metadata,
+            room_metadata=metadata,
             sessions=[SessionOverview.model_validate(summary) for summary in summaries],
         )
 
