@@ -79,15 +79,22 @@ class SessionRun:
     started_at: float = field(default_factory=time.monotonic)
     finished_at: float | None = None
     done: threading.Event = field(default_factory=threading.Event)
+    _ending: bool = field(default=False, repr=False)
 
     @property
     def duration_s(self) -> float:
         return (self.finished_at or time.monotonic()) - self.started_at
 
+    @property
+    def ending(self) -> bool:
+        """True once :meth:`end_call` was asked (it is asked once)."""
+        return self._ending
+
     def end_call(self) -> None:
         """End the call now, from any thread (a stop request): the caller leaves, and the call
         is persisted."""
         session, loop = self.session, self.loop
+        self._ending = True
         if session is not None and loop is not None and not loop.is_closed():
             loop.call_soon_threadsafe(_end_quietly, session)
 

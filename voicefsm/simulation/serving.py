@@ -198,7 +198,7 @@ async def _schedule(
             if on_finished is not None:
                 on_finished(run)
         for run in active:
-            if run.duration_s > SESSION_TIMEOUT_S:
+            if run.duration_s > SESSION_TIMEOUT_S and not run.ending:
                 run.end_call()
 
 
