@@ -64,7 +64,12 @@ def _add_options(sim: argparse.ArgumentParser) -> None:
         help="scenario files (JSON or YAML), directories of them, or quoted globs; several run "
         "as one suite (default: the example agent's scenario, or a generic one)",
     )
-    sim.add_argument("--fast", action="store_true", help="audio on a clock that does not wait")
+    sim.add_argument(
+        "--fast",
+        action="store_true",
+        help="audio on a clock that does not wait: the same call, rows and report in a "
+        "fraction of the time (a pause the silence timeout would notice is refused)",
+    )
     sim.add_argument(
         "--llm",
         choices=["scripted", "live"],

@@ -111,7 +111,7 @@ async def simulate_suite(
     settings: Settings,
     *,
     sessions: int = 1,
-    concurrency: int = 4,
+    concurrency: int = 8,
     fast: bool = False,
     models: SimulationModels | None = None,
     agent: AgentFactory = VoiceAgent,
