@@ -98,7 +98,13 @@ def _evals(e: dict[str, Any]) -> list[str]:
             f"| {label} | {row['scenarios']} | {row['concurrency']} | {row['seconds']:.1f} "
             f"| {row['per_minute']:.1f} | {_f(row['median_session_s'], 2)} |"
         )
-    lines += ["", f"Fast mode: **{e['speedup']:.1f}×** the scenarios per minute of real time.", ""]
+    load = e.get("load_average_1min")
+    lines += [
+        "",
+        f"Fast mode: **{e['speedup']:.1f}×** the scenarios per minute of real time."
+        + (f" Load average (1 min) {load[0]} before, {load[1]} after." if load else ""),
+        "",
+    ]
     return lines
 
 
