@@ -42,7 +42,16 @@ def section(name: str, data: dict[str, Any]) -> str:
             f"+{row['extra_mb_per_session']:.2f} MB/session, p95 {_f(row['voicefsm']['latency'].get('p95_ms'), 0)} ms"
             for row in data["levels"]
         )
-    return ""
+    return _evals_line(data) if name == "evals" else ""
+
+
+def _evals_line(data: dict[str, Any]) -> str:
+    fast, real = data["fast"], data["real_time"]
+    return (
+        f"   fast {fast['per_minute']:.1f} scenarios/min ({fast['scenarios']} in "
+        f"{fast['seconds']:.1f} s), real time {real['per_minute']:.1f}/min "
+        f"({real['scenarios']} in {real['seconds']:.1f} s); {data['speedup']:.1f}x"
+    )
 
 
 def _tool_calls(t: dict[str, Any]) -> list[str]:
@@ -65,6 +74,35 @@ def _tool_calls(t: dict[str, Any]) -> list[str]:
         "",
         f"Added at the median (paired differences): {added:.2f} ms (ratio {t['ratio_median']:.3f}). "
         f"Target ≤ 1 ms added: {_verdict(added <= 1.0)}.",
+        "",
+    ]
+    return lines
+
+
+def _evals(e: dict[str, Any]) -> list[str]:
+    lines = [
+        "## 3b. Scenarios per minute (`simulate`)",
+        "",
+        "The example agent's scenario (five turns, a barge-in, two tool calls, the agent hanging up)",
+        "through the production worker path with an embedded backend, as `voicefsm simulate` runs",
+        "it: copies in real time (all at once), then copies in fast mode (audio on a clock that",
+        "does not wait), measured one after the other in the same run. Wall time of the whole",
+        "suite, the worker's and the backend's start included.",
+        "",
+        "| mode | scenarios | concurrency | seconds | scenarios/min | median session s |",
+        "|---|---|---|---|---|---|",
+    ]
+    for key, label in (("real_time", "real time"), ("fast", "fast")):
+        row = e[key]
+        lines.append(
+            f"| {label} | {row['scenarios']} | {row['concurrency']} | {row['seconds']:.1f} "
+            f"| {row['per_minute']:.1f} | {_f(row['median_session_s'], 2)} |"
+        )
+    load = e.get("load_average_1min")
+    lines += [
+        "",
+        f"Fast mode: **{e['speedup']:.1f}×** the scenarios per minute of real time."
+        + (f" Load average (1 min) {load[0]} before, {load[1]} after." if load else ""),
         "",
     ]
     return lines
@@ -165,6 +203,8 @@ def markdown(r: dict[str, Any]) -> str:
         f"Targets: turn latency ratio ≤ 1.02 against healthy: {_verdict(worst <= 1.02)}; zero writes lost: {_verdict(w['lost'] == 0)}.",
         "",
     ]
+    if "evals" in r:
+        lines += _evals(r["evals"])
     sc = r["scale"]
     lines += [
         "## 4. Scale in one process",

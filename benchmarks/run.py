@@ -26,7 +26,7 @@ import psutil
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from benchmarks import report, state_ops, tool_calls, turns  # noqa: E402
+from benchmarks import evals, report, state_ops, tool_calls, turns  # noqa: E402
 
 
 def machine() -> dict[str, Any]:
@@ -76,6 +76,7 @@ async def measure(quick: bool, out: Path, only: str | None = None) -> dict[str, 
         ("added_latency", lambda: turns.added_latency(3 if quick else 50)),
         ("tool_calls", lambda: tool_calls.measure(5 if quick else 200)),
         ("backend_isolation", lambda: turns.backend_isolation(2 if quick else 10)),
+        ("evals", lambda: evals.measure(fast=4 if quick else 50, real=1 if quick else 4)),
         (
             "scale",
             lambda: turns.scale(
@@ -109,7 +110,7 @@ def main() -> int:
     )
     parser.add_argument(
         "--only",
-        choices=["state_ops", "added_latency", "tool_calls", "backend_isolation", "scale"],
+        choices=["state_ops", "added_latency", "tool_calls", "backend_isolation", "evals", "scale"],
         help="measure this figure again and keep the others from the existing results.json",
     )
     parser.add_argument(

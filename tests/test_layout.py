@@ -81,6 +81,7 @@ FLOORS: list[tuple[str, ...]] = [
         "flows",
         "backend.models",
         "backend.fields",
+        "backend.stored",
         "context",
         "untrusted",
         "settings",
@@ -102,7 +103,7 @@ FLOORS: list[tuple[str, ...]] = [
 ]
 APART = ("backend.server", "backend.openapi", "backend")
 #: The commands that run the reference backend, the only ones that may import it.
-RUNS_THE_BACKEND = ("cli.services", "simulation.runner")
+RUNS_THE_BACKEND = ("cli.services", "simulation.serving")
 #: On floor 2, the outbox delivers through the backend's client; the others stand alone.
 SIBLINGS = {("persistence", "backend.client")}
 

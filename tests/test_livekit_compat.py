@@ -77,3 +77,23 @@ def test_session_connect_options_take_per_provider_retries() -> None:
         max_unrecoverable_errors=2,
     )
     assert (options.llm_conn_options, options.max_unrecoverable_errors) == (fast, 2)
+
+
+async def test_a_statement_judge_is_livekits_llm_judge_for_a_criterion_of_our_own() -> None:
+    """``evals.judge._LLMJudge`` shows the model the criterion and the conversation and reads
+    its ``submit_verdict``."""
+    from livekit.agents import llm  # noqa: PLC0415
+
+    from voicefsm.providers.scripted import ScriptedJudge  # noqa: PLC0415
+
+    conversation = llm.ChatContext()
+    conversation.add_message(role="user", content="Is Friday possible")
+    conversation.add_message(role="assistant", content="Friday works.")
+    judge = ScriptedJudge(lambda criterion, shown: "Friday works" in shown)
+    result = await livekit_compat.statement_judge("confirms Friday").evaluate(
+        chat_ctx=conversation, llm=judge
+    )
+    assert (result.verdict, result.instructions) == ("pass", "confirms Friday")
+    assert judge.verdicts == [
+        ("confirms Friday", "user: Is Friday possible\nassistant: Friday works.", True)
+    ]

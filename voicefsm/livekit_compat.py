@@ -12,6 +12,8 @@ from livekit.agents import AgentServer, AgentSession
 from livekit.agents.cli import cli as _lk_cli
 from livekit.agents.cli import proto as _lk_proto
 from livekit.agents.cli.cli import AgentsConsole as _AgentsConsole
+from livekit.agents.evals import Evaluator
+from livekit.agents.evals import judge as _lk_judge
 from livekit.agents.ipc.mock_room import create_mock_room as _create_mock_room
 from livekit.agents.voice.agent_session import SessionConnectOptions
 
@@ -21,6 +23,7 @@ __all__ = [
     "mock_room_participant",
     "run_worker",
     "session_is_closing",
+    "statement_judge",
 ]
 
 
@@ -52,3 +55,11 @@ def session_is_closing(session: AgentSession[Any]) -> bool:
     """True once ``session`` has begun to close (``aclose``, a participant leaving, errors):
     nothing more can be said in it. Private in livekit (``AgentSession._is_closing``)."""
     return bool(session._is_closing())
+
+
+def statement_judge(statement: str, *, name: str = "statement") -> Evaluator:
+    """LiveKit's LLM judge for a criterion of your own: it shows the model the conversation
+    and ``statement`` and asks for ``submit_verdict(verdict, reasoning)``. livekit builds it
+    only for its fixed criteria (``accuracy_judge()``...); the class is private
+    (``evals.judge._LLMJudge``)."""
+    return _lk_judge._LLMJudge(instructions=statement, name=name)

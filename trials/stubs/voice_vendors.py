@@ -5,7 +5,8 @@
 * ElevenLabs multi-context TTS: ``GET /v1/text-to-speech/{voice}/multi-stream-input`` websocket;
   per-context text in, base64 PCM with character alignment out, ``isFinal`` on ``close_context``.
 * OpenAI-compatible chat: ``POST /v1/chat/completions`` with ``stream: true``, server-sent
-  ``chat.completion.chunk`` events, a usage chunk, then ``[DONE]``.
+  ``chat.completion.chunk`` events, a usage chunk, then ``[DONE]``; scripted per test (text or
+  tool calls) with ``respond`` (:mod:`trials.stubs.chat_script`).
 
 They check the credentials each vendor expects and record what they saw.
 """
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from aiohttp import WSMsgType, web
 
+from trials.stubs.chat_script import ChatRequest, Responder, stream_reply
 from trials.stubs.threaded import serve_app
 from voicefsm.providers.scripted import default_reply, tone
 from voicefsm.settings import Settings, check_providers, load_settings
@@ -42,6 +44,9 @@ class VendorStubs:
     #: Drop the next Deepgram websocket this many seconds into an utterance (no close frame,
     #: like a network failure); the words not yet recognised are heard on the next connection.
     drop_listen_after_s: float | None = None
+    #: The chat model's script (see :mod:`trials.stubs.chat_script`); without one it answers
+    #: every request with ``default_reply`` of the last user message.
+    respond: Responder | None = None
 
     def provider_settings(self, **overrides: object) -> Settings:
         """voicefsm's settings with every vendor pointed at these stubs (checked, as the worker
@@ -196,6 +201,8 @@ class VendorStubs:
             return web.json_response({"error": {"message": "bad key"}}, status=401)
         body = await request.json()
         self.llm_requests.append(body)
+        if self.respond is not None:
+            return await stream_reply(request, body, self.respond(ChatRequest(body)))
         users = [m for m in body["messages"] if m["role"] == "user"]
         last = users[-1]["content"] if users else ""
         if isinstance(last, list):

@@ -34,6 +34,7 @@ from voicefsm.backend.models import (
     MessagesResponse,
     SessionStored,
 )
+from voicefsm.backend.stored import ConversationSessions, EventsPage
 from voicefsm.errors import (
     BackendError,
     BackendMisdirected,
@@ -203,6 +204,27 @@ class BackendClient:
             _degraded("context_for", exc)
             return []
 
+    # -- whole calls, read back (``voicefsm scenario export``): raising ----------------------
+
+    async def stored_events(
+        self, conversation_id: str, *, after: int = 0, limit: int = 500
+    ) -> EventsPage:
+        """One page of the conversation's stored events (``BackendError`` on failure; a 404:
+        no such conversation)."""
+        response = await self._send(
+            "GET",
+            f"/conversations/{conversation_id}/events",
+            params={"after": after, "limit": limit},
+            timeout=self._write_timeout,
+        )
+        return _parse(EventsPage, response)
+
+    async def conversation_sessions(self, conversation_id: str) -> ConversationSessions:
+        response = await self._send(
+            "GET", f"/conversations/{conversation_id}/sessions", timeout=self._write_timeout
+        )
+        return _parse(ConversationSessions, response)
+
     # -- writes: raising, for the relay ------------------------------------------------------
 
     async def post_event_batch(
@@ -259,7 +281,13 @@ class BackendClient:
 
 
 Reply = TypeVar(
-    "Reply", EventBatchResult, SessionStored, CreateRoomResponse, CallerConversationResponse
+    "Reply",
+    EventBatchResult,
+    SessionStored,
+    CreateRoomResponse,
+    CallerConversationResponse,
+    EventsPage,
+    ConversationSessions,
 )
 
 

@@ -6,11 +6,13 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
-from voicefsm.cli.common import agent_option, http_status, http_url, positive, seconds
+from voicefsm.cli.common import agent_option, http_status, http_url, seconds
 from voicefsm.cli.files import run_diagrams, run_timeline
 from voicefsm.cli.files import write_timelines as _write_timelines
-from voicefsm.cli.running import EXAMPLE_AGENT, run_simulate, run_worker_command
+from voicefsm.cli.running import EXAMPLE_AGENT, run_worker_command
+from voicefsm.cli.scenarios import add_scenario_command
 from voicefsm.cli.services import run_backend, run_outbox
+from voicefsm.cli.simulating import add_simulate_command
 from voicefsm.ids import ConversationId, SessionId
 
 __all__ = ["_write_timelines", "build_parser", "main"]
@@ -99,33 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
         action.add_argument("--spool", type=Path, help="spool file (default: VOICEFSM_SPOOL_PATH)")
     outbox.set_defaults(handler=run_outbox)
 
-    sim = commands.add_parser(
-        "simulate",
-        help="run whole sessions offline (scripted providers, embedded backend)",
-        description="Run a scenario through the production worker path with scripted STT, LLM "
-        "and TTS and simulated audio. Without --backend-url the reference backend runs embedded "
-        "(a SQLite file in the voicefsm data directory).",
-    )
-    sim.add_argument(
-        "--scenario",
-        type=Path,
-        help="JSON or YAML scenario (default: the example agent's, or a generic one)",
-    )
-    sim.add_argument("--sessions", type=positive, default=1, help="concurrent sessions (default 1)")
-    sim.add_argument("--backend-url", type=http_url, help="deliver to this backend instead")
-    sim.add_argument("--json", action="store_true", help="print one JSON document")
-    sim.add_argument(
-        "--data-dir",
-        type=Path,
-        metavar="DIR",
-        help="where the spool and the embedded backend's database go (default: "
-        "VOICEFSM_DATA_DIR, else the voicefsm data directory)",
-    )
-    sim.add_argument(
-        "--timeline-dir", type=Path, help="write each session's timeline to DIR/<session_id>.jsonl"
-    )
-    agent_option(sim, f"the example agent, {EXAMPLE_AGENT}")
-    sim.set_defaults(handler=run_simulate)
+    add_simulate_command(commands, default_agent=f"the example agent, {EXAMPLE_AGENT}")
+    add_scenario_command(commands)
 
     timeline = commands.add_parser(
         "timeline",

@@ -58,6 +58,7 @@ def build_agent_session(providers: Providers, settings: Settings) -> AgentSessio
         user_away_timeout=settings.silence_timeout_s,
         session_close_transcript_timeout=0.5,
         conn_options=providers.conn_options or NOT_GIVEN,
+        aec_warmup_duration=NOT_GIVEN if providers.echo_cancellation_warmup else None,
     )
 
 

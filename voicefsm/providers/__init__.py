@@ -39,6 +39,10 @@ class Providers:
     #: generation off), section by section: a turn-detector model, interruption options,
     #: preemptive generation. See :mod:`voicefsm.providers.turns`.
     turn_handling: TurnHandlingOptions | None = None
+    #: livekit's echo-cancellation warm-up: barge-ins are ignored for the agent's first 3 s of
+    #: speech, while a room's echo canceller adapts. Off for devices that never echo the agent
+    #: (the simulator's).
+    echo_cancellation_warmup: bool = True
 
     async def aclose(self) -> None:
         """Close each provider's connections (they are built per job and end with it)."""

@@ -46,6 +46,9 @@ def build_tts(settings: Settings) -> elevenlabs.TTS:
 
 
 def build_llm(settings: Settings) -> openai.LLM | inference.LLM:
+    """The configured model: a LiveKit inference model string, or the model at an
+    OpenAI-compatible endpoint (``VOICEFSM_LLM_BASE_URL``). Check it with
+    :func:`voicefsm.settings.check_llm` first."""
     if settings.llm_base_url is not None:
         return openai.LLM(
             model=settings.llm_model,

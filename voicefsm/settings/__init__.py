@@ -15,6 +15,7 @@ worker lacks, ``paths`` readies the directories, ``table`` draws the README's ta
 from __future__ import annotations
 
 from voicefsm.settings.checks import (
+    check_llm,
     check_providers,
     check_worker,
     provider_problems,
@@ -29,6 +30,7 @@ from voicefsm.settings.table import settings_table
 __all__ = [
     "Settings",
     "check_dotenv",
+    "check_llm",
     "check_providers",
     "check_worker",
     "data_directory",

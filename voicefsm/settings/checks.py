@@ -14,13 +14,15 @@ from voicefsm.settings.names import env_name
 _LIVEKIT = ("livekit_url", "livekit_api_key", "livekit_api_secret")
 
 
-def _provider_fields(settings: Settings) -> list[str]:
-    needed = ["deepgram_api_key", "eleven_api_key"]
+def _llm_fields(settings: Settings) -> list[str]:
     if settings.llm_base_url is None:
         # LiveKit inference authenticates with the LiveKit API key and secret.
-        needed += ["livekit_api_key", "livekit_api_secret"]
-    else:
-        needed.append("llm_api_key")
+        return ["livekit_api_key", "livekit_api_secret"]
+    return ["llm_api_key"]
+
+
+def _provider_fields(settings: Settings) -> list[str]:
+    needed = ["deepgram_api_key", "eleven_api_key", *_llm_fields(settings)]
     if settings.turn_detection == "model" and settings.turn_detector_model == "v1":
         needed += ["livekit_api_key", "livekit_api_secret"]  # LiveKit Cloud inference
     return needed
@@ -61,6 +63,14 @@ def worker_problems(settings: Settings, invalid: list[str] | None = None) -> lis
     if absent:
         problems.append(", ".join(absent) + " not set")
     return problems + _vad_problems(settings)
+
+
+def check_llm(settings: Settings) -> None:
+    """Raise :class:`ConfigurationError` naming every variable the configured model lacks
+    (``simulate --llm live``: the model alone, no speech providers)."""
+    absent = missing(settings, _llm_fields(settings))
+    if absent:
+        raise ConfigurationError("missing model settings: " + ", ".join(absent) + " not set")
 
 
 def check_providers(settings: Settings) -> None:

@@ -3,151 +3,67 @@
 An unregistered ``AgentServer`` (thread executor) runs the production entrypoint for each
 session via ``simulate_job(fake_job=True)``; LiveKit's mock room stands in for the room. Room
 metadata travels as the job's room info, exactly as the worker reads it; participant metadata
-sits on the mock room's participant. Without a backend URL the reference backend runs embedded.
+and attributes sit on the simulated room's participant. Without a backend URL the reference
+backend runs embedded. Many scenarios run through one worker and one backend, at most
+``concurrency`` sessions at a time.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import signal
-import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from livekit.agents import AgentServer, JobContext, JobExecutorType
-from livekit.protocol import models
 from opentelemetry.trace import Tracer
 
-from voicefsm import livekit_compat
 from voicefsm.agent.definition import VoiceAgent
-from voicefsm.engine.observers import Observers
-from voicefsm.engine.session import VoiceSession
-from voicefsm.lifecycle import TimelineEntry
 from voicefsm.observability.prometheus import PrometheusMetrics
 from voicefsm.persistence.outbox import CommitListener
 from voicefsm.settings import Settings
-from voicefsm.simulation.harness import SessionRun, SimulationPlumbing
+from voicefsm.simulation.harness import SessionRun, SimulationModels, SimulationPlumbing
+from voicefsm.simulation.judging import judge_call
 from voicefsm.simulation.report import session_report
-from voicefsm.simulation.rooms import SimulatedRooms
 from voicefsm.simulation.scenario import Scenario
-from voicefsm.worker.entrypoint import AgentFactory, run_job
+from voicefsm.simulation.serving import (
+    SESSION_TIMEOUT_S,
+    Line,
+    Observing,
+    Planned,
+    backend_for,
+    room_prefix,
+    serve,
+)
+from voicefsm.simulation.stopping import StopRequest
+from voicefsm.worker.entrypoint import AgentFactory
 from voicefsm.worker.interpreter_guard import install_interpreter_guard
 
-SESSION_TIMEOUT_S = 600.0
-Line = Callable[[str, TimelineEntry], None]
-_LOG = logging.getLogger("voicefsm.simulate")
+__all__ = ["SESSION_TIMEOUT_S", "SimulationResult", "passed", "simulate", "simulate_suite"]
 
 
 @dataclass(frozen=True)
 class SimulationResult:
     backend_url: str | None
     sessions: list[dict[str, Any]]
+    #: The signal that stopped the run early (SIGINT, SIGTERM), if one did.
+    stopped_by: int | None = None
 
     @property
     def ok(self) -> bool:
-        return all(
-            s["final_state"] == "exiting"
-            and not s["stuck"]
-            and not s["outbox"]["dead"]
-            and all(expectation["ok"] for expectation in s.get("expectations", ()))
-            for s in self.sessions
-        )
+        """Every session passed (a stopped run's calls too, when they ended well)."""
+        return all(passed(s) for s in self.sessions)
 
 
-@contextmanager
-def _backend(settings: Settings) -> Iterator[str | None]:
-    if settings.backend_url is not None:
-        yield str(settings.backend_url)
-        return
-    from voicefsm.backend.server.limits import ServerLimits  # noqa: PLC0415 (only embedded)
-    from voicefsm.backend.server.runner import running_backend, throwaway_secret  # noqa: PLC0415
-
-    directory = settings.data_dir / "simulate"  # --data-dir, VOICEFSM_DATA_DIR
-    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    with running_backend(
-        f"sqlite:///{directory / 'backend.sqlite3'}",
-        token=settings.backend_token,
-        limits=ServerLimits.from_settings(settings),  # the same VOICEFSM_BACKEND_* as `backend`
-        caller_secret=settings.backend_caller_key_secret or throwaway_secret(),
-    ) as url:
-        yield url
-
-
-def _room_metadata(scenario: Scenario, rooms: SimulatedRooms, name: str) -> str:
-    """The room's metadata as a LiveKit server holds it: what was last written into a room that
-    exists (an earlier session's conversation id included), else the scenario's. A room that
-    names no conversation gets one from the agent itself, as in production."""
-    existing = rooms.read(name)
-    if existing is None:
-        existing = scenario.room_metadata_text()
-        rooms.write(name, existing)
-    return existing
-
-
-class _StopRequest:
-    """SIGTERM/SIGINT handling for a simulation run on the main thread (elsewhere, a no-op)."""
-
-    def __init__(self) -> None:
-        self.requested = asyncio.Event()
-        self.hurry = asyncio.Event()
-        self._installed = False
-
-    def install(self) -> None:
-        loop = asyncio.get_running_loop()
-        try:
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                loop.add_signal_handler(sig, self._signalled)
-        except (RuntimeError, ValueError):  # not the main thread: the caller owns signals
-            return
-        self._installed = True
-
-    def remove(self) -> None:
-        if self._installed:
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                loop.remove_signal_handler(sig)
-            self._installed = False
-
-    def _signalled(self) -> None:
-        if self.requested.is_set():
-            self.hurry.set()
-            return
-        _LOG.warning("stop requested: draining live sessions")
-        self.requested.set()
-
-
-async def _until_done_or_stopped(
-    runs: list[SessionRun], stop: _StopRequest, server: AgentServer, drain_timeout_s: float
-) -> None:
-    """Wait for every session to exit; on a stop request, give them ``drain_timeout_s`` (as
-    a draining worker does) before the server's close ends and persists whatever is left."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + SESSION_TIMEOUT_S
-    while not all(run.done.is_set() for run in runs) and loop.time() < deadline:
-        if stop.requested.is_set():
-            break
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.requested.wait(), 0.1)
-    if not stop.requested.is_set():
-        return
-    drain = asyncio.create_task(server.drain(timeout=max(1, round(drain_timeout_s))))
-    hurry = asyncio.create_task(stop.hurry.wait())
-    await asyncio.wait({drain, hurry}, return_when=asyncio.FIRST_COMPLETED)
-    for task in (drain, hurry):
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, TimeoutError):
-            await task
-
-
-def _printing(room: str, on_line: Line) -> Callable[[VoiceSession], None]:
-    def subscribe(session: VoiceSession) -> None:
-        session.lifecycle.subscribe(lambda entry: on_line(room, entry))
-
-    return subscribe
+def passed(session: dict[str, Any]) -> bool:
+    """A session passes when it exited, its caller never got stuck, the backend refused none
+    of its writes, and every expectation held."""
+    return (
+        session["final_state"] == "exiting"
+        and not session["stuck"]
+        and not session["outbox"]["dead"]
+        and all(expectation["ok"] for expectation in session.get("expectations", ()))
+    )
 
 
 async def simulate(
@@ -163,76 +79,155 @@ async def simulate(
     plumbing: SimulationPlumbing | None = None,
     agent: AgentFactory = VoiceAgent,
     room_names: Sequence[str] | None = None,
+    fast: bool = False,
+    models: SimulationModels | None = None,
+    stop: StopRequest | None = None,
 ) -> SimulationResult:
     """Run ``sessions`` copies of ``scenario`` concurrently (one in each of ``room_names`` when
     given); returns each session's report.
 
     ``on_commit`` is told the idempotency keys of each batch of writes the moment it is
     acknowledged (committed to the spool; on the outbox's writer thread). SIGTERM or SIGINT
-    (when run on the main thread) stops the run the way a worker stops: live sessions get
-    ``drain_timeout_s`` to finish, then are ended and persisted; a second signal skips the wait.
-    ``plumbing`` (built for this scenario) lets a caller look at each run's session and
-    scripted providers afterwards (``plumbing.runs``); its ``rooms`` outlive the run, so a
-    second run in the same ``room_names`` finds what the first wrote into them. ``agent`` makes
-    each session's agent.
+    (when run on the main thread; or ``stop``, requested from elsewhere) ends every call at
+    once, persisted; a second signal stops waiting for that. ``plumbing`` (built for this
+    scenario) lets a caller look at each run's session and scripted providers afterwards
+    (``plumbing.runs``); its ``rooms`` outlive the run, so a second run in the same
+    ``room_names`` finds what the first wrote into them. ``agent`` makes each session's agent.
+    ``fast``: devices on a clock that does not wait; ``models``: the configured model for the
+    agent, the caller and the judge (see :class:`SimulationModels`).
     """
-    install_interpreter_guard()
-    logging.getLogger("livekit").setLevel(logging.WARNING)
-    with _backend(settings) as url:
-        settings = settings.model_copy(update={"backend_url": url})
-        sim = plumbing or SimulationPlumbing(scenario)
+    prefix = room_prefix()
+    names = room_names or [f"{prefix}-{index}" for index in range(sessions)]
+    plan = [Planned(name, scenario, name) for name in names]
+    sim = plumbing or SimulationPlumbing(scenario, fast=fast, models=models)
+    observing = Observing(on_line, metrics, tracer, on_commit, metrics_port)
+    return await _simulate_plan(
+        plan, settings, sim=sim, agent=agent, observing=observing, concurrency=len(plan), stop=stop
+    )
 
-        server = AgentServer(
-            job_executor_type=JobExecutorType.THREAD,
-            num_idle_processes=0,
-            port=0,
-            shutdown_process_timeout=settings.flush_deadline_s + 5,
-            prometheus_port=metrics_port,
+
+async def simulate_suite(
+    scenarios: Sequence[tuple[str, Scenario]],
+    settings: Settings,
+    *,
+    sessions: int = 1,
+    concurrency: int = 8,
+    fast: bool = False,
+    models: SimulationModels | None = None,
+    agent: AgentFactory = VoiceAgent,
+    on_line: Line | None = None,
+    on_finished: Callable[[SessionRun], None] | None = None,
+    stop: StopRequest | None = None,
+) -> SimulationResult:
+    """Run each ``(label, scenario)`` (``sessions`` copies of each), at most ``concurrency``
+    sessions at a time, all through one worker and one backend; ``on_finished`` gets each
+    session's report as soon as it is over."""
+    if not scenarios:
+        msg = "no scenarios to run"
+        raise ValueError(msg)
+    prefix = room_prefix()
+    plan = [
+        Planned(label if sessions == 1 else f"{label} #{copy + 1}", scenario, f"{prefix}-{n}")
+        for n, (label, scenario, copy) in enumerate(
+            (label, scenario, copy) for label, scenario in scenarios for copy in range(sessions)
         )
+    ]
+    sim = SimulationPlumbing(scenarios[0][1], fast=fast, models=models)
+    observing = Observing(on_line, on_finished=on_finished)
+    return await _simulate_plan(
+        plan,
+        settings,
+        sim=sim,
+        agent=agent,
+        observing=observing,
+        concurrency=concurrency,
+        stop=stop,
+    )
 
-        async def entrypoint(ctx: JobContext) -> None:
-            room = ctx.job.room.name
-            listeners = [] if on_line is None else [_printing(room, on_line)]
-            observers = Observers(
-                tracer=tracer,
-                metrics=metrics,
-                on_commit=on_commit,
-                on_session=listeners,
-                on_closed=[lambda _session, stats: sim.finished(room, stats)],
-            )
-            try:
-                await run_job(
-                    ctx, agent=agent, plumbing=sim, settings=settings, observers=observers
-                )
-            finally:
-                # A job that fails before its session opens (an agent that cannot be made)
-                # is over too: the run must not wait out SESSION_TIMEOUT_S for it.
-                sim.finished(room, None)
 
-        server.rtc_session(entrypoint)
-        livekit_compat.mock_room_participant().metadata = scenario.participant_metadata_text()
+def _models_needed(plan: Sequence[Planned], models: SimulationModels) -> None:
+    for item in plan:
+        if item.scenario.caller is not None and models.caller is None:
+            msg = f"{item.label}: a model-played caller needs a model (SimulationModels.caller)"
+            raise ValueError(msg)
+        if item.scenario.expect and item.scenario.expect.judge and models.judge is None:
+            msg = f"{item.label}: judged expectations need a model (SimulationModels.judge)"
+            raise ValueError(msg)
 
-        stop = _StopRequest()
+
+async def _simulate_plan(
+    plan: Sequence[Planned],
+    settings: Settings,
+    *,
+    sim: SimulationPlumbing,
+    agent: AgentFactory,
+    observing: Observing,
+    concurrency: int,
+    stop: StopRequest | None,
+) -> SimulationResult:
+    _models_needed(plan, sim.models)
+    install_interpreter_guard()
+    logging.getLogger("livekit").setLevel(max(logging.WARNING, logging.getLogger().level))
+    own_stop = stop is None
+    stop = stop or StopRequest()
+    if own_stop:
         stop.install()
-        started = asyncio.Event()
-        server.once("worker_started", lambda *_: started.set())
-        worker = asyncio.create_task(server.run(devmode=True, unregistered=True))
-        try:
-            await asyncio.wait_for(started.wait(), 30)
-            prefix = f"sim-{int(time.time() * 1000) % 10**8}"
-            names = room_names or [f"{prefix}-{index}" for index in range(sessions)]
-            runs = []
-            for name in names:
-                runs.append(sim.expect(name))
-                metadata = _room_metadata(scenario, sim.rooms, name)
-                room = models.Room(sid=f"RM_{name}", name=name, metadata=metadata)
-                await server.simulate_job(name, fake_job=True, room_info=room)
-            await _until_done_or_stopped(runs, stop, server, settings.drain_timeout_s)
-        finally:
-            await server.aclose()
-            worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await worker
+    try:
+        with backend_for(settings) as url:
+            settings = settings.model_copy(update={"backend_url": url})
+            runs = await serve(
+                plan,
+                settings,
+                sim=sim,
+                agent=agent,
+                observing=observing,
+                concurrency=concurrency,
+                stop=stop,
+            )
+            reports = []
+            for run in runs:
+                report = session_report(run, settings.spool_path)
+                report["clock"] = "fast" if sim.fast else "real time"
+                reports.append(report)
+            if not stop.requested.is_set():
+                await _judge(runs, reports, sim.models, concurrency)
+            started = {run.room for run in runs}
+            reports += [_not_run(item) for item in plan if item.room not in started]
+            return SimulationResult(url, reports, stop.signal if stop.requested.is_set() else None)
+    finally:
+        if own_stop:
             stop.remove()
-        reports = [session_report(run, settings.spool_path, scenario.expect) for run in runs]
-        return SimulationResult(url, reports)
+
+
+def _not_run(item: Planned) -> dict[str, Any]:
+    """A planned session the run was stopped before starting."""
+    return {"scenario": item.label, "room": item.room, "final_state": "not run", "stuck": False}
+
+
+async def _judge(
+    runs: Sequence[SessionRun],
+    reports: list[dict[str, Any]],
+    models: SimulationModels,
+    concurrency: int,
+) -> None:
+    """Grade every run's judged statements with the judge model (built on this loop)."""
+    wanted = [
+        (run, report)
+        for run, report in zip(runs, reports, strict=True)
+        if run.scenario and run.scenario.expect and run.scenario.expect.judge
+    ]
+    if not wanted or models.judge is None:
+        return
+    model = models.judge()
+    bound = asyncio.Semaphore(max(1, concurrency))
+
+    async def grade(run: SessionRun, report: dict[str, Any]) -> None:
+        statements = run.scenario.expect.judge if run.scenario and run.scenario.expect else []
+        async with bound:
+            checks = await judge_call(model, run.chat_ctx, statements)
+        report["expectations"].extend(checks)
+
+    try:
+        await asyncio.gather(*(grade(run, report) for run, report in wanted))
+    finally:
+        await model.aclose()

@@ -11,15 +11,21 @@
         {"user": "Thanks", "llm_fail": 1},                               # the reply; fail once
         {"user": "Book Friday for two",                                  # the scripted model
          "tools": [{"name": "book_table", "arguments": {"day": "Friday", "people": 2}}],
-         "reply": "Done: Friday, for two."}                              # calls a tool first
+         "reply": "Done: Friday, for two.",                              # calls a tool first
+         "expect": {"tools": [{"name": "book_table", "arguments": {"people": 2}}]}}
       ],
       "end": "hang_up",                # or "participant_left", or "agent" (the agent hangs up)
-      "expect": {"tools": ["book_table"], "end_reason": "hang_up", "says": ["Friday"]}
+      "expect": {"tools": ["book_table"], "end_reason": "hang_up", "says": ["Friday"],
+                 "judge": ["the agent confirmed the day before booking"]}
     }
 
-Metadata given as a string is passed through untouched, so malformed input can be simulated.
-``expect`` is checked after the run: the tools called (in order), how the call ended, phrases
-the agent said (case-insensitive); ``simulate`` reports each and exits 1 when one fails.
+Instead of ``turns``, a ``caller`` (``{"persona": ..., "goal": ..., "max_turns": 8}``) has a
+model play the caller. Metadata given as a string is passed through untouched, so malformed
+input can be simulated. ``tools``, ``reply``, ``preamble`` and ``llm_fail`` script the offline
+model; with the real model (``simulate --llm live``) the model decides and ``expect`` checks what
+it did. ``expect`` is checked after the run: the tools called (in order; a tool given with
+``arguments`` matches calls having at least those), per turn or over the call; how the call
+ended; phrases the agent said (case-insensitive); statements a model judges (``judge``).
 """
 
 from __future__ import annotations
@@ -30,9 +36,18 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from voicefsm.errors import VoiceFsmError
+from voicefsm.simulation.reading import read_capped
 
 MAX_SCENARIO_BYTES = 1024 * 1024
 
@@ -57,6 +72,8 @@ class _ScenarioLoader(yaml.SafeLoader):
 
 
 ToolName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z_][A-Za-z0-9_\-]*$")]
+Arguments = Annotated[dict[Annotated[str, Field(max_length=64)], JsonValue], Field(max_length=32)]
+Phrase = Annotated[str, Field(min_length=1, max_length=200)]
 
 
 class ToolStep(BaseModel):
@@ -65,9 +82,45 @@ class ToolStep(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: ToolName
-    arguments: Annotated[
-        dict[Annotated[str, Field(max_length=64)], JsonValue], Field(max_length=32)
-    ] = {}
+    arguments: Arguments = {}
+
+
+class ToolExpectation(BaseModel):
+    """A tool call a run must show: its name; with ``arguments``, at least those (each equal);
+    with ``outcome``, ending that way; with ``output``, a result containing that text."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: ToolName
+    arguments: Arguments | None = None
+    outcome: Literal["ok", "no_reply", "error", "timeout", "cancelled"] | None = None
+    output: Annotated[str, Field(min_length=1, max_length=2000)] | None = None
+
+    def __str__(self) -> str:
+        details = [f"{key}={json.dumps(value)}" for key, value in (self.arguments or {}).items()]
+        if self.outcome is not None:
+            details.append(f"outcome {self.outcome}")
+        return f"{self.name}({', '.join(details)})" if details else self.name
+
+
+def _tool_expectations(value: object) -> object:
+    """A tool named alone (``book_table``) is a :class:`ToolExpectation` with only its name."""
+    if isinstance(value, list):
+        return [{"name": item} if isinstance(item, str) else item for item in value]
+    return value
+
+
+class TurnExpectations(BaseModel):
+    """What one turn's reply must show: exactly these tool calls (none, with ``[]``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    tools: Annotated[list[ToolExpectation], Field(max_length=16)] | None = None
+
+    @field_validator("tools", mode="before")
+    @classmethod
+    def _named_alone(cls, value: object) -> object:
+        return _tool_expectations(value)
 
 
 class Turn(BaseModel):
@@ -83,6 +136,19 @@ class Turn(BaseModel):
     reply: Annotated[str, Field(min_length=1, max_length=2000)] | None = None
     #: Words said before the tools are called ("Let me check that").
     preamble: Annotated[str, Field(min_length=1, max_length=500)] | None = None
+    #: What this turn's reply must show, whichever model answers it.
+    expect: TurnExpectations | None = None
+
+
+class CallerPersona(BaseModel):
+    """A caller played by a model: who they are, what they want, how long they may take."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    persona: Annotated[str, Field(min_length=1, max_length=2000)]
+    goal: Annotated[str, Field(min_length=1, max_length=1000)]
+    max_turns: Annotated[int, Field(ge=1, le=50)] = 10
+    pause_ms: Annotated[int, Field(ge=0, le=60_000)] = 300
 
 
 class Expectations(BaseModel):
@@ -90,13 +156,20 @@ class Expectations(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    tools: Annotated[list[ToolName], Field(max_length=64)] | None = None
+    tools: Annotated[list[ToolExpectation], Field(max_length=64)] | None = None
     end_reason: (
         Literal["hang_up", "participant_left", "silence_timeout", "fatal_error", "end_call"] | None
     ) = None
-    says: Annotated[
-        list[Annotated[str, Field(min_length=1, max_length=200)]], Field(max_length=32)
+    says: Annotated[list[Phrase], Field(max_length=32)] = []
+    #: Statements about the whole call, each graded by a model (livekit's judge).
+    judge: Annotated[
+        list[Annotated[str, Field(min_length=1, max_length=500)]], Field(max_length=16)
     ] = []
+
+    @field_validator("tools", mode="before")
+    @classmethod
+    def _named_alone(cls, value: object) -> object:
+        return _tool_expectations(value)
 
 
 class Scenario(BaseModel):
@@ -106,9 +179,20 @@ class Scenario(BaseModel):
     participant_metadata: dict[str, JsonValue] | str = {}
     #: The caller's attributes (``{"sip.phoneNumber": "+15550100"}`` for a phone caller).
     participant_attributes: dict[str, str] = {}
-    turns: Annotated[list[Turn], Field(min_length=1, max_length=200)]
+    turns: Annotated[list[Turn], Field(max_length=200)] = []
+    caller: CallerPersona | None = None
     end: Literal["hang_up", "participant_left", "agent"] = "hang_up"
     expect: Expectations | None = None
+
+    @model_validator(mode="after")
+    def _one_way_to_call(self) -> Scenario:
+        if not self.turns and self.caller is None:
+            msg = "give the caller's `turns`, or a `caller` for a model to play"
+            raise ValueError(msg)
+        if self.turns and self.caller is not None:
+            msg = "give `turns` or a `caller`, not both"
+            raise ValueError(msg)
+        return self
 
     def room_metadata_text(self) -> str:
         raw = self.room_metadata
@@ -117,6 +201,11 @@ class Scenario(BaseModel):
     def participant_metadata_text(self) -> str:
         raw = self.participant_metadata
         return raw if isinstance(raw, str) else json.dumps(raw)
+
+    @property
+    def needs_a_model(self) -> bool:
+        """True when something in it needs the configured model: a judge, a model caller."""
+        return self.caller is not None or bool(self.expect and self.expect.judge)
 
 
 def parse_scenario(text: str, *, source: str = "scenario") -> Scenario:
@@ -157,10 +246,9 @@ def load_scenario(path: Path | None, *, example: bool = True) -> Scenario:
         resource = files("voicefsm.simulation").joinpath(name)
         return parse_scenario(resource.read_text(encoding="utf-8"), source=f"packaged {name}")
     try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        msg = f"{path}: cannot read ({exc.strerror})"
-        raise ScenarioError(msg) from None
+        raw = read_capped(path, MAX_SCENARIO_BYTES)
+    except ValueError as exc:
+        raise ScenarioError(f"{path}: {exc}") from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:

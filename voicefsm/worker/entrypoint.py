@@ -77,11 +77,11 @@ async def run_job(
     caller = await ctx.wait_for_participant()
     raw_room = _metadata(ctx.room.metadata) or _metadata(ctx.job.room.metadata)
     room = parse_room_metadata(raw_room)
-    participant = parse_participant_metadata(_metadata(caller.metadata))
     control = plumbing.room_control(ctx, settings)
     events = plumbing.room_events(ctx, caller)
-    # The caller as the room knows them (a simulated room holds their attributes).
+    # The caller as the room knows them (a simulated room holds their metadata and attributes).
     known_caller = _in_room(events, caller.identity) or caller
+    participant = parse_participant_metadata(_metadata(getattr(known_caller, "metadata", None)))
     key = caller_key(settings, known_caller, participant.value)
     known = await conversation_for_room(
         ctx.job.room.name, room.value, settings, caller=key, session_id=ctx.job.id

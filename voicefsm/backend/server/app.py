@@ -39,6 +39,13 @@ from voicefsm.backend.server.db import build_engine, create_schema
 from voicefsm.backend.server.limits import BodyLimit, ServerLimits
 from voicefsm.backend.server.livekit_rooms import RoomCreator
 from voicefsm.backend.server.store import KeyConflict, MetadataTooLarge, Store
+from voicefsm.backend.stored import (
+    MAX_EVENTS_PAGE,
+    ConversationSessions,
+    EventsPage,
+    SessionOverview,
+    StoredEvent,
+)
 from voicefsm.untrusted import Id
 
 _LOG = logging.getLogger("voicefsm.backend")
@@ -177,6 +184,31 @@ def _api(
         """Apply each event once by its idempotency key; a replay changes nothing."""
         accepted, duplicates = await store.append_events(conversation_id, body.events)
         return EventBatchResult(accepted=accepted, duplicates=duplicates)
+
+    @api.get("/conversations/{conversation_id}/events")
+    async def stored_events(
+        conversation_id: Id,
+        after: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
+        limit: Annotated[int, Query(ge=1, le=MAX_EVENTS_PAGE)] = 200,
+    ) -> EventsPage:
+        """The conversation's events in the order they were applied, a page at a time (none
+        for a conversation the backend does not know)."""
+        rows = await store.events_after(conversation_id, after, limit)
+        return EventsPage(
+            conversation_id=conversation_id,
+            events=[StoredEvent(seq=row.id, kind=row.kind, payload=row.payload) for row in rows],  # type: ignore[arg-type]
+            next_after=rows[-1].id if len(rows) == limit else None,
+        )
+
+    @api.get("/conversations/{conversation_id}/sessions")
+    async def conversation_sessions(conversation_id: Id) -> ConversationSessions:
+        """The conversation's sessions (from their summaries), oldest first."""
+        metadata, summaries = await store.sessions_of(conversation_id)
+        return ConversationSessions(
+            conversation_id=conversation_id,
+            room_metadata=metadata,
+            sessions=[SessionOverview.model_validate(summary) for summary in summaries],
+        )
 
     @api.post("/conversations/{conversation_id}/context")
     async def context(conversation_id: Id, body: ContextRequest) -> ContextResponse:

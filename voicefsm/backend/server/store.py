@@ -191,6 +191,28 @@ class Store:
             row.summary, row.conversation_id, row.updated_at = data, summary.conversation_id, _now()
             return False
 
+    async def events_after(self, conversation_id: str, after: int, limit: int) -> list[EventRow]:
+        """The conversation's events applied after ``after`` (a row id), at most ``limit``, in
+        the order they were applied (none for a conversation it does not know)."""
+        query = (
+            select(EventRow)
+            .where(EventRow.conversation_id == conversation_id, EventRow.id > after)
+            .order_by(EventRow.id)
+            .limit(limit)
+        )
+        async with self._sessions() as db:
+            return list((await db.execute(query)).scalars().all())
+
+    async def sessions_of(self, conversation_id: str) -> tuple[str | None, list[dict[str, object]]]:
+        """The conversation's room metadata (if a room was made for it) and its session
+        summaries, oldest first (none for a conversation it does not know)."""
+        query = select(SessionRow.summary).where(SessionRow.conversation_id == conversation_id)
+        async with self._sessions() as db:
+            conversation = await db.get(ConversationRow, conversation_id)
+            summaries = list((await db.execute(query)).scalars().all())
+        metadata = conversation.room_metadata if conversation is not None else None
+        return metadata, sorted(summaries, key=lambda summary: str(summary["started_at"]))
+
     async def session(self, session_id: str) -> dict[str, object] | None:
         async with self._sessions() as db:
             row = await db.get(SessionRow, session_id)

@@ -1,9 +1,13 @@
-"""A scripted judge for LiveKit's ``RunResult`` assertions: ``.judge(llm, intent=...)`` asks an
-LLM to call ``check_intent(success, reason)``; this one decides with your function instead of a
-model, so the test is deterministic and offline::
+"""A scripted judge for LiveKit's judges: ``RunResult``'s ``.judge(llm, intent=...)`` asks an
+LLM to call ``check_intent(success, reason)``, and the judges of ``livekit.agents.evals`` (which
+grade ``simulate``'s ``expect.judge`` statements) ask it to call ``submit_verdict(verdict,
+reasoning)``. This one decides with your function instead of a model, so the test is
+deterministic and offline::
 
     judge = ScriptedJudge(lambda intent, message: "Booked" in message)
     result.expect.next_event().is_message(role="assistant").judge(judge, intent="confirms it")
+
+For a judged statement, ``decide`` gets the statement and the conversation as the judge shows it.
 """
 
 from __future__ import annotations
@@ -23,6 +27,10 @@ from livekit.agents import (
 
 Decide = Callable[[str, str], bool]
 _PROMPT = re.compile(r"Intent:\n(?P<intent>.*?)\n\nMessage:\n(?P<message>.*)\Z", re.DOTALL)
+_CRITERIA = re.compile(
+    r"Criteria: (?P<intent>.*?)\n\nConversation:\n(?P<message>.*?)(\n\n\w[^\n]*)?\Z", re.DOTALL
+)
+_VERDICT_TOOL = "submit_verdict"
 
 
 class ScriptedJudge(llm.LLM[None]):
@@ -46,7 +54,7 @@ class ScriptedJudge(llm.LLM[None]):
         prompt = next(
             (i.text_content or "" for i in reversed(chat_ctx.items) if i.type == "message"), ""
         )
-        found = _PROMPT.search(prompt)
+        found = _PROMPT.search(prompt) or _CRITERIA.search(prompt)
         intent, message = (found["intent"], found["message"]) if found else ("", prompt)
         verdict = bool(self._decide(intent, message))
         self.verdicts.append((intent, message, verdict))
@@ -69,10 +77,15 @@ class _JudgeStream(llm.LLMStream):
     async def _run(self) -> None:
         judge: ScriptedJudge = self._llm  # type: ignore[assignment]
         success, reason = judge.judge(self._chat_ctx)
+        offered = {getattr(getattr(tool, "info", None), "name", None) for tool in self._tools}
+        arguments: dict[str, object]
+        if _VERDICT_TOOL in offered:  # livekit.agents.evals' judges
+            name = _VERDICT_TOOL
+            arguments = {"verdict": "pass" if success else "fail", "reasoning": reason}
+        else:  # RunResult's judge
+            name, arguments = "check_intent", {"success": success, "reason": reason}
         call = llm.FunctionToolCall(
-            name="check_intent",
-            arguments=json.dumps({"success": success, "reason": reason}),
-            call_id=utils.shortuuid("judge-"),
+            name=name, arguments=json.dumps(arguments), call_id=utils.shortuuid("judge-")
         )
         delta = llm.ChoiceDelta(role="assistant", tool_calls=[call])
         self._event_ch.send_nowait(llm.ChatChunk(id=utils.shortuuid("judge-"), delta=delta))
