@@ -1,4 +1,4 @@
-"""CallControl and AgentLink: the lifecycle's effects each reach the part that owns them, and
+"""CallControl and AgentBridge: the lifecycle's effects each reach the part that owns them, and
 what the agent reports reaches the lifecycle; a whole call runs from joining to exiting on
 fakes, without livekit's AgentSession."""
 
@@ -22,7 +22,7 @@ from tests.engine.fakes import (
 )
 from voicefsm.agent import VoiceAgent
 from voicefsm.context import ParticipantMetadata, RoomMetadata
-from voicefsm.engine.agent_link import AgentLink
+from voicefsm.engine.agent_bridge import AgentBridge
 from voicefsm.engine.call_tasks import CallTasks
 from voicefsm.engine.control import CallControl
 from voicefsm.engine.early_turns import EarlyTurns
@@ -53,7 +53,7 @@ class Call:
     outbox: FakeOutbox
     writes: SessionWrites
     control: CallControl
-    link: AgentLink
+    link: AgentBridge
     agent: VoiceAgent
 
 
@@ -107,7 +107,7 @@ async def _call(tmp_path: Path, room: Room | None = None) -> Call:
         log=LOG,
     )
     tools = ToolWatch(session, control.lifecycle, control.pipeline, filler_after_s=0)  # type: ignore[arg-type]
-    link = AgentLink(
+    link = AgentBridge(
         session,  # type: ignore[arg-type]
         agent,
         lifecycle=control.lifecycle,

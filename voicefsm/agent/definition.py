@@ -47,7 +47,7 @@ Greeting = str | Callable[[RoomMetadata, ParticipantMetadata], str]
 
 class AgentRuntime(Protocol):
     """What a running voicefsm session offers the agent it runs: the agent's door into the call
-    engine, implemented by :class:`voicefsm.engine.agent_link.AgentLink` (the agent API never
+    engine, implemented by :class:`voicefsm.engine.agent_bridge.AgentBridge` (the agent API never
     imports the engine that runs it)."""
 
     @property

@@ -106,7 +106,7 @@ class CallControl:
         self.pipeline.start_greeting(turn)
 
     def listen(self, turn: int) -> None:
-        # Nothing to start: user turns arrive from the agent (voicefsm.engine.agent_link),
+        # Nothing to start: user turns arrive from the agent (voicefsm.engine.agent_bridge),
         # silence from livekit's user_away_timeout (voicefsm.engine.session_events).
         return
 

@@ -4,7 +4,7 @@ It builds the parts of a call, each given the parts it talks to, in this one pla
 
 * the control loop (:class:`~voicefsm.engine.control.CallControl`): the lifecycle, and what
   carries out its effects (the pipeline speaks, the writes record, the ending persists);
-* what reports to the lifecycle: the agent (:class:`~voicefsm.engine.agent_link.AgentLink`),
+* what reports to the lifecycle: the agent (:class:`~voicefsm.engine.agent_bridge.AgentBridge`),
   user turns that come early (:class:`~voicefsm.engine.early_turns.EarlyTurns`), livekit's
   events (:class:`~voicefsm.engine.session_events.SessionEvents`), its own speeches
   (:class:`~voicefsm.engine.foreign_speech.ForeignSpeeches`) and tools
@@ -29,7 +29,7 @@ from livekit.agents import Agent, AgentSession, llm
 from voicefsm.agent.definition import VoiceAgent
 from voicefsm.backend.client import BackendClient
 from voicefsm.context import ParticipantMetadata, RoomMetadata
-from voicefsm.engine.agent_link import AgentLink
+from voicefsm.engine.agent_bridge import AgentBridge
 from voicefsm.engine.call_tasks import CallTasks
 from voicefsm.engine.control import CallControl
 from voicefsm.engine.early_turns import EarlyTurns
@@ -146,7 +146,7 @@ class VoiceSession:
             filler_after_s=settings.tool_filler_after_s,
         )
         self.turns = EarlyTurns(self.lifecycle)
-        self.agent_link = AgentLink(
+        self.agent_bridge = AgentBridge(
             agent_session,
             agent,
             lifecycle=self.lifecycle,
@@ -166,13 +166,13 @@ class VoiceSession:
             speech=self.pipeline,
             writes=self.writes,
             foreign=ForeignSpeeches(self.lifecycle, self.pipeline, self.turns),
-            handoffs=self.agent_link,
+            handoffs=self.agent_bridge,
         )
 
     @property
     def agent(self) -> Agent:
         """The agent in charge now (the first one, then each one handed off to)."""
-        return self.agent_link.agent
+        return self.agent_bridge.agent
 
     @property
     def participant(self) -> ParticipantMetadata:
@@ -181,13 +181,13 @@ class VoiceSession:
 
     async def prepare(self, agent: Agent) -> None:
         """Ready an agent to run in this session: its tools get their deadlines."""
-        await self.agent_link.prepare(agent)
+        await self.agent_bridge.prepare(agent)
 
     # -- from outside --------------------------------------------------------------------------
 
     async def typed_text(self, text: str) -> None:
         """Typed chat from the room (``lk.chat``) takes the same path as speech."""
-        await self.agent_link.user_turn(llm.ChatMessage(role="user", content=[text]))
+        await self.agent_bridge.user_turn(llm.ChatMessage(role="user", content=[text]))
 
     def end(self, reason: ExternalEnd = EndReason.HANG_UP) -> Outcome:
         """End the call (the application, a job shutdown, the simulator). The lifecycle then

@@ -56,7 +56,7 @@ class SpeechProgress(Protocol):
 
 class Handoffs(Protocol):
     """Who is told that another agent took over (implemented by
-    :class:`~voicefsm.engine.agent_link.AgentLink`)."""
+    :class:`~voicefsm.engine.agent_bridge.AgentBridge`)."""
 
     def handed_off(self, old_agent: str | None, new_agent: str | None) -> None: ...
 

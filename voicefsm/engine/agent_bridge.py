@@ -2,7 +2,7 @@
 
 livekit calls the agent (``on_enter``, ``on_user_turn_completed``, its ``tts_node``); the agent
 hands each of these to its session through the
-:class:`~voicefsm.agent.definition.AgentRuntime` interface, which :class:`AgentLink`
+:class:`~voicefsm.agent.definition.AgentRuntime` interface, which :class:`AgentBridge`
 implements: a completed user turn goes through :class:`~voicefsm.engine.early_turns.EarlyTurns`
 into the lifecycle, the first agent's entry is ``Joined``, a handoff brings the new agent's
 hooks, phrases and tool deadlines along, and the agent's own events go to the session's writes.
@@ -32,7 +32,7 @@ from voicefsm.lifecycle import EndCall, HandedOff, Joined, Lifecycle, State, Use
 from voicefsm.settings import Settings
 
 
-class AgentLink:
+class AgentBridge:
     """What a running session offers the agents it runs (``AgentRuntime``), and which agent is
     in charge now (:attr:`agent`)."""
 
