@@ -53,6 +53,8 @@ def test_the_backends_dependencies_are_only_in_its_extra() -> None:
     extras = project["optional-dependencies"]
     assert all(any(dep.startswith(name) for dep in extras["backend"]) for name in BACKEND_ONLY)
     assert any("backend" in dep for dep in extras["dev"] if dep.startswith("voicefsm["))
+    # What `voicefsm diagrams` needs (the SVG renderer among it) comes with the agent side.
+    assert "graphviz-pure" in required
 
 
 def test_the_agent_side_runs_without_the_backend(tmp_path: Path) -> None:
@@ -81,3 +83,12 @@ def test_simulate_without_a_backend_url_names_the_extra_to_install(tmp_path: Pat
     assert run.stderr.strip().startswith("voicefsm simulate: the reference backend is not")
     assert "pip install 'voicefsm[backend]'" in run.stderr
     assert len(run.stderr.strip().splitlines()) == 1
+
+
+def test_diagrams_are_drawn_without_any_extra(tmp_path: Path) -> None:
+    """Drawing an agent for its docs is part of the agent side: ``voicefsm diagrams`` writes the
+    lifecycle's Mermaid, DOT and SVG with the backend's packages absent."""
+    run = _run(_cli("diagrams", "--out", str(tmp_path / "drawn")), tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert (tmp_path / "drawn" / "lifecycle.svg").read_text().lstrip().startswith("<")
+    assert "stateDiagram" in (tmp_path / "drawn" / "lifecycle.mmd").read_text()

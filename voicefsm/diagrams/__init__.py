@@ -47,7 +47,7 @@ def _svg_renderer() -> str:
         SVG_RENDERER, path=str(Path(sys.executable).parent)
     )
     if found is None:
-        msg = f"{SVG_RENDERER} is not installed: pip install 'voicefsm[diagrams]'"
+        msg = f"{SVG_RENDERER} is not installed (a dependency of voicefsm): reinstall voicefsm"
         raise DiagramError(msg)
     return found
 
