@@ -3,11 +3,13 @@ upgrade that changes one fails here, by name."""
 
 from __future__ import annotations
 
+import inspect
 import subprocess
 import sys
 
 import pytest
 from livekit.agents import AgentSession, APIConnectOptions
+from livekit.rtc import EventEmitter
 
 from voicefsm import livekit_compat
 from voicefsm.agent import VoiceAgent
@@ -77,3 +79,19 @@ def test_session_connect_options_take_per_provider_retries() -> None:
         max_unrecoverable_errors=2,
     )
     assert (options.llm_conn_options, options.max_unrecoverable_errors) == (fast, 2)
+
+
+def test_livekit_passes_a_listener_the_arguments_its_signature_declares() -> None:
+    """``emit`` reads each listener's signature, ``__signature__`` first (what makes
+    ``event_listener`` cheap): a listener declaring one argument gets exactly the event."""
+    received: list[object] = []
+
+    def spy(*args: object) -> None:
+        received.append(args)
+
+    spy.__signature__ = inspect.signature(lambda event: None)  # type: ignore[attr-defined]
+    emitter: EventEmitter[str] = EventEmitter()
+    emitter.on("changed", spy)
+    emitter.on("changed", livekit_compat.event_listener(received.append))
+    emitter.emit("changed", "the event", "an extra")
+    assert received == [("the event",), "the event"]
