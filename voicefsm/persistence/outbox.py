@@ -27,7 +27,7 @@ from voicefsm.persistence import writer as spool_writer
 from voicefsm.persistence.causes import describe_failure
 from voicefsm.persistence.direct import DirectDelivery
 from voicefsm.persistence.relay import Relay, RelayPolicy
-from voicefsm.persistence.spool import SpoolStatus, read_status
+from voicefsm.persistence.spool import Spool, SpoolStatus, read_once
 from voicefsm.persistence.writer import CommitListener, LazyBody
 
 __all__ = ["CommitListener", "LazyBody", "Outbox", "OutboxStats"]
@@ -35,6 +35,9 @@ __all__ = ["CommitListener", "LazyBody", "Outbox", "OutboxStats"]
 _LOG = logging.getLogger("voicefsm.outbox")
 #: How long closing waits for the spool to take what was handed over.
 CLOSE_DEADLINE_S = 5.0
+#: A flush wakes on every commit, delivery or diversion of its writes; this is its backstop
+#: (another process delivering our rows tells us nothing).
+FLUSH_RECHECK_S = 0.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +102,7 @@ class Outbox:
         self._degraded = False  # no spool could be opened: every write goes directly
         self._direct = DirectDelivery(client, policy)
         self._direct.on_removed = self._count_removed
+        self._progress: asyncio.Event | None = None  # set while a flush waits, on each change
 
     def __repr__(self) -> str:
         return f"Outbox(spool_path={str(self.spool_path)!r}, delivering={self._client is not None})"
@@ -139,8 +143,7 @@ class Outbox:
             )
             return
         self._writer = writer
-        status = await self.status()
-        self._pending_at_open = status.pending
+        self._pending_at_open = await self._pending()
         if self._client is not None:
             self._relay = Relay(self.spool_path, self._client, self._policy)
             self._relay.on_removed = self._count_removed
@@ -200,9 +203,15 @@ class Outbox:
         self._committed_count += len(keys)
         if self._external_on_commit is not None:
             self._external_on_commit(keys)
-        if self._relay is not None and self._loop is not None:
+        if self._loop is not None and (self._relay is not None or self._progress is not None):
             with contextlib.suppress(RuntimeError):  # the loop is closing: nothing to wake
-                self._loop.call_soon_threadsafe(self._relay.wake)
+                self._loop.call_soon_threadsafe(self._woken)
+
+    def _woken(self) -> None:
+        if self._relay is not None:
+            self._relay.wake()
+        if self._progress is not None:
+            self._progress.set()
 
     def _diverted(self, writes: Sequence[spool_writer.Write]) -> None:  # on the writer thread
         if self._loop is None:
@@ -218,9 +227,13 @@ class Outbox:
         # Counted and queued in one step on the loop, so a flush never sees them in neither.
         self._diverted_count += len(writes)
         self._direct.add(writes)
+        if self._progress is not None:
+            self._progress.set()
 
     def _count_removed(self, count: int) -> None:
         self._removed += count
+        if self._progress is not None:
+            self._progress.set()
 
     async def flush(self, deadline_s: float) -> int:
         """Commit everything submitted, then deliver until the spool is empty or the deadline
@@ -228,29 +241,46 @@ class Outbox:
 
         The deadline is strict: a spool busy with other processes cannot stretch it (the
         pending figure is then this outbox's own count)."""
+        progress = self._progress = asyncio.Event()
         try:
             async with asyncio.timeout(deadline_s):
                 while True:
+                    progress.clear()
                     if self._committed_count + self._diverted_count >= self._submitted:
-                        spooled = (await self.status()).pending
+                        spooled = await self._pending()
                         # Without a relay nothing here delivers spooled rows: they stay.
                         if (spooled == 0 or self._relay is None) and self._direct.pending == 0:
                             return spooled
                         if self._relay is not None:
                             self._relay.wake()
-                    await asyncio.sleep(0.02)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(progress.wait(), FLUSH_RECHECK_S)
         except TimeoutError:
             return self.undelivered()
+        finally:
+            self._progress = None
 
     async def status(self) -> SpoolStatus:
         """The spool's figures; this outbox's own count when the spool cannot be read (a disk
         failing, the file removed under us): figures never fail a session's ending."""
+        return await self._figures(Spool.status, self._writer)
+
+    async def _pending(self, writer: spool_writer.SpoolWriter | None = None) -> int:
+        """The spool's pending count alone (no age: an index read, not a scan)."""
+        return (await self._figures(Spool.pending, writer or self._writer)).pending
+
+    async def _figures(
+        self, read: Callable[[Spool], SpoolStatus | int], writer: spool_writer.SpoolWriter | None
+    ) -> SpoolStatus:
         if self._degraded:
             return SpoolStatus(pending=0, dead=0, oldest_age_s=None)
-        # A read-only connection of its own: figures must not wait behind a commit that is
-        # itself waiting for another process's lock.
+        # A read-only connection (the process's own for this spool while it is open): figures
+        # must not wait behind a commit that is itself waiting for another process's lock.
         try:
-            return await asyncio.to_thread(read_status, self.spool_path)
+            if writer is not None:
+                figures = await asyncio.to_thread(writer.read, read)
+            else:
+                figures = await asyncio.to_thread(read_once, self.spool_path, read)
         except (sqlite3.Error, OSError, OutboxError) as exc:
             if not self._unreadable:
                 self._unreadable = True
@@ -260,6 +290,9 @@ class Outbox:
                 )
             own = max(0, self.undelivered() - self._direct.pending)
             return SpoolStatus(pending=own, dead=0, oldest_age_s=None)
+        if isinstance(figures, int):
+            return SpoolStatus(pending=figures, dead=0, oldest_age_s=None)
+        return figures
 
     def undelivered(self) -> int:
         """Writes submitted here (or spooled when it opened) not yet delivered, by this outbox's
@@ -303,9 +336,9 @@ class Outbox:
                     "outbox closed before the spool took every write",
                     extra={"spool": str(self.spool_path), "waited_s": close_deadline_s},
                 )
+            if not flush_deadline_s:
+                pending = await self._pending(writer)
             if spool_writer.release(writer):
                 await asyncio.to_thread(writer.join, close_deadline_s)
         await self._direct.aclose()
-        if not flush_deadline_s and self.spool_path.exists():
-            pending = (await self.status()).pending
         return pending

@@ -11,6 +11,7 @@ transaction and runs the relays' calls in between, so only processes contend for
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 import time
@@ -88,6 +89,8 @@ class SpoolWriter(threading.Thread):
         self._path = path
         self._failing = False  # a commit was given up, none has succeeded since
         self._told = causes.Told(_LOG)
+        self._reader: tuple[Spool, tuple[int, int]] | None = None
+        self._reader_lock = threading.Lock()
 
     def run(self) -> None:
         try:
@@ -102,6 +105,10 @@ class SpoolWriter(threading.Thread):
                 pass
         finally:
             spool.close()
+            with self._reader_lock:
+                if self._reader is not None:
+                    self._reader[0].close()
+                    self._reader = None
 
     def _round(self, spool: Spool) -> bool:
         """Commit one batch; False once asked to stop."""
@@ -195,6 +202,26 @@ class SpoolWriter(threading.Thread):
         future: Future[T] = Future()
         self.queue.put(_Call(function, future))  # type: ignore[arg-type]
         return future
+
+    def read(self, function: Callable[[Spool], T]) -> T:
+        """Run ``function`` on this process's read-only connection to the spool, from any
+        thread but the loop's (figures: they never wait behind a commit that waits for another
+        process's lock). One connection, kept while the spool is in use, instead of one opened
+        per reading; reopened when the path names another file (moved aside, replaced)."""
+        with self._reader_lock:
+            info = os.stat(self._path)  # the file removed under us: the caller's OSError
+            identity = (info.st_dev, info.st_ino)
+            if self._reader is not None and self._reader[1] != identity:
+                self._reader[0].close()
+                self._reader = None
+            if self._reader is None:
+                self._reader = (Spool(self._path, readonly=True, shared=True), identity)
+            try:
+                return function(self._reader[0])
+            except BaseException:
+                self._reader[0].close()  # whatever failed, the next reading starts afresh
+                self._reader = None
+                raise
 
     def barrier(self) -> threading.Event:
         """An event set once everything queued so far is committed."""
