@@ -148,7 +148,9 @@ class Outbox:
             self._relay = Relay(self.spool_path, self._client, self._policy)
             self._relay.on_removed = self._count_removed
             if not self._drain_all:
-                self._relay.own_targets = lambda: frozenset(self._targets)
+                relay = self._relay
+                relay.own_targets = lambda: frozenset(self._targets)
+                relay.own_pending = lambda: self._committed_count > relay.own_removed
             self._relay_task = asyncio.create_task(self._relay.run(), name="voicefsm-relay")
 
     async def _open_writer(self) -> tuple[spool_writer.SpoolWriter | None, BaseException | None]:

@@ -61,6 +61,12 @@ class RelayPolicy:
     stray_after_s: float = 5.0
 
 
+#: The session relays running on each event loop, per spool file, in the order they started.
+#: The first also sweeps for strays every idle poll; the others sleep until their own commits
+#: wake them, so a hundred idle sessions cost one poll a second, not a hundred.
+_PEERS: dict[tuple[Path, asyncio.AbstractEventLoop], list[Relay]] = {}
+
+
 class Relay:
     """Runs in the event loop; its spool calls run on the process's spool thread."""
 
@@ -91,6 +97,12 @@ class Relay:
         #: The targets this relay delivers first (a session's conversation and summary); None
         #: delivers everything (``voicefsm outbox drain``).
         self.own_targets: Callable[[], frozenset[str]] | None = None
+        #: True while writes of its own are committed and not yet delivered (told by its outbox):
+        #: the relay polls for them (a retry comes due) instead of sleeping until woken.
+        self.own_pending: Callable[[], bool] = lambda: False
+        self.own_removed = 0  # rows of its own targets delivered or dead-lettered
+        self._failed = False  # the last round failed: try again after a pause
+        self._peers: list[Relay] | None = None
 
     async def _db(self, call: Callable[[Spool], T]) -> T:
         if self._thread is None:
@@ -106,11 +118,41 @@ class Relay:
     def wake(self) -> None:
         self._wake.set()
 
+    def _join_peers(self) -> None:
+        if self.own_targets is not None:
+            key = (self._path.resolve(), asyncio.get_running_loop())
+            self._peers = _PEERS.setdefault(key, [])
+            self._peers.append(self)
+
+    def _leave_peers(self) -> None:
+        peers, self._peers = self._peers, None
+        if peers is None:
+            return
+        was_sweeper = peers[0] is self
+        peers.remove(self)
+        if not peers:
+            _PEERS.pop((self._path.resolve(), asyncio.get_running_loop()), None)
+        elif was_sweeper:
+            peers[0].wake()  # the next one sweeps from now on
+
+    def _sweeps(self) -> bool:
+        """Whether this relay looks for strays: a drain, or the first session relay here."""
+        return self._peers is None or self._peers[0] is self
+
+    def _idle_wait(self) -> float | None:
+        """How long an idle relay sleeps unless woken: a poll after a failure, while writes of
+        its own are undelivered, or to sweep for strays; otherwise until a commit wakes it."""
+        if self._failed or self.own_pending() or self._sweeps():
+            return self._policy.idle_poll_s
+        return None
+
     async def run(self) -> None:
         """Deliver until cancelled."""
+        self._join_peers()
         try:
             while True:
                 self._wake.clear()
+                self._failed = False
                 try:
                     delivered = await self.deliver_round()
                 except (sqlite3.Error, OSError, OutboxError) as exc:
@@ -123,13 +165,14 @@ class Relay:
                         error=causes.describe_failure(exc),
                         spool=str(self._path),
                     )
-                    delivered = False
+                    delivered, self._failed = False, True
                 else:
                     self._spool_told.recovered("outbox spool usable again", spool=str(self._path))
                 if not delivered:
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), self._policy.idle_poll_s)
+                        await asyncio.wait_for(self._wake.wait(), self._idle_wait())
         finally:
+            self._leave_peers()
             # Cancelled mid-delivery, rows would stay leased to this (living) process until the
             # lease expires; give them back so the next relay, even in this process, takes them.
             try:
@@ -153,7 +196,7 @@ class Relay:
             rows = await self._db(lease)
         else:
             rows = await self._db(partial(lease, targets=self.own_targets()))
-            if not rows:
+            if not rows and self._sweeps():
                 rows = await self._db(partial(lease, older_than_s=policy.stray_after_s))
         if not rows:
             return False
@@ -175,6 +218,7 @@ class Relay:
                 )
                 error = self._report(exc, len(left))
                 await self._db(partial(Spool.release, seqs=left, error=error, retry_in_s=retry_in))
+                self._failed = True
                 return False
         if self._failing is not None:
             self._failing = None
@@ -218,7 +262,7 @@ class Relay:
                 return
             await self._db(partial(Spool.bury, seqs=[rows[0].seq], error=f"{exc.status}"))
             self.dead += 1
-            self.on_removed(1)
+            self._removed(rows)
             _LOG.error(
                 "outbox write refused by the backend (kept as dead; see voicefsm outbox requeue)",
                 extra={"idempotency_key": rows[0].key, "status": exc.status, "url": exc.url},
@@ -226,6 +270,11 @@ class Relay:
             return
         await self._db(partial(Spool.delete, seqs=[row.seq for row in rows]))
         self.delivered += len(rows)
+        self._removed(rows)
+
+    def _removed(self, rows: Sequence[SpoolRow]) -> None:
+        own = self.own_targets() if self.own_targets is not None else frozenset()
+        self.own_removed += sum(1 for row in rows if row.target in own)
         self.on_removed(len(rows))
 
     async def _send(self, rows: Sequence[SpoolRow]) -> None:
