@@ -16,7 +16,6 @@ import contextlib
 import logging
 import sqlite3
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from voicefsm.backend.client import BackendClient
@@ -28,6 +27,7 @@ from voicefsm.persistence.causes import describe_failure
 from voicefsm.persistence.direct import DirectDelivery
 from voicefsm.persistence.relay import Relay, RelayPolicy
 from voicefsm.persistence.spool import Spool, SpoolStatus, read_once
+from voicefsm.persistence.stats import OutboxStats
 from voicefsm.persistence.writer import CommitListener, LazyBody
 
 __all__ = ["CommitListener", "LazyBody", "Outbox", "OutboxStats"]
@@ -38,26 +38,8 @@ CLOSE_DEADLINE_S = 5.0
 #: A flush wakes on every commit, delivery or diversion of its writes; this is its backstop
 #: (another process delivering our rows tells us nothing).
 FLUSH_RECHECK_S = 0.25
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxStats:
-    """This process's view: submitted here, committed (acknowledged), delivered, dead-lettered,
-    refused because the spool was full; ``pending`` and ``oldest_age_s`` are the spool's (plus
-    unspooled writes not yet delivered)."""
-
-    submitted: int
-    spooled: int
-    delivered: int
-    dead: int
-    refused: int
-    pending: int
-    oldest_age_s: float | None
-    #: Writes the spool could not take (a full or failing disk, an unusable spool), delivered
-    #: directly from memory instead: never acknowledged. ``lost``: those neither spooled nor
-    #: delivered (no backend, or the outbox closed first).
-    unspooled: int = 0
-    lost: int = 0
+#: How old a reading of the spool's pending count opening and closing outboxes may share.
+SHARED_READING_S = 1.0
 
 
 class Outbox:
@@ -143,7 +125,7 @@ class Outbox:
             )
             return
         self._writer = writer
-        self._pending_at_open = await self._pending()
+        self._pending_at_open = await self._pending(share=True)  # the bound is a view anyway
         if self._client is not None:
             self._relay = Relay(self.spool_path, self._client, self._policy)
             self._relay.on_removed = self._count_removed
@@ -155,7 +137,8 @@ class Outbox:
 
     async def _open_writer(self) -> tuple[spool_writer.SpoolWriter | None, BaseException | None]:
         writer = spool_writer.acquire(self.spool_path)
-        await asyncio.to_thread(writer.ready.wait)
+        if not writer.ready.is_set():  # the process's spool thread is already up, mostly
+            await asyncio.to_thread(writer.ready.wait)
         if writer.failure is None:
             return writer, None
         if spool_writer.release(writer):
@@ -267,9 +250,23 @@ class Outbox:
         failing, the file removed under us): figures never fail a session's ending."""
         return await self._figures(Spool.status, self._writer)
 
-    async def _pending(self, writer: spool_writer.SpoolWriter | None = None) -> int:
-        """The spool's pending count alone (no age: an index read, not a scan)."""
-        return (await self._figures(Spool.pending, writer or self._writer)).pending
+    async def _pending(
+        self,
+        writer: spool_writer.SpoolWriter | None = None,
+        *,
+        share: bool = False,
+        committed: bool = False,
+    ) -> int:
+        """The spool's pending count alone (an index read, not a scan). ``share``: a reading
+        this process took in the last second will do (``committed=True``: and nothing was
+        committed since), so sessions opening or closing together take one between them."""
+        writer = writer or self._writer
+        recent = None
+        if share and writer is not None:
+            recent = writer.recent_pending(SHARED_READING_S, committed=committed)
+        if recent is not None:
+            return recent
+        return (await self._figures(Spool.pending, writer)).pending
 
     async def _figures(
         self, read: Callable[[Spool], SpoolStatus | int], writer: spool_writer.SpoolWriter | None
@@ -339,7 +336,7 @@ class Outbox:
                     extra={"spool": str(self.spool_path), "waited_s": close_deadline_s},
                 )
             if not flush_deadline_s:
-                pending = await self._pending(writer)
+                pending = await self._pending(writer, share=True, committed=True)
             if spool_writer.release(writer):
                 await asyncio.to_thread(writer.join, close_deadline_s)
         await self._direct.aclose()

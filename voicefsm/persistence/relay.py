@@ -107,7 +107,8 @@ class Relay:
     async def _db(self, call: Callable[[Spool], T]) -> T:
         if self._thread is None:
             thread = spool_writer.acquire(self._path)
-            await asyncio.to_thread(thread.ready.wait)
+            if not thread.ready.is_set():
+                await asyncio.to_thread(thread.ready.wait)
             if thread.failure is not None:
                 if spool_writer.release(thread):
                     await asyncio.to_thread(thread.join)

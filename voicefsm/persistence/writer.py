@@ -91,6 +91,9 @@ class SpoolWriter(threading.Thread):
         self._told = causes.Told(_LOG)
         self._reader: tuple[Spool, tuple[int, int]] | None = None
         self._reader_lock = threading.Lock()
+        self._commits = 0  # batches committed so far
+        #: The last pending count read: (when, count, commits then).
+        self._pending_seen: tuple[float, int, int] | None = None
 
     def run(self) -> None:
         try:
@@ -177,6 +180,7 @@ class SpoolWriter(threading.Thread):
                 continue
             break
         self._failing = False
+        self._commits += 1
         self._told.recovered("outbox spool writable again", spool=str(self._path))
         by_listener: dict[CommitListener, list[str]] = defaultdict(list)
         for write in batch:
@@ -216,12 +220,27 @@ class SpoolWriter(threading.Thread):
                 self._reader = None
             if self._reader is None:
                 self._reader = (Spool(self._path, readonly=True, shared=True), identity)
+            commits = self._commits  # before the reading: a commit during it makes it stale
             try:
-                return function(self._reader[0])
+                result = function(self._reader[0])
             except BaseException:
                 self._reader[0].close()  # whatever failed, the next reading starts afresh
                 self._reader = None
                 raise
+        pending = result if isinstance(result, int) else getattr(result, "pending", None)
+        if isinstance(pending, int):
+            self._pending_seen = (time.monotonic(), pending, commits)
+        return result
+
+    def recent_pending(self, within_s: float, *, committed: bool = False) -> int | None:
+        """The spool's pending count as last read here, if that was less than ``within_s``
+        seconds ago (and, with ``committed``, nothing was committed here since)."""
+        seen = self._pending_seen
+        if seen is None or time.monotonic() - seen[0] > within_s:
+            return None
+        if committed and seen[2] != self._commits:
+            return None
+        return seen[1]
 
     def barrier(self) -> threading.Event:
         """An event set once everything queued so far is committed."""
