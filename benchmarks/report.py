@@ -46,8 +46,9 @@ def section(name: str, data: dict[str, Any]) -> str:  # noqa: PLR0911 (one line 
         )
     if name == "processes":
         return "\n".join(
-            f"   {count} worker process(es): sessions per core within 10% of one session's p95: "
-            f"bare {_f(w['sessions_per_core']['bare'], 1)}, voicefsm {_f(w['sessions_per_core']['voicefsm'], 1)}"
+            f"   {count} worker process(es): sessions per core within 10% of one session's p95 "
+            f"(interpolated): bare {_crossing(w['sessions_per_core']['bare'])}, "
+            f"voicefsm {_crossing(w['sessions_per_core']['voicefsm'])}"
             for count, w in data["workers"].items()
         )
     return ""
@@ -84,6 +85,13 @@ def _tool_calls(t: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _load(step: dict[str, Any]) -> str:
+    load = step.get("load_average")
+    if not load:
+        return ""
+    return f"Load average (1 min) when the step began and ended: {load[0]:.2f} and {load[1]:.2f}."
+
+
 def _scale(sc: dict[str, Any]) -> list[str]:
     lines = [
         "## 4. Scale in one process",
@@ -98,6 +106,7 @@ def _scale(sc: dict[str, Any]) -> list[str]:
         "(user + system, all threads) over the whole run (start, conversation, goodbye) per turn;",
         "ratios are voicefsm / bare per repeat: median (min–max). Loop lag: how late a 10 ms timer",
         "fires on the sessions' event loop, median / p99 (median over runs).",
+        _load(sc),
         "",
         "| N | CPU ms/turn bare | voicefsm | CPU ratio | conversation only | start + close per session | p95 ms bare | voicefsm | p95 ratio | lag ms bare | lag ms voicefsm |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
@@ -136,6 +145,13 @@ def _scale(sc: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _crossing(figures: dict[str, float | None]) -> str:
+    """Where p95 crossed the line; "≥ n" when even the largest level stayed within it."""
+    if figures["interpolated"] is None and figures["largest_level"] is not None:
+        return f"≥ {figures['largest_level']:.1f}"
+    return _f(figures["interpolated"], 1)
+
+
 def _processes(p: dict[str, Any]) -> list[str]:
     one = p.get("one_session") or {}
     lines = [
@@ -148,6 +164,7 @@ def _processes(p: dict[str, Any]) -> list[str]:
         f"does. {p['repeats']} runs per level and kind, interleaved (seed {p['seed']}); p95 is the median over runs.",
         f"One session alone: p95 bare {_f(one.get('bare', {}).get('p95_ms'), 0)} ms, voicefsm "
         f"{_f(one.get('voicefsm', {}).get('p95_ms'), 0)} ms.",
+        _load(p),
         "",
         "| worker processes | sessions | per process | p95 ms bare | voicefsm | CPU ms/turn bare | voicefsm | CPU ratio |",
         "|---|---|---|---|---|---|---|---|",
@@ -162,16 +179,19 @@ def _processes(p: dict[str, Any]) -> list[str]:
             )
     lines += [
         "",
-        "Sessions per core at a p95 within 10% of one session's (the largest level that stays within it,",
-        "divided by the cores the processes can use):",
+        "Sessions per core at a p95 within 10% of one session's: where the p95 crosses that line,",
+        "interpolated between the levels around it, and the largest level measured within it; both",
+        "divided by the cores the worker processes can use.",
         "",
-        "| worker processes | cores | bare | voicefsm |",
-        "|---|---|---|---|",
+        "| worker processes | cores | bare, interpolated | voicefsm, interpolated | bare, largest level | voicefsm, largest level |",
+        "|---|---|---|---|---|---|",
     ]
     for count, w in p["workers"].items():
         per_core = w["sessions_per_core"]
         lines.append(
-            f"| {count} | {w['cores']} | {_f(per_core['bare'], 1)} | {_f(per_core['voicefsm'], 1)} |"
+            f"| {count} | {w['cores']} | {_crossing(per_core['bare'])} "
+            f"| {_crossing(per_core['voicefsm'])} | {_f(per_core['bare']['largest_level'], 1)} "
+            f"| {_f(per_core['voicefsm']['largest_level'], 1)} |"
         )
     lines.append("")
     return lines

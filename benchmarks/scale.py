@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import os
 import random
@@ -34,7 +35,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 KINDS = ("bare", "voicefsm")
 #: A run that cannot even finish (start, converse, close) in this time is reported as such.
-RUN_BUDGET_S = 180.0
+RUN_BUDGET_S = 300.0
 
 
 def _quantile(values: list[float], q: float) -> float:
@@ -97,10 +98,15 @@ class ForkServer:
             try:
                 line = await asyncio.wait_for(process.stdout.readline(), RUN_BUDGET_S)
             except TimeoutError:
+                print(f"   the run overran {RUN_BUDGET_S:.0f} s", flush=True)
                 await self.close()
                 return None
         results = json.loads(line)
-        return None if any(result is None for result in results) else results
+        failed = [result["failed"] for result in results if "failed" in result]
+        if failed:
+            print(f"   a worker failed: {'; '.join(failed)} (see {self._log})", flush=True)
+            return None
+        return results
 
     async def close(self) -> None:
         process, self._process = self._process, None
@@ -261,14 +267,25 @@ async def scale(levels: list[int], turns: int, repeats: int, seed: int) -> dict[
     }
 
 
-def _capacity(rows: list[dict[str, Any]], kind: str, reference_p95: float | None) -> int | None:
-    """The most sessions whose p95 (median over repeats) stays within 10 % of one session's."""
+def _capacity(
+    rows: list[dict[str, Any]], kind: str, reference_p95: float | None, workers: int
+) -> dict[str, float | None]:
+    """The most sessions whose p95 (median over repeats) stays within 10 % of one session's:
+    the largest level measured within it, and where the p95 crosses it, interpolated linearly
+    between the levels around it (one session per worker counting as the reference)."""
     if not reference_p95:
-        return None
-    within = [
-        row["sessions"] for row in rows if (row[kind]["p95_ms"] or 1e12) <= reference_p95 * 1.10
+        return {"largest_level": None, "interpolated": None}
+    limit = reference_p95 * 1.10
+    points = [(float(workers), reference_p95)] + [
+        (float(row["sessions"]), row[kind]["p95_ms"] or 1e12) for row in rows
     ]
-    return max(within) if within else None
+    within = [n for n, p95 in points[1:] if p95 <= limit]
+    crossing = None
+    for (n0, p0), (n1, p1) in itertools.pairwise(points):
+        if p1 > limit >= p0:
+            crossing = n0 + (limit - p0) * (n1 - n0) / (p1 - p0)
+            break
+    return {"largest_level": max(within) if within else None, "interpolated": crossing}
 
 
 async def processes(
@@ -299,7 +316,7 @@ async def processes(
                     break
                 rows.append(row)
             capacity = {
-                kind: _capacity(rows, kind, reference[kind]["p95_ms"] if reference else None)
+                kind: _capacity(rows, kind, reference[kind]["p95_ms"] if reference else None, count)
                 for kind in KINDS
             }
             used = min(count, cores)
@@ -308,7 +325,8 @@ async def processes(
                 "cores": used,
                 "sessions_within_10pct": capacity,
                 "sessions_per_core": {
-                    kind: (None if n is None else n / used) for kind, n in capacity.items()
+                    kind: {key: None if n is None else n / used for key, n in figures.items()}
+                    for kind, figures in capacity.items()
                 },
             }
     finally:

@@ -1,6 +1,6 @@
 """Scale runs, each in a fresh process: N sessions of one kind (the bare livekit agent, or the
-voicefsm agent opened as ``voicefsm start`` opens it), each greeting, taking ``turns`` turns and
-saying goodbye, all at once on the process's event loop.
+voicefsm agent opened as ``voicefsm start`` opens it), arriving 20 ms apart, each greeting,
+taking ``turns`` turns and saying goodbye, all on the process's event loop.
 
 benchmarks/scale.py keeps one of these running as a fork server (``--serve``), as livekit's
 job processes come from a forkserver with their modules preloaded: for each run it reads a JSON
@@ -31,7 +31,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.sessions import Measured, start_worker_session
+from benchmarks.sessions import BenchSession, Measured, start_worker_session
 from voicefsm.observability.prometheus import PrometheusMetrics
 from voicefsm.settings import load_settings
 
@@ -40,6 +40,10 @@ from voicefsm.settings import load_settings
 GREETING = "Hello Ada."
 FAREWELL = "Goodbye."
 LAG_PERIOD_S = 0.010
+#: Calls arrive one every 20 ms, whatever the kind: each starts on its own schedule, as jobs do
+#: in a worker. (Started one after another, a kind whose start awaits more would stretch the
+#: start for all, and every session already talking would pump audio, and burn CPU, for longer.)
+ARRIVAL_S = 0.020
 
 
 def _quantile(values: list[float], q: float) -> float:
@@ -103,10 +107,14 @@ async def run(kind: str, sessions: int, turns: int, spool: Path) -> dict[str, An
         return now
 
     mark = (wall_before, cpu_before)
-    started = [
-        await start_worker_session(kind, settings, metrics, greeting=GREETING, farewell=FAREWELL)
-        for _ in range(sessions)
-    ]
+
+    async def arrive(index: int) -> BenchSession:
+        await asyncio.sleep(index * ARRIVAL_S)
+        return await start_worker_session(
+            kind, settings, metrics, greeting=GREETING, farewell=FAREWELL
+        )
+
+    started = await asyncio.gather(*(arrive(index) for index in range(sessions)))
     mark = phase("start", mark)
     measured = [Measured() for _ in started]
     await asyncio.gather(*(s.converse(turns, m) for s, m in zip(started, measured, strict=True)))
@@ -140,11 +148,12 @@ async def run(kind: str, sessions: int, turns: int, spool: Path) -> dict[str, An
     }
 
 
-def _forked(kind: str, sessions: int, turns: int, spool: Path) -> int:
+def _forked(kind: str, sessions: int, turns: int, spool: Path) -> tuple[int, int]:
     """Fork a worker running ``sessions`` sessions; it writes its figures to a pipe. Returns
-    the pipe's read end (the worker's pid is waited for by :func:`serve`)."""
+    its pid and the pipe's read end."""
     read_end, write_end = os.pipe()
-    if os.fork() == 0:  # the worker
+    pid = os.fork()
+    if pid == 0:  # the worker
         os.close(read_end)
         code = 0
         try:
@@ -160,7 +169,7 @@ def _forked(kind: str, sessions: int, turns: int, spool: Path) -> int:
             sys.stderr.flush()
             os._exit(code)
     os.close(write_end)
-    return read_end
+    return pid, read_end
 
 
 def serve() -> None:
@@ -170,17 +179,23 @@ def serve() -> None:
         order = json.loads(line)
         workers, sessions = order["workers"], order["sessions"]
         shares = [sessions // workers + (i < sessions % workers) for i in range(workers)]
-        pipes = [
+        workers_started = [
             _forked(order["kind"], share, order["turns"], Path(order["spool"])) for share in shares
         ]
         results = []
-        for pipe in pipes:
+        for pid, pipe in workers_started:
             with os.fdopen(pipe) as answer:
                 text = answer.read()
-            results.append(json.loads(text) if text else None)
-        for _ in pipes:
-            os.wait()
+            _, status = os.waitpid(pid, 0)
+            # A worker that died without a word (a signal): its exit status says how.
+            results.append(json.loads(text) if text else {"failed": _exit_status(status)})
         print(json.dumps(results), flush=True)
+
+
+def _exit_status(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        return f"killed by signal {os.WTERMSIG(status)}"
+    return f"exited with status {os.waitstatus_to_exitcode(status)}"
 
 
 def main() -> int:
