@@ -1,6 +1,6 @@
 """Run every benchmark, each beside its baseline in the same run; write results.json and RESULTS.md.
 
-    bash benchmarks/run                  # full sizes (about 16 minutes on the 2-core VM)
+    bash benchmarks/run                  # full sizes (about 20 minutes on the 2-core VM)
     bash benchmarks/run --quick          # tiny sizes, for CI: checks the benchmarks still work
     bash benchmarks/run --only scale     # one step again (here: scale), the others kept
     bash benchmarks/run --only processes --seed 7   # the kinds' order drawn from seed 7
