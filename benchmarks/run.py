@@ -1,7 +1,9 @@
 """Run every benchmark, each beside its baseline in the same run; write results.json and RESULTS.md.
 
-    bash benchmarks/run            # full sizes (about 11 minutes on the 2-core VM)
-    bash benchmarks/run --quick    # tiny sizes, for CI: checks the benchmarks still work
+    bash benchmarks/run                  # full sizes (about 20 minutes on the 2-core VM)
+    bash benchmarks/run --quick          # tiny sizes, for CI: checks the benchmarks still work
+    bash benchmarks/run --only scale     # one step again (here: scale), the others kept
+    bash benchmarks/run --only processes --seed 7   # the kinds' order drawn from seed 7
 
 Prints figures and asserts nothing.
 """
@@ -13,6 +15,7 @@ import asyncio
 import json
 import os
 import platform
+import random
 import subprocess
 import sys
 import time
@@ -26,7 +29,23 @@ import psutil
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from benchmarks import evals, report, state_ops, tool_calls, turns  # noqa: E402
+from benchmarks import evals, report, scale, state_ops, tool_calls, turns  # noqa: E402
+
+#: Scale: sessions per process at each level, repeats per level and kind, turns per session.
+SCALE_LEVELS, SCALE_QUICK_LEVELS = [1, 10, 50, 100, 200], [1, 4]
+SCALE_REPEATS, SCALE_TURNS = 5, 2
+#: Sessions per worker process tried with 1 and with 2 worker processes.
+PROCESS_LEVELS, PROCESS_QUICK_LEVELS = [10, 25, 40], [2]
+PROCESS_REPEATS = 2
+STEPS = [
+    "state_ops",
+    "added_latency",
+    "tool_calls",
+    "backend_isolation",
+    "evals",
+    "scale",
+    "processes",
+]
 
 
 def machine() -> dict[str, Any]:
@@ -62,7 +81,7 @@ def outbox_figures(quick: bool) -> dict[str, Any]:
     return json.loads(out.read_text())
 
 
-async def measure(quick: bool, out: Path, only: str | None = None) -> dict[str, Any]:
+async def measure(quick: bool, out: Path, only: str | None, seed: int) -> dict[str, Any]:
     results: dict[str, Any] = {"machine": machine(), "quick": quick}
     if only is not None:  # one figure measured again, the others kept from the last run
         results = json.loads((out / "results.json").read_text())
@@ -79,18 +98,32 @@ async def measure(quick: bool, out: Path, only: str | None = None) -> dict[str, 
         ("evals", lambda: evals.measure(fast=4 if quick else 50, real=1 if quick else 4)),
         (
             "scale",
-            lambda: turns.scale(
-                [1, 4] if quick else [1, 10, 50, 100, 200], 2 if quick else 3, 1 if quick else 2
+            lambda: scale.scale(
+                SCALE_QUICK_LEVELS if quick else SCALE_LEVELS,
+                1 if quick else SCALE_TURNS,
+                2 if quick else SCALE_REPEATS,
+                seed,
+            ),
+        ),
+        (
+            "processes",
+            lambda: scale.processes(
+                PROCESS_QUICK_LEVELS if quick else PROCESS_LEVELS,
+                1 if quick else SCALE_TURNS,
+                1 if quick else PROCESS_REPEATS,
+                seed + 1,
             ),
         ),
     ]
     for name, step in steps:
         if only is not None and name != only:
             continue
-        started = time.monotonic()
-        print(f"== {name}", flush=True)
+        started, load = time.monotonic(), os.getloadavg()[0]
+        print(f"== {name} (load average {load:.2f})", flush=True)
         results[name] = await step()
         results[name]["seconds"] = round(time.monotonic() - started, 1)
+        # Other work on the machine skews latency (CPU time far less): say how busy it was.
+        results[name]["load_average"] = [round(load, 2), round(os.getloadavg()[0], 2)]
         print(report.section(name, results[name]), flush=True)
         save()
         if (
@@ -110,8 +143,14 @@ def main() -> int:
     )
     parser.add_argument(
         "--only",
-        choices=["state_ops", "added_latency", "tool_calls", "backend_isolation", "evals", "scale"],
+        choices=STEPS,
         help="measure this figure again and keep the others from the existing results.json",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="the scale steps' order of kinds (default: drawn at random, printed and stored)",
     )
     parser.add_argument(
         "--report-only",
@@ -128,7 +167,8 @@ def main() -> int:
     if args.quick and args.out == HERE:
         args.out = HERE / "out"  # quick figures are not the published ones
     args.out.mkdir(exist_ok=True)
-    results = asyncio.run(measure(args.quick, args.out, args.only))
+    seed = args.seed if args.seed is not None else random.SystemRandom().randrange(10**6)
+    results = asyncio.run(measure(args.quick, args.out, args.only, seed))
     if args.only is None:
         results["total_seconds"] = round(time.monotonic() - started, 1)
     (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")

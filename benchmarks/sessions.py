@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -18,13 +19,15 @@ from voicefsm.agent import DEFAULT_FAREWELL as FAREWELL
 from voicefsm.agent import VoiceAgent
 from voicefsm.backend.client import BackendClient
 from voicefsm.context import ParticipantMetadata, RoomMetadata, greeting_for
-from voicefsm.engine.assembly import build_agent_session
+from voicefsm.engine.assembly import build_agent_session, open_session
+from voicefsm.engine.observers import Observers
 from voicefsm.engine.session import VoiceSession
+from voicefsm.observability.prometheus import PrometheusMetrics
 from voicefsm.persistence.outbox import Outbox
 from voicefsm.providers import Providers
 from voicefsm.providers.devices import SimulatedMicrophone, SimulatedSpeaker, attach_simulated_audio
 from voicefsm.providers.scripted import ScriptedLLM, ScriptedSTT, ScriptedTTS
-from voicefsm.settings import load_settings
+from voicefsm.settings import Settings, load_settings
 
 REPLY = "Sure, done."  # short replies keep benchmark turns short; both agents say the same
 USER = "Next one please"
@@ -48,8 +51,14 @@ def scripted_providers() -> tuple[Providers, ScriptedSTT]:
 class _BareAgent(Agent):
     """livekit's own way: the framework replies to every turn; greets like voicefsm does."""
 
+    def __init__(self, *, greeting: str | None = None) -> None:
+        super().__init__(instructions="benchmark")
+        self._greeting = greeting or greeting_for(
+            RoomMetadata(), ParticipantMetadata(display_name="Ada")
+        )
+
     async def on_enter(self) -> None:
-        self.session.say(greeting_for(RoomMetadata(), ParticipantMetadata(display_name="Ada")))
+        self.session.say(self._greeting)
 
 
 @dataclass
@@ -66,6 +75,10 @@ class BenchSession:
     controller: VoiceSession | None
     #: The session's own outbox (closed with it), when none was shared.
     own_outbox: Outbox | None = None
+    #: What the bare agent says to end the call (the voicefsm agent's own farewell).
+    farewell: str = FAREWELL
+    #: A session opened as the worker opens one: closed by leaving its ``open_session``.
+    exit_stack: contextlib.AsyncExitStack | None = None
 
     async def _until(self, condition: Any, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
@@ -101,9 +114,13 @@ class BenchSession:
             await asyncio.wait_for(self.controller.finished.wait(), 30)
             if self.own_outbox is not None:
                 await self.own_outbox.aclose()
+            if self.exit_stack is not None:
+                await self.exit_stack.aclose()
         else:  # the same goodbye the voicefsm agent says, so both do the same work
             with contextlib.suppress(RuntimeError, TimeoutError):
-                await asyncio.wait_for(self.session.say(FAREWELL, allow_interruptions=False), 4.0)
+                await asyncio.wait_for(
+                    self.session.say(self.farewell, allow_interruptions=False), 4.0
+                )
             await self.session.aclose()
         self.microphone.close()
         await self.speaker.aclose()
@@ -140,5 +157,42 @@ async def start_session(
         )
         await session.start(agent)
     else:
-        await session.start(_BareAgent(instructions="benchmark"))
+        await session.start(_BareAgent())
     return BenchSession(session, microphone, speaker, controller, own_outbox)
+
+
+_IDS = itertools.count(1)
+
+
+async def start_worker_session(
+    kind: str, settings: Settings, metrics: PrometheusMetrics, *, greeting: str, farewell: str
+) -> BenchSession:
+    """A session opened the way ``voicefsm start`` opens one (``open_session`` with its own
+    outbox on the process's spool, and the worker's Prometheus observers), or the bare agent
+    beside it. ``greeting`` and ``farewell`` are said by both kinds."""
+    providers, stt = scripted_providers()
+    if kind == "bare":
+        session = build_agent_session(providers, settings)
+        microphone, speaker = attach_simulated_audio(session, stt.expect, words_per_s=4.0)
+        await session.start(_BareAgent(greeting=greeting))
+        return BenchSession(session, microphone, speaker, None, farewell=farewell)
+    devices: list[tuple[SimulatedMicrophone, SimulatedSpeaker]] = []
+
+    def attach(voice: VoiceSession) -> dict[str, Any]:
+        devices.append(attach_simulated_audio(voice.agent_session, stt.expect, words_per_s=4.0))
+        return {}
+
+    stack = contextlib.AsyncExitStack()
+    controller = await stack.enter_async_context(
+        open_session(
+            VoiceAgent(instructions="benchmark", greeting=greeting, farewell=farewell),
+            providers=providers,
+            settings=settings,
+            session_id=f"bench-{next(_IDS)}",
+            participant=ParticipantMetadata(display_name="Ada"),
+            observers=Observers(metrics=metrics),
+            attach_io=attach,
+        )
+    )
+    ((microphone, speaker),) = devices
+    return BenchSession(controller.agent_session, microphone, speaker, controller, exit_stack=stack)

@@ -3,11 +3,13 @@ upgrade that changes one fails here, by name."""
 
 from __future__ import annotations
 
+import inspect
 import subprocess
 import sys
 
 import pytest
 from livekit.agents import AgentSession, APIConnectOptions
+from livekit.rtc import EventEmitter
 
 from voicefsm import livekit_compat
 from voicefsm.agent import VoiceAgent
@@ -97,3 +99,19 @@ async def test_a_statement_judge_is_livekits_llm_judge_for_a_criterion_of_our_ow
     assert judge.verdicts == [
         ("confirms Friday", "user: Is Friday possible\nassistant: Friday works.", True)
     ]
+
+
+def test_livekit_passes_a_listener_the_arguments_its_signature_declares() -> None:
+    """``emit`` reads each listener's signature, ``__signature__`` first (what makes
+    ``event_listener`` cheap): a listener declaring one argument gets exactly the event."""
+    received: list[object] = []
+
+    def spy(*args: object) -> None:
+        received.append(args)
+
+    spy.__signature__ = inspect.signature(lambda event: None)  # type: ignore[attr-defined]
+    emitter: EventEmitter[str] = EventEmitter()
+    emitter.on("changed", spy)
+    emitter.on("changed", livekit_compat.event_listener(received.append))
+    emitter.emit("changed", "the event", "an extra")
+    assert received == [("the event",), "the event"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from prometheus_client import CollectorRegistry
 
 from trials.stubs.threaded import serve_app
+from trials.support import event
 from voicefsm.cli import main
 from voicefsm.lifecycle import (
     Joined,
@@ -30,8 +32,10 @@ from voicefsm.lifecycle import (
     UserTurnCompleted,
 )
 from voicefsm.observability import figures, picture
+from voicefsm.observability.outbox_gauges import OutboxGauges, outbox_gauges
 from voicefsm.observability.prometheus import PrometheusMetrics
 from voicefsm.observability.tracing import SessionTracer, configure_from_env
+from voicefsm.persistence.outbox import Outbox
 from voicefsm.testing import RecordingEffects
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -325,3 +329,41 @@ def test_a_tool_call_is_a_span_under_the_state_span_it_finished_in() -> None:
     assert tool.parent.span_id == thinking.context.span_id
     assert (tool.attributes["voicefsm.tool.outcome"], tool.attributes["voicefsm.turn"]) == ("ok", 1)
     assert abs((tool.end_time - tool.start_time) - 300_000_000) < 1_000
+
+
+async def test_the_outbox_gauges_follow_the_spool_with_one_refresher_for_every_session(
+    spool_path: Path,
+) -> None:
+    """Pending writes show in Prometheus while sessions run; however many sessions are watched,
+    one task per loop reads the spool, and it ends with the last session."""
+    registry = CollectorRegistry()
+    metrics = PrometheusMetrics(registry)
+    gauges = OutboxGauges(metrics, period_s=0.01)
+    outboxes = [Outbox(spool_path, None) for _ in range(3)]
+    for outbox in outboxes:
+        await outbox.start()
+    stops = [gauges.watch(outbox) for outbox in outboxes]
+    refreshers = [t for t in asyncio.all_tasks() if t.get_name() == "voicefsm-outbox-gauges"]
+    assert len(refreshers) == 1
+    for i, outbox in enumerate(outboxes):
+        outbox.submit_event(f"c{i}", event(i, session=f"s{i}"))
+
+    async def pending() -> float | None:
+        return registry.get_sample_value("voicefsm_outbox_pending")
+
+    async with asyncio.timeout(10):
+        while await pending() != 3:
+            await asyncio.sleep(0.01)
+    assert registry.get_sample_value("voicefsm_outbox_oldest_age_seconds") is not None
+    for stop in stops:
+        stop()
+    await asyncio.gather(*refreshers, return_exceptions=True)
+    assert all(task.done() for task in refreshers)
+    for outbox in outboxes:
+        await outbox.aclose()
+
+
+async def test_each_loop_and_registry_has_its_own_outbox_gauges() -> None:
+    first, second = PrometheusMetrics(CollectorRegistry()), PrometheusMetrics(CollectorRegistry())
+    assert outbox_gauges(first) is outbox_gauges(first)
+    assert outbox_gauges(first) is not outbox_gauges(second)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import sqlite3
+from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -22,7 +26,7 @@ from voicefsm.ids import ConversationId
 from voicefsm.lifecycle import EndReason
 from voicefsm.persistence.outbox import Outbox
 from voicefsm.persistence.relay import RelayPolicy
-from voicefsm.persistence.spool import Spool
+from voicefsm.persistence.spool import Spool, SpoolRow
 from voicefsm.persistence.targets import SpoolTarget
 
 FAST = RelayPolicy(
@@ -238,3 +242,32 @@ def test_a_full_disk_is_reported_as_itself_and_the_spool_recovers(spool_path: Pa
     spool._db.execute("PRAGMA max_page_count = 1073741823")  # space again
     assert spool.insert([("k1", SpoolTarget.events(ConversationId("c1")).encode(), "{}")]) == 1
     spool.close()
+
+
+async def test_idle_session_relays_sleep_until_their_own_writes_wake_them(
+    backend: Backend, spool_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three sessions' outboxes on one loop, everything delivered: while they idle, one relay
+    sweeps the spool for strays; the others read nothing until a write of their own comes."""
+    leases: Counter[str] = Counter()
+    lease = Spool.lease
+
+    def counted(spool: Spool, *args: Any, token: str, **kwargs: Any) -> list[SpoolRow]:
+        leases[token] += 1
+        return lease(spool, *args, token=token, **kwargs)
+
+    monkeypatch.setattr(Spool, "lease", counted)
+    async with contextlib.AsyncExitStack() as stack:
+        outboxes = [
+            await stack.enter_async_context(outbox_to(backend.url, spool_path)) for _ in range(3)
+        ]
+        for i, outbox in enumerate(outboxes):
+            outbox.submit_event(f"c{i}", event(i, session=f"s{i}"))
+            assert await outbox.flush(10) == 0
+        before = Counter(leases)
+        await asyncio.sleep(20 * FAST.idle_poll_s)
+        idle = leases - before
+        assert len(idle) == 1  # the sweeper alone
+        outboxes[2].submit_event("c2", event(7, session="s2"))
+        assert await outboxes[2].flush(10) == 0
+    assert len(backend.stored_keys()) == 4

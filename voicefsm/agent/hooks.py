@@ -19,6 +19,7 @@ belongs to, so a handoff to another agent brings that agent's hooks along.
 from __future__ import annotations
 
 import inspect
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -137,15 +138,26 @@ class Hook:
         return inspect.iscoroutinefunction(self.call)
 
 
+#: An agent class's hooks, found once: every session of a class runs the same ones, and looking
+#: through every member of a livekit ``Agent`` subclass is the dearest part of starting one.
+_DECLARED: weakref.WeakKeyDictionary[type, tuple[tuple[str, HookSpec], ...]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 def declared_hooks(agent_type: type) -> list[tuple[str, HookSpec]]:
     """The hooks an agent class declares, as (method name, where it runs), in a stable order."""
-    found = [
-        (name, spec)
-        for name, member in inspect.getmembers(agent_type)
-        if callable(member)
-        for spec in getattr(member, _MARK, ())
-    ]
-    return sorted(found, key=lambda item: (item[0], item[1].point, item[1].on))
+    declared = _DECLARED.get(agent_type)
+    if declared is None:
+        found = [
+            (name, spec)
+            for name, member in inspect.getmembers(agent_type)
+            if callable(member)
+            for spec in getattr(member, _MARK, ())
+        ]
+        declared = tuple(sorted(found, key=lambda item: (item[0], item[1].point, item[1].on)))
+        _DECLARED[agent_type] = declared
+    return list(declared)
 
 
 def find_hooks(agent: object) -> list[Hook]:

@@ -107,7 +107,7 @@ async def open_session(
         max_pending=settings.spool_max_rows,
         on_commit=observers.on_commit,
     )
-    gauges: asyncio.Task[None] | None = None
+    stop_gauges: Callable[[], None] | None = None
     session: VoiceSession | None = None
     try:
         await outbox.start()
@@ -126,7 +126,7 @@ async def open_session(
         )
         if room_events is not None:
             session.participants.attach(room_events)
-        gauges = observers.attach(session)
+        stop_gauges = observers.attach(session)
         start_options = dict(attach_io(session)) if attach_io is not None else {}
         # Caller data reaches the LLM as quoted data, never as instructions of its own.
         await session.caller_context.brief(agent)
@@ -141,8 +141,8 @@ async def open_session(
             await asyncio.shield(_end_and_persist(session))
         if session is not None:
             session.participants.detach()
-        if gauges is not None:
-            gauges.cancel()
+        if stop_gauges is not None:
+            stop_gauges()
         if session is not None:
             observers.closed(session, await outbox.stats())
         await outbox.aclose()

@@ -3,18 +3,16 @@ an embedder adds. Given to :func:`voicefsm.engine.assembly.open_session`."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from opentelemetry.trace import Tracer
 
 from voicefsm.engine.session import VoiceSession
+from voicefsm.observability.outbox_gauges import outbox_gauges
 from voicefsm.observability.prometheus import PrometheusMetrics
 from voicefsm.observability.tracing import SessionTracer
 from voicefsm.persistence.outbox import CommitListener, OutboxStats
-
-OUTBOX_GAUGE_PERIOD_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -31,8 +29,9 @@ class Observers:
     on_session: Sequence[Callable[[VoiceSession], None]] = ()
     on_closed: Sequence[Callable[[VoiceSession, OutboxStats], None]] = ()
 
-    def attach(self, session: VoiceSession) -> asyncio.Task[None] | None:
-        """Start observing ``session``; returns the task keeping the outbox gauges current."""
+    def attach(self, session: VoiceSession) -> Callable[[], None] | None:
+        """Start observing ``session``; returns what stops keeping the outbox gauges current
+        for it (one refresher per event loop serves every session on it)."""
         tracer = SessionTracer(
             session.lifecycle,
             session_id=session.session_id,
@@ -51,18 +50,10 @@ class Observers:
         session.subscribe_latency(
             lambda t: metrics.turn(t.e2e_latency_s, t.llm_ttft_s, t.tts_ttfb_s)
         )
-        return asyncio.create_task(_outbox_gauges(session, metrics), name="voicefsm-gauges")
+        return outbox_gauges(metrics).watch(session.outbox)
 
     def closed(self, session: VoiceSession, stats: OutboxStats) -> None:
         if self.metrics is not None:
             self.metrics.outbox_final(stats)
         for listener in self.on_closed:
             listener(session, stats)
-
-
-async def _outbox_gauges(session: VoiceSession, metrics: PrometheusMetrics) -> None:
-    """Keep the outbox gauges current while the call runs (a COUNT off the event loop)."""
-    while True:
-        status = await session.outbox.status()
-        metrics.outbox(status.pending, status.oldest_age_s)
-        await asyncio.sleep(OUTBOX_GAUGE_PERIOD_S)

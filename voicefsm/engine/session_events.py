@@ -23,6 +23,7 @@ from livekit.agents import (
     llm,
 )
 
+from voicefsm import livekit_compat
 from voicefsm.engine.foreign_speech import ForeignSpeeches
 from voicefsm.engine.writes import SessionWrites
 from voicefsm.lifecycle import (
@@ -81,13 +82,14 @@ class SessionEvents:
         self._foreign = foreign
         self._handoffs = handoffs
         on = agent_session.on
-        on("conversation_item_added", self._item_added)
-        on("agent_state_changed", self._agent_state)
-        on("user_state_changed", self._user_state)
-        on("user_input_transcribed", self._transcribed)
-        on("speech_created", self._speech_created)
-        on("error", self._error)
-        on("close", self._close)
+        listener = livekit_compat.event_listener
+        on("conversation_item_added", listener(self._item_added))
+        on("agent_state_changed", listener(self._agent_state))
+        on("user_state_changed", listener(self._user_state))
+        on("user_input_transcribed", listener(self._transcribed))
+        on("speech_created", listener(self._speech_created))
+        on("error", listener(self._error))
+        on("close", listener(self._close))
 
     def _agent_state(self, event: AgentStateChangedEvent) -> None:
         if event.new_state != "speaking":

@@ -35,6 +35,7 @@ from livekit.agents import (
 )
 from livekit.agents.voice import SpeechHandle
 
+from voicefsm import livekit_compat
 from voicefsm.agent.tools import DEADLINE_MARK
 from voicefsm.lifecycle import Lifecycle, ToolCall, ToolFinished, ToolOutcome, ToolStarted
 
@@ -127,8 +128,9 @@ class ToolWatch:
         self._batches: dict[str, _Batch] = {}  # by speech id
         self._timed_out: dict[str, int] = {}  # tool name -> timeouts not yet matched to a call
         self._listeners: list[Callable[[ToolCall], None]] = []
-        agent_session.on("tool_execution_updated", self._updated)
-        agent_session.on("function_tools_executed", self._executed)
+        listener = livekit_compat.event_listener
+        agent_session.on("tool_execution_updated", listener(self._updated))
+        agent_session.on("function_tools_executed", listener(self._executed))
 
     def subscribe(self, listener: Callable[[ToolCall], None]) -> None:
         """Call ``listener`` with each finished tool call (spans, metrics)."""

@@ -1,7 +1,8 @@
 """The guards and actions the transition table names, on the model ``transitions`` drives.
 
-This object is private to :class:`~voicefsm.lifecycle.machine.Lifecycle`: ``transitions`` binds
-its own trigger methods onto it, and those must not be reachable around the lifecycle's queue.
+This object is private to :class:`~voicefsm.lifecycle.machine.Lifecycle`, which hands it to the
+shared machine's events itself (no trigger methods are bound onto it: nothing reaches the machine
+around the lifecycle's queue).
 Each action calls only the effects :data:`~voicefsm.lifecycle.table.ACTION_EFFECTS` declares for
 it (a generated test holds it to that). ``transitions`` hands every guard and action the
 trigger's typed data (:mod:`voicefsm.lifecycle.triggers`) as its one argument.

@@ -11,11 +11,16 @@ Why a synchronous ``transitions.Machine`` and our own queue:
   that moment, so the machine never raises for an illegal trigger (``transitions``' own queue
   decides too early for that, and clears itself on the first exception).
 
-A ``Lifecycle`` belongs to one session and to one thread (the session's event loop).
+A ``Lifecycle`` belongs to one session and to one thread (the session's event loop). The
+``transitions.Machine`` holding the table is built once per process and shared: each lifecycle
+hands its own model to the machine's events, so a session costs a model, not a machine (building
+one was most of what opening a session cost voicefsm). Nothing in it changes while a trigger
+runs (no queue, no models registered with it), so sessions on other threads can share it too.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections import Counter, deque
@@ -118,6 +123,20 @@ def machine_transitions() -> list[dict[str, Any]]:
     ]
 
 
+@functools.cache
+def shared_machine() -> Machine:
+    """The table as a ``transitions.Machine`` with no model of its own (see the module's note)."""
+    return Machine(
+        model=None,
+        states=machine_states(),
+        transitions=machine_transitions(),
+        initial=INITIAL_STATE.value,
+        auto_transitions=False,
+        # Callbacks get the trigger's typed data as their one argument, not an EventData.
+        send_event=False,
+    )
+
+
 class Lifecycle:
     """One session's lifecycle. Fire triggers with :meth:`fire`; read :attr:`state`.
 
@@ -154,15 +173,7 @@ class Lifecycle:
         self._processing = False
         self._listeners: list[Callable[[TimelineEntry], None]] = []
         self._refusal_listeners: list[Callable[[Refusal], None]] = []
-        self._machine = Machine(
-            model=self._model,
-            states=machine_states(),
-            transitions=machine_transitions(),
-            initial=INITIAL_STATE.value,
-            auto_transitions=False,
-            # Callbacks get the trigger's typed data as their one argument, not an EventData.
-            send_event=False,
-        )
+        self._machine = shared_machine()
         self._events = self._machine.events
 
     @property

@@ -22,7 +22,7 @@ voicefsm_hook_runs_total                   counter    hook (method names), outco
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import Protocol
+from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.registry import REGISTRY
@@ -58,6 +58,7 @@ class PrometheusMetrics:
     """The metric families, registered once per registry; attach each session's lifecycle."""
 
     def __init__(self, registry: CollectorRegistry = REGISTRY) -> None:
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         self.dwell = Histogram(
             "voicefsm_state_dwell_seconds",
             "Time a session spent in a lifecycle state, one observation per stay.",
@@ -141,17 +142,29 @@ class PrometheusMetrics:
             registry=registry,
         )
 
+    def _labelled(self, family: Any, *values: str) -> Any:  # noqa: ANN401 (prometheus' own types)
+        """``family.labels(*values)``, looked up once: label values are bounded by
+        construction, and ``labels`` validates and locks at every call (four per transition)."""
+        key = (id(family), values)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = family.labels(*values)
+        return child
+
     def attach(self, lifecycle: Lifecycle) -> None:
         """Count this session from now on (it is in ``joining``)."""
         entered = {"t": 0.0}
-        self.sessions.labels(State.JOINING.value).inc()
+        labelled = self._labelled
+        labelled(self.sessions, State.JOINING).inc()
 
         def on_transition(entry: TimelineEntry) -> None:
-            self.dwell.labels(entry.source.value).observe(entry.t - entered["t"])
-            self.transitions.labels(entry.source.value, entry.dest.value, entry.trigger.value).inc()
-            self.sessions.labels(entry.source.value).dec()
-            if entry.dest is not State.EXITING:  # an exited session is no longer counted
-                self.sessions.labels(entry.dest.value).inc()
+            # States and triggers are StrEnums: the members are their label values.
+            source, dest = entry.source, entry.dest
+            labelled(self.dwell, source).observe(entry.t - entered["t"])
+            labelled(self.transitions, source, dest, entry.trigger).inc()
+            labelled(self.sessions, source).dec()
+            if dest is not State.EXITING:  # an exited session is no longer counted
+                labelled(self.sessions, dest).inc()
             entered["t"] = entry.t
 
         def on_refusal(refusal: Refusal) -> None:
@@ -165,14 +178,14 @@ class PrometheusMetrics:
     def turn(self, e2e_s: float | None, llm_ttft_s: float | None, tts_ttfb_s: float | None) -> None:
         for stage, value in (("e2e", e2e_s), ("llm_ttft", llm_ttft_s), ("tts_ttfb", tts_ttfb_s)):
             if value is not None:
-                self.turn_latency.labels(stage).observe(value)
+                self._labelled(self.turn_latency, stage).observe(value)
 
     def tool_call(self, call: ToolCall, offered: Collection[str]) -> None:
         name = call.name if call.name in offered else "unknown"
-        self.tool_calls.labels(name, call.outcome.value).observe(call.duration_s)
+        self._labelled(self.tool_calls, name, call.outcome.value).observe(call.duration_s)
 
     def hook_run(self, hook: str, outcome: str) -> None:
-        self.hook_runs.labels(hook, outcome).inc()
+        self._labelled(self.hook_runs, hook, outcome).inc()
 
     def outbox(self, pending: int, oldest_age_s: float | None) -> None:
         self.outbox_pending.set(pending)

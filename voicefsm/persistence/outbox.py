@@ -14,9 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import sqlite3
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from voicefsm.backend.client import BackendClient
@@ -27,8 +25,10 @@ from voicefsm.persistence import causes, spool_file
 from voicefsm.persistence import writer as spool_writer
 from voicefsm.persistence.causes import describe_failure
 from voicefsm.persistence.direct import DirectDelivery
+from voicefsm.persistence.figures import SpoolFigures
 from voicefsm.persistence.relay import Relay, RelayPolicy
-from voicefsm.persistence.spool import SpoolStatus, read_status
+from voicefsm.persistence.spool import SpoolStatus
+from voicefsm.persistence.stats import OutboxStats
 from voicefsm.persistence.targets import SpoolTarget, summary_key
 from voicefsm.persistence.writer import CommitListener, LazyBody
 
@@ -37,26 +37,9 @@ __all__ = ["CommitListener", "LazyBody", "Outbox", "OutboxStats"]
 _LOG = logging.getLogger("voicefsm.outbox")
 #: How long closing waits for the spool to take what was handed over.
 CLOSE_DEADLINE_S = 5.0
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxStats:
-    """This process's view: submitted here, committed (acknowledged), delivered, dead-lettered,
-    refused because the spool was full; ``pending`` and ``oldest_age_s`` are the spool's (plus
-    unspooled writes not yet delivered)."""
-
-    submitted: int
-    spooled: int
-    delivered: int
-    dead: int
-    refused: int
-    pending: int
-    oldest_age_s: float | None
-    #: Writes the spool could not take (a full or failing disk, an unusable spool), delivered
-    #: directly from memory instead: never acknowledged. ``lost``: those neither spooled nor
-    #: delivered (no backend, or the outbox closed first).
-    unspooled: int = 0
-    lost: int = 0
+#: A flush wakes on every commit, delivery or diversion of its writes; this is its backstop
+#: (another process delivering our rows tells us nothing).
+FLUSH_RECHECK_S = 0.25
 
 
 class Outbox:
@@ -99,10 +82,11 @@ class Outbox:
         self._removed = 0
         self._pending_at_open = 0
         self._refused = 0
-        self._unreadable = False  # the spool's figures failed (logged once)
         self._diverted_count = 0  # writes the spool writer gave back (on its thread)
         self._degraded = False  # no spool could be opened: every write goes directly
+        self._figures = SpoolFigures(self.spool_path, self._own_spooled)
         self._direct = DirectDelivery(client, policy, on_removed=self._count_removed)
+        self._progress: asyncio.Event | None = None  # set while a flush waits, on each change
 
     def __repr__(self) -> str:
         return f"Outbox(spool_path={str(self.spool_path)!r}, delivering={self._client is not None})"
@@ -132,7 +116,7 @@ class Outbox:
                 )
                 writer, failure = await self._open_writer()
         if writer is None:
-            self._degraded = True
+            self._degraded = self._figures.degraded = True
             _LOG.error(
                 "outbox spool unusable: writes go directly to the backend, unacknowledged",
                 extra={
@@ -143,8 +127,7 @@ class Outbox:
             )
             return
         self._writer = writer
-        status = await self.status()
-        self._pending_at_open = status.pending
+        self._pending_at_open = await self._pending(share=True)  # the bound is a view anyway
         if self._client is not None:
             self._relay = Relay(
                 self.spool_path,
@@ -152,12 +135,14 @@ class Outbox:
                 self._policy,
                 own_targets=None if self._drain_all else self._own_targets,
                 on_removed=self._count_removed,
+                own_pending=None if self._drain_all else self._own_pending,
             )
             self._relay_task = asyncio.create_task(self._relay.run(), name="voicefsm-relay")
 
     async def _open_writer(self) -> tuple[spool_writer.SpoolWriter | None, BaseException | None]:
         writer = spool_writer.acquire(self.spool_path)
-        await asyncio.to_thread(writer.ready.wait)
+        if not writer.ready.is_set():  # the process's spool thread is already up, mostly
+            await asyncio.to_thread(writer.ready.wait)
         if writer.failure is None:
             return writer, None
         if spool_writer.release(writer):
@@ -198,6 +183,10 @@ class Outbox:
     def _own_targets(self) -> frozenset[str]:
         return frozenset(self._targets)
 
+    def _own_pending(self) -> bool:
+        """Writes of this outbox committed and not yet delivered by its relay."""
+        return self._relay is not None and self._committed_count > self._relay.own_removed
+
     def _submit(self, key: str, target: str, body: LazyBody) -> None:
         """``target``: a :class:`SpoolTarget`, encoded."""
         writer = self._writer
@@ -222,9 +211,15 @@ class Outbox:
         self._committed_count += len(keys)
         if self._external_on_commit is not None:
             self._external_on_commit(keys)
-        if self._relay is not None and self._loop is not None:
+        if self._loop is not None and (self._relay is not None or self._progress is not None):
             with contextlib.suppress(RuntimeError):  # the loop is closing: nothing to wake
-                self._loop.call_soon_threadsafe(self._relay.wake)
+                self._loop.call_soon_threadsafe(self._woken)
+
+    def _woken(self) -> None:
+        if self._relay is not None:
+            self._relay.wake()
+        if self._progress is not None:
+            self._progress.set()
 
     def _diverted(self, writes: Sequence[spool_writer.Write]) -> None:  # on the writer thread
         if self._loop is None:
@@ -240,9 +235,13 @@ class Outbox:
         # Counted and queued in one step on the loop, so a flush never sees them in neither.
         self._diverted_count += len(writes)
         self._direct.add(writes)
+        if self._progress is not None:
+            self._progress.set()
 
     def _count_removed(self, count: int) -> None:
         self._removed += count
+        if self._progress is not None:
+            self._progress.set()
 
     async def flush(self, deadline_s: float) -> int:
         """Commit everything submitted, then deliver until the spool is empty or the deadline
@@ -250,38 +249,41 @@ class Outbox:
 
         The deadline is strict: a spool busy with other processes cannot stretch it (the
         pending figure is then this outbox's own count)."""
+        progress = self._progress = asyncio.Event()
         try:
             async with asyncio.timeout(deadline_s):
                 while True:
+                    progress.clear()
                     if self._committed_count + self._diverted_count >= self._submitted:
-                        spooled = (await self.status()).pending
+                        spooled = await self._pending()
                         # Without a relay nothing here delivers spooled rows: they stay.
                         if (spooled == 0 or self._relay is None) and self._direct.pending == 0:
                             return spooled
                         if self._relay is not None:
                             self._relay.wake()
-                    await asyncio.sleep(0.02)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(progress.wait(), FLUSH_RECHECK_S)
         except TimeoutError:
             return self.undelivered()
+        finally:
+            self._progress = None
 
     async def status(self) -> SpoolStatus:
         """The spool's figures; this outbox's own count when the spool cannot be read (a disk
         failing, the file removed under us): figures never fail a session's ending."""
-        if self._degraded:
-            return SpoolStatus(pending=0, dead=0, oldest_age_s=None)
-        # A read-only connection of its own: figures must not wait behind a commit that is
-        # itself waiting for another process's lock.
-        try:
-            return await asyncio.to_thread(read_status, self.spool_path)
-        except (sqlite3.Error, OSError, OutboxError) as exc:
-            if not self._unreadable:
-                self._unreadable = True
-                _LOG.error(
-                    "outbox spool unreadable; figures are this process's own",
-                    extra={"spool": str(self.spool_path), "error": describe_failure(exc)},
-                )
-            own = max(0, self.undelivered() - self._direct.pending)
-            return SpoolStatus(pending=own, dead=0, oldest_age_s=None)
+        return await self._figures.status(self._writer)
+
+    async def _pending(
+        self,
+        writer: spool_writer.SpoolWriter | None = None,
+        *,
+        share: bool = False,
+        committed: bool = False,
+    ) -> int:
+        return await self._figures.pending(writer or self._writer, share=share, committed=committed)
+
+    def _own_spooled(self) -> int:
+        return max(0, self.undelivered() - self._direct.pending)
 
     def undelivered(self) -> int:
         """Writes submitted here (or spooled when it opened) not yet delivered, by this outbox's
@@ -325,9 +327,9 @@ class Outbox:
                     "outbox closed before the spool took every write",
                     extra={"spool": str(self.spool_path), "waited_s": close_deadline_s},
                 )
+            if not flush_deadline_s:
+                pending = await self._pending(writer, share=True, committed=True)
             if spool_writer.release(writer):
                 await asyncio.to_thread(writer.join, close_deadline_s)
         await self._direct.aclose()
-        if not flush_deadline_s and self.spool_path.exists():
-            pending = (await self.status()).pending
         return pending

@@ -62,6 +62,12 @@ class RelayPolicy:
     stray_after_s: float = 5.0
 
 
+#: The session relays running on each event loop, per spool file, in the order they started.
+#: The first also sweeps for strays every idle poll; the others sleep until their own commits
+#: wake them, so a hundred idle sessions cost one poll a second, not a hundred.
+_PEERS: dict[tuple[Path, asyncio.AbstractEventLoop], list[Relay]] = {}
+
+
 class Relay:
     """Runs in the event loop; its spool calls run on the process's spool thread."""
 
@@ -73,10 +79,14 @@ class Relay:
         *,
         own_targets: Callable[[], Collection[str]] | None = None,
         on_removed: Callable[[int], None] | None = None,
+        own_pending: Callable[[], bool] | None = None,
     ) -> None:
         """``own_targets``: the (encoded) targets this relay delivers first, a session's
         conversation and summary; ``None`` delivers everything alike (``voicefsm outbox
-        drain``). ``on_removed`` is told how many rows left the spool (delivered or refused)."""
+        drain``). ``on_removed`` is told how many rows left the spool (delivered or refused).
+        ``own_pending`` says whether writes of its own are committed and not yet delivered
+        (told by its outbox): the relay then polls for them (a retry comes due) instead of
+        sleeping until a commit wakes it."""
         self._path = spool_path
         self._client = client
         self._policy = policy or RelayPolicy()
@@ -99,11 +109,16 @@ class Relay:
         self._spool_told = causes.Told(_LOG)
         self._own_targets = own_targets
         self._on_removed = on_removed
+        self._own_pending = own_pending
+        self.own_removed = 0  # rows of its own targets delivered or dead-lettered
+        self._failed = False  # the last round failed: try again after a pause
+        self._peers: list[Relay] | None = None
 
     async def _db(self, call: Callable[[Spool], T]) -> T:
         if self._thread is None:
             thread = spool_writer.acquire(self._path)
-            await asyncio.to_thread(thread.ready.wait)
+            if not thread.ready.is_set():
+                await asyncio.to_thread(thread.ready.wait)
             if thread.failure is not None:
                 if spool_writer.release(thread):
                     await asyncio.to_thread(thread.join)
@@ -114,11 +129,42 @@ class Relay:
     def wake(self) -> None:
         self._wake.set()
 
+    def _join_peers(self) -> None:
+        if self._own_targets is not None:
+            key = (self._path.resolve(), asyncio.get_running_loop())
+            self._peers = _PEERS.setdefault(key, [])
+            self._peers.append(self)
+
+    def _leave_peers(self) -> None:
+        peers, self._peers = self._peers, None
+        if peers is None:
+            return
+        was_sweeper = peers[0] is self
+        peers.remove(self)
+        if not peers:
+            _PEERS.pop((self._path.resolve(), asyncio.get_running_loop()), None)
+        elif was_sweeper:
+            peers[0].wake()  # the next one sweeps from now on
+
+    def _sweeps(self) -> bool:
+        """Whether this relay looks for strays: a drain, or the first session relay here."""
+        return self._peers is None or self._peers[0] is self
+
+    def _idle_wait(self) -> float | None:
+        """How long an idle relay sleeps unless woken: a poll after a failure, while writes of
+        its own are undelivered, or to sweep for strays; otherwise until a commit wakes it."""
+        own_pending = self._own_pending is not None and self._own_pending()
+        if self._failed or own_pending or self._sweeps():
+            return self._policy.idle_poll_s
+        return None
+
     async def run(self) -> None:
         """Deliver until cancelled."""
+        self._join_peers()
         try:
             while True:
                 self._wake.clear()
+                self._failed = False
                 try:
                     delivered = await self.deliver_round()
                 except (sqlite3.Error, OSError, OutboxError) as exc:
@@ -131,13 +177,14 @@ class Relay:
                         error=causes.describe_failure(exc),
                         spool=str(self._path),
                     )
-                    delivered = False
+                    delivered, self._failed = False, True
                 else:
                     self._spool_told.recovered("outbox spool usable again", spool=str(self._path))
                 if not delivered:
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), self._policy.idle_poll_s)
+                        await asyncio.wait_for(self._wake.wait(), self._idle_wait())
         finally:
+            self._leave_peers()
             # Cancelled mid-delivery, rows would stay leased to this (living) process until the
             # lease expires; give them back so the next relay, even in this process, takes them.
             try:
@@ -161,7 +208,7 @@ class Relay:
             rows = await self._db(lease)
         else:
             rows = await self._db(partial(lease, targets=self._own_targets()))
-            if not rows:
+            if not rows and self._sweeps():
                 rows = await self._db(partial(lease, older_than_s=policy.stray_after_s))
         if not rows:
             return False
@@ -183,6 +230,7 @@ class Relay:
                 )
                 error = self._report(exc, len(left))
                 await self._db(partial(Spool.release, seqs=left, error=error, retry_in_s=retry_in))
+                self._failed = True
                 return False
         if self._failing is not None:
             self._failing = None
@@ -226,7 +274,7 @@ class Relay:
                 return
             await self._db(partial(Spool.bury, seqs=[rows[0].seq], error=f"{exc.status}"))
             self.dead += 1
-            self._removed(1)
+            self._removed(rows)
             _LOG.error(
                 "outbox write refused by the backend (kept as dead; see voicefsm outbox requeue)",
                 extra={"idempotency_key": rows[0].key, "status": exc.status, "url": exc.url},
@@ -234,11 +282,13 @@ class Relay:
             return
         await self._db(partial(Spool.delete, seqs=[row.seq for row in rows]))
         self.delivered += len(rows)
-        self._removed(len(rows))
+        self._removed(rows)
 
-    def _removed(self, count: int) -> None:
+    def _removed(self, rows: Sequence[SpoolRow]) -> None:
+        own = self._own_targets() if self._own_targets is not None else ()
+        self.own_removed += sum(1 for row in rows if row.target in own)
         if self._on_removed is not None:
-            self._on_removed(count)
+            self._on_removed(len(rows))
 
     async def _send(self, rows: Sequence[SpoolRow]) -> None:
         await send(self._client, rows[0].target, [row.body for row in rows])

@@ -15,14 +15,17 @@ import os
 import sqlite3
 import time
 import uuid
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from voicefsm.ids import ConversationId, SessionId
 from voicefsm.persistence import spool_clock, spool_file
 from voicefsm.persistence.spool_lock import Transaction, process_lock
 from voicefsm.persistence.targets import SpoolTarget, session_key_pattern
+
+T = TypeVar("T")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
@@ -76,11 +79,12 @@ def _process_alive(pid: int) -> bool:
 class Spool:
     """One connection to the spool file. Not thread-safe: give each thread its own."""
 
-    def __init__(self, path: Path | str, *, readonly: bool = False) -> None:
+    def __init__(self, path: Path | str, *, readonly: bool = False, shared: bool = False) -> None:
         """Open (creating it, unless ``readonly``) the spool at ``path``.
 
         A read-only connection (status figures, post-mortems) cannot take the write lock and
-        touches neither the file's mode nor its schema.
+        touches neither the file's mode nor its schema. ``shared``: used from several threads,
+        one at a time (the caller holds a lock).
         """
         self.path = Path(path)
         self._pid = os.getpid()
@@ -90,7 +94,9 @@ class Spool:
             resolved = self.path.resolve()
             spool_file.check_regular(resolved)
             uri = f"file:{resolved}?mode=ro"
-            self._db = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=10.0)
+            self._db = sqlite3.connect(
+                uri, uri=True, isolation_level=None, timeout=10.0, check_same_thread=not shared
+            )
             self._claim(readonly=True)
             return
         spool_file.prepare(self.path)
@@ -288,6 +294,11 @@ class Spool:
         ).fetchone()
         return int(count)
 
+    def pending(self) -> int:
+        """Rows not yet delivered (nor dead): the figure alone, from the index."""
+        (count,) = self._db.execute("SELECT COUNT(*) FROM outbox WHERE dead = 0").fetchone()
+        return int(count)
+
     def status(self) -> SpoolStatus:
         """Pending and dead counts, and the oldest pending row's true age: by the boot clock
         for rows written this boot (a wall-clock step changes nothing), else the wall clock."""
@@ -310,10 +321,15 @@ class Spool:
         return Transaction(self._db, self._writers)
 
 
-def read_status(path: Path) -> SpoolStatus:
-    """Pending, dead and oldest age of the existing spool at ``path`` (read-only)."""
+def read_once(path: Path, read: Callable[[Spool], T]) -> T:
+    """``read`` on a read-only connection of its own, closed after."""
     spool = Spool(path, readonly=True)
     try:
-        return spool.status()
+        return read(spool)
     finally:
         spool.close()
+
+
+def read_status(path: Path) -> SpoolStatus:
+    """Pending, dead and oldest age of the existing spool at ``path`` (read-only)."""
+    return read_once(path, Spool.status)

@@ -11,6 +11,7 @@ transaction and runs the relays' calls in between, so only processes contend for
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 import time
@@ -88,6 +89,11 @@ class SpoolWriter(threading.Thread):
         self._path = path
         self._failing = False  # a commit was given up, none has succeeded since
         self._told = causes.Told(_LOG)
+        self._reader: tuple[Spool, tuple[int, int]] | None = None
+        self._reader_lock = threading.Lock()
+        self._commits = 0  # batches committed so far
+        #: The last pending count read: (when, count, commits then).
+        self._pending_seen: tuple[float, int, int] | None = None
 
     def run(self) -> None:
         try:
@@ -102,6 +108,10 @@ class SpoolWriter(threading.Thread):
                 pass
         finally:
             spool.close()
+            with self._reader_lock:
+                if self._reader is not None:
+                    self._reader[0].close()
+                    self._reader = None
 
     def _round(self, spool: Spool) -> bool:
         """Commit one batch; False once asked to stop."""
@@ -170,6 +180,7 @@ class SpoolWriter(threading.Thread):
                 continue
             break
         self._failing = False
+        self._commits += 1
         self._told.recovered("outbox spool writable again", spool=str(self._path))
         by_listener: dict[CommitListener, list[str]] = defaultdict(list)
         for write in batch:
@@ -195,6 +206,41 @@ class SpoolWriter(threading.Thread):
         future: Future[T] = Future()
         self.queue.put(_Call(function, future))  # type: ignore[arg-type]
         return future
+
+    def read(self, function: Callable[[Spool], T]) -> T:
+        """Run ``function`` on this process's read-only connection to the spool, from any
+        thread but the loop's (figures: they never wait behind a commit that waits for another
+        process's lock). One connection, kept while the spool is in use, instead of one opened
+        per reading; reopened when the path names another file (moved aside, replaced)."""
+        with self._reader_lock:
+            info = os.stat(self._path)  # the file removed under us: the caller's OSError
+            identity = (info.st_dev, info.st_ino)
+            if self._reader is not None and self._reader[1] != identity:
+                self._reader[0].close()
+                self._reader = None
+            if self._reader is None:
+                self._reader = (Spool(self._path, readonly=True, shared=True), identity)
+            commits = self._commits  # before the reading: a commit during it makes it stale
+            try:
+                result = function(self._reader[0])
+            except BaseException:
+                self._reader[0].close()  # whatever failed, the next reading starts afresh
+                self._reader = None
+                raise
+        pending = result if isinstance(result, int) else getattr(result, "pending", None)
+        if isinstance(pending, int):
+            self._pending_seen = (time.monotonic(), pending, commits)
+        return result
+
+    def recent_pending(self, within_s: float, *, committed: bool = False) -> int | None:
+        """The spool's pending count as last read here, if that was less than ``within_s``
+        seconds ago (and, with ``committed``, nothing was committed here since)."""
+        seen = self._pending_seen
+        if seen is None or time.monotonic() - seen[0] > within_s:
+            return None
+        if committed and seen[2] != self._commits:
+            return None
+        return seen[1]
 
     def barrier(self) -> threading.Event:
         """An event set once everything queued so far is committed."""
