@@ -15,7 +15,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
-
 #: How often the gauges are refreshed while any session is watched.
 OUTBOX_GAUGE_PERIOD_S = 5.0
 
