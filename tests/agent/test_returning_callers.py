@@ -24,8 +24,13 @@ def _sessions_of(backend: Backend, conversation: str) -> set[str]:
 async def test_two_live_calls_of_one_caller_never_interleave_and_the_next_call_resumes(
     tmp_path: Path, backend: Backend
 ) -> None:
+    # The lookup's deadline is generous: a loaded test machine must not turn a slow answer into
+    # the degraded path (a fresh conversation), which is not what this test is about.
     settings = load_settings(
-        spool_path=tmp_path / "spool.sqlite3", backend_url=backend.url, returning_callers="user_id"
+        spool_path=tmp_path / "spool.sqlite3",
+        backend_url=backend.url,
+        returning_callers="user_id",
+        history_deadline_s=15.0,
     )
     ada = {"participant_metadata": {"user_id": "u_42", "display_name": "Ada"}}
     both = Scenario.model_validate(

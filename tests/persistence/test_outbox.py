@@ -267,7 +267,10 @@ async def test_idle_session_relays_sleep_until_their_own_writes_wake_them(
         before = Counter(leases)
         await asyncio.sleep(20 * FAST.idle_poll_s)
         idle = leases - before
-        assert len(idle) == 1  # the sweeper alone
+        # The sweeper polls all along; the others lease at most once more (the round that finds
+        # the spool empty after their delivery may come after the flush returned), then sleep.
+        [sweeper] = [token for token, n in idle.items() if n > 1]
+        assert sum(n for token, n in idle.items() if token != sweeper) <= 2
         outboxes[2].submit_event("c2", event(7, session="s2"))
         assert await outboxes[2].flush(10) == 0
     assert len(backend.stored_keys()) == 4
