@@ -123,7 +123,7 @@ async def test_errors_resets_and_slow_answers_still_apply_each_write_once(
         Fault("status", 503, retry_after="0"),
         Fault("reset_before"),
         Fault("reset_after"),  # applied, but the client never hears so
-        Fault("slow_after", delay_s=0.5),  # applied, answered after the client gave up
+        Fault("slow_after", delay_s=1.5),  # applied, answered after the client gave up
     ]
     with fault_proxy(backend.url) as proxy:
         proxy.script.extend(faults)  # each kind at least once, then a reproducible mix
@@ -137,7 +137,9 @@ async def test_errors_resets_and_slow_answers_still_apply_each_write_once(
             breaker_threshold=50,
             pause_after_failure_s=0.01,
         )
-        async with outbox_to(proxy.url, spool_path, policy=policy, timeout_s=0.25) as outbox:
+        # The client's timeout is well above a healthy answer on a loaded machine (0.25 s timed
+        # every request out under 8 test workers on 2 cores) and below the slow fault's delay.
+        async with outbox_to(proxy.url, spool_path, policy=policy, timeout_s=1.0) as outbox:
             for i in range(120):
                 outbox.submit_event("c1", event(i))
             assert await outbox.flush(60) == 0
