@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -297,3 +299,16 @@ def test_the_readmes_layout_names_every_top_level_folder() -> None:
     }
     assert folders - {"diagrams"} <= {"voicefsm", "tests", "trials", "benchmarks", ".ci"}
     assert all(f"{folder}/" in layout.split() for folder in folders if folder != "diagrams")
+
+
+def test_a_simulation_does_not_import_the_vendors_plugins() -> None:
+    """``simulate`` runs scripted providers: the modules its command loads must not pull in
+    Deepgram, ElevenLabs or OpenAI's plugins (about a second and a half of CPU at every run)."""
+    code = (
+        "import sys, voicefsm.cli.simulating, voicefsm.worker.loading, voicefsm.simulation.runner;"
+        "print(sorted(m for m in sys.modules if m.startswith('livekit.plugins')))"
+    )
+    shown = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert shown.stdout.strip() == "[]"

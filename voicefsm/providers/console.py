@@ -15,7 +15,6 @@ import logging
 from livekit.agents import TurnHandlingOptions, inference
 
 from voicefsm.providers import Providers
-from voicefsm.providers.real import build_llm, build_stt, build_tts
 from voicefsm.providers.scripted import ScriptedLLM
 from voicefsm.providers.turns import merged, turn_handling
 from voicefsm.settings import Settings, env_name
@@ -49,6 +48,10 @@ def stand_ins(settings: Settings) -> list[str]:
 def console_providers(settings: Settings, turns: TurnHandlingOptions | None = None) -> Providers:
     """The real providers whose settings are complete; text-only or scripted stand-ins for the
     rest (see the module docstring)."""
+    # Here, not at the top: the start-up checks import this module, and a simulation, which
+    # needs no vendor, should not pay the plugins' seconds of imports.
+    from voicefsm.providers.real import build_llm, build_stt, build_tts  # noqa: PLC0415
+
     has_stt = settings.deepgram_api_key is not None
     detection = settings.turn_detection if has_stt else "manual"
     return Providers(
