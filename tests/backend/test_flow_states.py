@@ -21,6 +21,7 @@ def flow_state(
     *,
     flow: str = "TableFlow",
     data: dict[str, object] | None = None,
+    seconds: int | None = None,
 ) -> dict[str, object]:
     state = {
         "flow": flow,
@@ -33,7 +34,7 @@ def flow_state(
     return {
         "idempotency_key": key,
         "session_id": "s1",
-        "at": (T0 + timedelta(seconds=step)).isoformat(),
+        "at": (T0 + timedelta(seconds=step if seconds is None else seconds)).isoformat(),
         "kind": "flow_state",
         "flow": flow,
         "step": step,
@@ -63,12 +64,18 @@ def test_the_latest_step_of_each_flow_is_kept_and_an_older_one_arriving_late_cha
     assert post_events(http, [later]).status_code == 200
     # The crashed predecessor's first change, delivered after the resumed call's: ignored.
     assert post_events(http, [flow_state("s0:9", 1, "collect")]).status_code == 200
+    # Data collected at the same node (no edge, same step) written later than the move: kept.
+    same_step = flow_state("s1:4", 2, "confirm", data={"party_size": 5}, seconds=3)
+    del same_step["edge"], same_step["from_node"], same_step["by"], same_step["dwell_s"]
+    assert post_events(http, [same_step]).status_code == 200
+    # ... and one of the same step written before the kept one changes nothing.
+    assert post_events(http, [flow_state("s0:5", 2, "confirm", seconds=1)]).status_code == 200
     other_flow = flow_state("s1:3", 1, "Billing", flow="BistroAgents")
     elsewhere = flow_state("x:2", 1, "Billing", flow="BistroAgents")
     post_events(http, [elsewhere, flow_state("x:1", 5, "done")], conv="c2")
     assert post_events(http, [other_flow]).status_code == 200
     [agents, table] = flows(http)
-    assert table == later["state"]
+    assert table == same_step["state"]
     assert agents == other_flow["state"]
     assert [state["node"] for state in flows(http, "c2")] == ["Billing", "done"]  # by flow name
 

@@ -3,10 +3,11 @@ and read back when a call resumes.
 
 A session writes a :class:`FlowStateEvent` through the outbox each time a flow moves (one
 idempotency key per change): the change itself (edge, nodes, who moved it, the dwell in the
-node left) and the flow's whole state after it (:meth:`voicefsm.flows.Flow.snapshot`). The
-backend keeps the latest state of each flow of the conversation (the highest ``step``: a replay
-or a late delivery never moves it back) and returns them (:class:`FlowStates`), so that a call
-that comes back restores them. The session summary carries each flow's end state and node
+node left) and the flow's whole state after it (:meth:`voicefsm.flows.Flow.snapshot`); and after
+a tool call that collected data without moving it. The backend keeps the latest state of each
+flow of the conversation (the highest ``step``, then the latest ``at``: a replay or a late
+delivery never moves it back) and returns them (:class:`FlowStates`), so that a call that comes
+back restores them. The session summary carries each flow's end state and node
 changes (:class:`FlowSummary`).
 """
 
@@ -29,17 +30,19 @@ Step = Annotated[int, Field(ge=1)]
 
 class FlowStateEvent(EventFields):
     """A flow moved: ``edge`` from ``from_node`` to ``to_node``, the ``step``-th node change
-    of the conversation, after ``dwell_s`` in the node left; ``state`` is the flow's whole
-    state after the move (a snapshot: flow, version, node, steps, data, path)."""
+    of the conversation, after ``dwell_s`` in the node left. Without ``edge`` (and its
+    ``from_node``, ``by``, ``dwell_s``), the flow stayed at ``to_node`` and collected data
+    there (``step``: the node changes so far). ``state`` is the flow's whole state after it
+    (a snapshot: flow, version, node, steps, data, path)."""
 
     kind: Literal["flow_state"] = "flow_state"
     flow: FlowName
-    step: Step
-    edge: FlowName
-    from_node: FlowName
+    step: Annotated[int, Field(ge=0)]
+    edge: FlowName | None = None
+    from_node: FlowName | None = None
     to_node: FlowName
-    by: FlowMover
-    dwell_s: Seconds
+    by: FlowMover | None = None
+    dwell_s: Seconds | None = None
     state: dict[str, JsonValue]
 
     @field_validator("state")

@@ -91,6 +91,8 @@ class FlowStateRow(Base):
     conversation_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     flow: Mapped[str] = mapped_column(String(64), primary_key=True)
     step: Mapped[int] = mapped_column(Integer)
+    #: When the kept state was written (of two with the same step, the later is kept).
+    at: Mapped[datetime]
     state: Mapped[dict[str, object]] = mapped_column(JSON)
     updated_at: Mapped[datetime]
 

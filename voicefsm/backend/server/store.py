@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -143,17 +143,22 @@ class Store:
     async def _keep_flow_state(
         self, db: AsyncSession, conversation_id: str, move: FlowStateEvent
     ) -> None:
-        """Keep ``move``'s state as the flow's latest unless a later step is already kept
-        (events of a crashed call may arrive after those of the call that resumed it)."""
-        values = {"step": move.step, "state": dict(move.state), "updated_at": _now()}
+        """Keep ``move``'s state as the flow's latest unless a later one is already kept (a
+        higher step, or the same step written later): events of a crashed call may arrive
+        after those of the call that resumed it."""
+        values = {"step": move.step, "at": move.at, "state": dict(move.state), "updated_at": _now()}
         stmt = self._insert(FlowStateRow).values(
             conversation_id=conversation_id, flow=move.flow, **values
+        )
+        later = or_(
+            FlowStateRow.step < move.step,
+            and_(FlowStateRow.step == move.step, FlowStateRow.at <= move.at),
         )
         await db.execute(
             stmt.on_conflict_do_update(
                 index_elements=[FlowStateRow.conversation_id, FlowStateRow.flow],
                 set_=values,
-                where=FlowStateRow.step < move.step,
+                where=later,
             )
         )
 
