@@ -171,6 +171,18 @@ class FlowWatch:
                 self._written[name] = flow.data
                 self._writes.flow_state(flow.snapshot())
 
+    def last_stays(self) -> list[tuple[str, str, float]]:
+        """Each flow's node now and the seconds since it entered it (since the session began,
+        if it has not moved): the stays no node change has ended."""
+        timeline = self._lifecycle.timeline
+        # The session's end when it has ended (its exit is the timeline's last entry).
+        now = timeline[-1].t if self._lifecycle.is_finished else self._clock() - timeline.origin
+        entered = {entry.change.flow: entry.t for entry in self.entries}
+        return [
+            (name, flow.node, max(0.0, now - entered.get(name, 0.0)))
+            for name, flow in self._runs.items()
+        ]
+
     def subscribe(self, listener: Callable[[NodeEntry], None]) -> None:
         """Call ``listener`` with each node change (after it is on the timeline and written).
         One that raises is logged and dropped."""
