@@ -13,6 +13,7 @@ changes (:class:`FlowSummary`).
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
@@ -50,6 +51,23 @@ class FlowStateEvent(EventFields):
     def _storable(cls, value: dict[str, JsonValue]) -> dict[str, JsonValue]:
         capped_json(value, limit=MAX_FLOW_STATE_BYTES)
         return value
+
+
+def state_problem(state: dict[str, JsonValue]) -> str | None:
+    """Why the contract would refuse ``state`` (a flow's snapshot), or None: what a session
+    checks before it writes one, cheaply (one C-speed encoding; only the collected data, the
+    one part not made of declared names and numbers, is searched for NUL)."""
+    try:
+        text = json.dumps(state, allow_nan=False, separators=(",", ":"), ensure_ascii=False)
+    except (TypeError, ValueError):
+        return "the state is not finite JSON"
+    if len(text.encode()) > MAX_FLOW_STATE_BYTES:
+        return f"the state is over {MAX_FLOW_STATE_BYTES} bytes"
+    try:
+        capped_json(state.get("data"), limit=MAX_FLOW_STATE_BYTES)
+    except ValueError as exc:
+        return str(exc)
+    return None
 
 
 class NodeRecord(BaseModel):

@@ -210,7 +210,9 @@ class VoiceSession:
     def offered_tools(self) -> set[str]:
         """The names of the tools the model is offered now (the session's and the agent's)."""
         tools = [*self.agent_session.tools, *self.agent.tools]
-        return {getattr(getattr(tool, "info", None), "name", None) or tool.id for tool in tools}
+        # A toolset (a flow's node tools) offers the tools inside it: livekit flattens them.
+        named = set(llm.ToolContext(tools).function_tools)
+        return named | {getattr(getattr(t, "info", None), "name", None) or t.id for t in tools}
 
     async def settled(self) -> None:
         """Until the session has greeted (or resumed) and is listening, or has ended: where a

@@ -11,12 +11,12 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from pydantic import JsonValue
 
 from voicefsm.agent.hooks import HistoryItem
-from voicefsm.backend.flow_state import FlowStateEvent, FlowSummary
+from voicefsm.backend.flow_state import FlowStateEvent, FlowSummary, state_problem
 from voicefsm.backend.models import (
     MAX_TOOL_TEXT,
     ErrorEvent,
@@ -174,32 +174,38 @@ class SessionWrites:
         """Where a flow is (``state``, its snapshot), after ``change`` (a node change) or after
         data it collected without moving (``None``): one key per write. A state the contract
         refuses (data over its limit) is counted and logged, never raised: the call goes on,
-        and the summary still says where the flow ended."""
-        fields: dict[str, object] = {
-            "idempotency_key": self.record.next_key(),
-            "session_id": self.record.session_id,
-            "at": self.record.now(),
-            "flow": state.get("flow"),
-            "step": state.get("steps"),
-            "to_node": state.get("node"),
-            "state": state,
-        }
+        and the summary still says where the flow ended.
+
+        Built without re-validation, as a message is: every field is our own (declared names,
+        counts, the snapshot the flow made), and the one part that is not, the state's size
+        and its data, is checked here (validating the whole would cost more than the move)."""
+        problem = state_problem(state)
+        if problem is not None:
+            self.record.counters.writes_refused += 1
+            self._log.error(
+                "flow state refused by the contract: not written",
+                extra={"kind": "flow_state", "error_type": "FlowStateTooLarge"},
+            )
+            return
+        moved: dict[str, Any] = {"edge": None, "from_node": None, "by": None, "dwell_s": None}
         if change is not None:
-            fields |= {
+            moved = {
                 "edge": change.edge,
                 "from_node": change.source,
                 "by": change.by,
                 "dwell_s": max(0.0, change.dwell_s),
             }
-        try:
-            event = FlowStateEvent.model_validate(fields)
-        except ValueError as exc:  # pydantic's ValidationError: the flow's data is too large
-            self.record.counters.writes_refused += 1
-            self._log.error(
-                "flow state refused by the contract: not written",
-                extra={"kind": "flow_state", "error_type": type(exc).__name__},
-            )
-            return
+        event = FlowStateEvent.model_construct(
+            idempotency_key=self.record.next_key(),
+            session_id=self.record.session_id,
+            at=self.record.now(),
+            kind="flow_state",
+            flow=state["flow"],
+            step=state["steps"],
+            to_node=state["node"],
+            state=state,
+            **moved,
+        )
         self.submit(event)
 
     def submit(self, event: Event) -> None:

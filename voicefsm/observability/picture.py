@@ -253,7 +253,8 @@ def render_html(
     return (
         '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>{html.escape(title)}</title>"
-        "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;"
+        "<style>body{font-family:sans-serif;margin:2em}svg{max-width:100%;height:auto}"
+        "table{border-collapse:collapse;"
         "margin:1em 0}td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}</style>"
         f"</head><body><h1>{html.escape(title)}</h1>\n{svg}"
         "<h2>Time in each state (s)</h2><table><tr><th>state</th><th>seconds</th></tr>"
