@@ -7,7 +7,10 @@ write through the outbox, the node's instructions and tools given to the agent, 
 listeners (metrics, spans). Text sessions (``session.run``): no audio pacing, so the figures
 are the framework's own time per turn. Both sessions stay open and take turns one after the
 other, alternating which goes first, so drift hits both alike; the added cost is the median of
-the paired differences. Target: at most 1 ms.
+the paired differences. The turns are spread over calls of ``TURNS_PER_CALL`` turns each: a
+turn's cost grows with the call's history (livekit records each change of instructions in the
+chat context, one more item per node change), so a single call of hundreds of turns would
+measure that history rather than the node change. Target: at most 1 ms.
 
     python benchmarks/flow_steps.py [--turns 200] [--json out.json]
 """
@@ -38,6 +41,8 @@ ASK = {"to_b": "Let us go on to the next step", "to_a": "Let us go back to the f
 SCRIPT = {text: ScriptedTurn(tools=(ScriptedToolCall(tool, {}),)) for tool, text in ASK.items()}
 INSTRUCTIONS = "You walk the caller through two steps."
 TARGET_MS = 1.0
+#: Turns per call: a call's history, which every turn reads, grows with it.
+TURNS_PER_CALL = 20
 
 
 class TwoSteps(Flow[NoData]):
@@ -93,47 +98,71 @@ def _summary(samples: list[float]) -> dict[str, Any]:
     }
 
 
-async def measure(turns: int, warmup: int = 6) -> dict[str, Any]:
-    """``turns`` turns on each agent, alternating turn by turn (which goes first too)."""
+async def _call(
+    settings: Any,
+    *,
+    turns: int,
+    warmup: int,
+    index: int,
+    samples: dict[str, list[float]],
+    differences: list[float],
+) -> int:
+    """One call of each agent, side by side: ``warmup`` turns, then ``turns`` measured."""
+    async with (
+        open_session(
+            PlainAgent(),
+            providers=Providers(llm=_llm(), turn_detection="manual"),
+            settings=settings,
+            session_id=f"bench-no-flow-{index}",
+        ) as plain,
+        open_session(
+            FlowAgent(),
+            providers=Providers(llm=_llm(), turn_detection="manual"),
+            settings=settings,
+            session_id=f"bench-flow-{index}",
+        ) as flowing,
+    ):
+        await plain.settled()
+        await flowing.settled()
+        for turn in range(warmup + turns):
+            tool = "to_b" if turn % 2 == 0 else "to_a"
+            if turn % 4 < 2:
+                plain_ms = await _turn(plain.agent_session, tool)
+                flow_ms = await _turn(flowing.agent_session, tool)
+            else:
+                flow_ms = await _turn(flowing.agent_session, tool)
+                plain_ms = await _turn(plain.agent_session, tool)
+            if turn >= warmup:
+                samples["no_flow"].append(plain_ms)
+                samples["flow"].append(flow_ms)
+                differences.append(flow_ms - plain_ms)
+        return len(flowing.flows.entries)
+
+
+async def measure(turns: int, warmup: int = 2, per_call: int = TURNS_PER_CALL) -> dict[str, Any]:
+    """``turns`` turns on each agent, in calls of ``per_call`` turns (a call's history, which
+    every turn reads, stays the size of a real call's), alternating turn by turn."""
     samples: dict[str, list[float]] = {"no_flow": [], "flow": []}
     differences: list[float] = []
+    node_changes = 0
     with tempfile.TemporaryDirectory(prefix="voicefsm-bench-flow-") as tmp:
         settings = load_settings(spool_path=Path(tmp) / "spool.sqlite3")
-        flow_agent = FlowAgent()
-        async with (
-            open_session(
-                PlainAgent(),
-                providers=Providers(llm=_llm(), turn_detection="manual"),
-                settings=settings,
-                session_id="bench-no-flow",
-            ) as plain,
-            open_session(
-                flow_agent,
-                providers=Providers(llm=_llm(), turn_detection="manual"),
-                settings=settings,
-                session_id="bench-flow",
-            ) as flowing,
-        ):
-            await plain.settled()
-            await flowing.settled()
-            for index in range(warmup + turns):
-                tool = "to_b" if index % 2 == 0 else "to_a"
-                if index % 4 < 2:
-                    plain_ms = await _turn(plain.agent_session, tool)
-                    flow_ms = await _turn(flowing.agent_session, tool)
-                else:
-                    flow_ms = await _turn(flowing.agent_session, tool)
-                    plain_ms = await _turn(plain.agent_session, tool)
-                if index >= warmup:
-                    samples["no_flow"].append(plain_ms)
-                    samples["flow"].append(flow_ms)
-                    differences.append(flow_ms - plain_ms)
-            node_changes = len(flowing.flows.entries)
+        for index in range(max(1, turns // per_call)):
+            measured = min(per_call, turns)
+            node_changes += await _call(
+                settings,
+                turns=measured,
+                warmup=warmup,
+                index=index,
+                samples=samples,
+                differences=differences,
+            )
     plain_summary, flow_summary = _summary(samples["no_flow"]), _summary(samples["flow"])
     added = statistics.median(differences)
     return {
         "no_flow": plain_summary,
         "flow": flow_summary,
+        "turns_per_call": per_call,
         "node_changes": node_changes,
         "added_median_ms": added,
         "ratio_median": flow_summary["median_ms"] / plain_summary["median_ms"],
@@ -157,7 +186,9 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="a few turns (for CI)")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
-    result = asyncio.run(measure(6 if args.quick else args.turns))
+    result = asyncio.run(
+        measure(6 if args.quick else args.turns, per_call=6 if args.quick else TURNS_PER_CALL)
+    )
     print(line(result))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")

@@ -97,6 +97,11 @@ def _flow_steps(f: dict[str, Any]) -> list[str]:
         "",
         f"A node change adds {_f(f['added_median_ms'], 3)} ms at the median (paired differences; "
         f"ratio {_f(f['ratio_median'], 4)}). Target ≤ 1 ms: {_verdict(f['met'])}.",
+        *(
+            [f"Load average during the step: {load[0]} → {load[1]} (2 cores)."]
+            if (load := f.get("load_average"))
+            else []
+        ),
         "",
     ]
 
