@@ -8,6 +8,7 @@ from pathlib import Path
 
 from livekit.agents import RunContext, function_tool
 
+from tests.agent.test_flow_agent import _at
 from voicefsm import Providers, load_settings, open_session
 from voicefsm.agent import VoiceAgent
 from voicefsm.providers.scripted import ScriptedLLM, ScriptedToolCall, ScriptedTurn
@@ -73,3 +74,38 @@ async def test_a_single_agent_has_no_agents_flow(tmp_path: Path) -> None:
         await session.settled()
     assert session.flows.runs == {}
     assert session.flows.summaries() == []
+
+
+async def test_an_agent_task_is_a_node_change_there_and_back(tmp_path: Path) -> None:
+    """A flow node awaiting livekit's ``GetEmailTask``: the task takes the call and gives it
+    back, two node changes of the agents' flow, beside the booking flow's own."""
+    model = ScriptedLLM(
+        ttft_s=0.0,
+        script={
+            "Yes please": ScriptedTurn(
+                tools=(ScriptedToolCall("set_confirmed", {"confirmed": True}),)
+            ),
+            "ada@example.com": ScriptedTurn(
+                tools=(ScriptedToolCall("update_email_address", {"email": "ada@example.com"}),)
+            ),
+        },
+    )
+    agent = _at("confirm", party_size=4, day="Friday", time="20:00")
+    settings = load_settings(spool_path=tmp_path / "spool.sqlite3")
+    async with open_session(
+        agent,
+        providers=Providers(llm=model, turn_detection="manual"),
+        settings=settings,
+        session_id="task-1",
+    ) as session:
+        await session.settled()
+        await session.agent_session.run(user_input="Yes please")
+        await session.agent_session.run(user_input="ada@example.com")
+
+    agents = [e.change for e in session.flows.entries if e.change.flow == "BookingAgentAgents"]
+    assert [(c.edge, c.source, c.dest) for c in agents] == [
+        ("flow_email", "BookingAgent", "GetEmailTask"),
+        ("flow_email_done", "GetEmailTask", "BookingAgent"),
+    ]
+    booking = [e.change.edge for e in session.flows.entries if e.change.flow == "BookingFlow"]
+    assert booking == ["confirmed_yes", "email_given"]
