@@ -31,6 +31,8 @@ def section(name: str, data: dict[str, Any]) -> str:  # noqa: PLR0911 (one line 
             f"   tool turn: bare {data['bare']['median_ms']:.2f} ms, voicefsm {data['voicefsm']['median_ms']:.2f} ms "
             f"median over {data['voicefsm']['turns']} turns; added {data['added_median_ms']:.2f} ms"
         )
+    if name == "flow_steps":
+        return "   " + flow_line(data)
     if name == "backend_isolation":
         return (
             f"   healthy {_f(data['healthy'].get('median_ms'), 1)} ms, +2 s {_f(data['slow_2s'].get('median_ms'), 1)} ms, "
@@ -67,6 +69,41 @@ def _spread(ratio: dict[str, float] | None, digits: int = 3) -> str:
     if ratio is None:
         return "—"
     return f"{ratio['median']:.{digits}f} ({ratio['min']:.{digits}f}–{ratio['max']:.{digits}f})"
+
+
+def flow_line(data: dict[str, Any]) -> str:
+    return (
+        f"node change: no flow {data['no_flow']['median_ms']:.2f} ms, flow "
+        f"{data['flow']['median_ms']:.2f} ms median over {data['flow']['turns']} turns; added "
+        f"{data['added_median_ms']:.3f} ms (target <= 1 ms: {_verdict(data['met'])})"
+    )
+
+
+def _flow_steps(f: dict[str, Any]) -> list[str]:
+    return [
+        "## 2c. A flow's node change in a turn",
+        "",
+        "The same `VoiceAgent`, the same scripted model calling a tool every turn: without a flow",
+        "(the tool is the agent's own and moves nothing) and with one (the flow's generated edge",
+        "tool: every turn changes the node, with its timeline entry, `flow_state` write, the",
+        "node's instructions and tools). Both sessions open side by side, turns alternating.",
+        "",
+        "| agent | turns | median ms | p95 ms |",
+        "|---|---|---|---|",
+        *(
+            f"| {label} | {f[key]['turns']} | {_f(f[key]['median_ms'], 2)} | {_f(f[key]['p95_ms'], 2)} |"
+            for key, label in (("no_flow", "no flow"), ("flow", "flow"))
+        ),
+        "",
+        f"A node change adds {_f(f['added_median_ms'], 3)} ms at the median (paired differences; "
+        f"ratio {_f(f['ratio_median'], 4)}). Target ≤ 1 ms: {_verdict(f['met'])}.",
+        *(
+            [f"Load average during the step: {load[0]} → {load[1]} (2 cores)."]
+            if (load := f.get("load_average"))
+            else []
+        ),
+        "",
+    ]
 
 
 def _tool_calls(t: dict[str, Any]) -> list[str]:
@@ -306,6 +343,8 @@ def markdown(r: dict[str, Any]) -> str:
     ]
     if "tool_calls" in r:
         lines += _tool_calls(r["tool_calls"])
+    if "flow_steps" in r:
+        lines += _flow_steps(r["flow_steps"])
     b = r["backend_isolation"]
     lines += [
         "## 3. Backend isolation",

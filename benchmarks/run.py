@@ -29,7 +29,7 @@ import psutil
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from benchmarks import evals, report, scale, state_ops, tool_calls, turns  # noqa: E402
+from benchmarks import evals, flow_steps, report, scale, state_ops, tool_calls, turns  # noqa: E402
 
 #: Scale: sessions per process at each level, repeats per level and kind, turns per session.
 SCALE_LEVELS, SCALE_QUICK_LEVELS = [1, 10, 50, 100, 200], [1, 4]
@@ -41,6 +41,7 @@ STEPS = [
     "state_ops",
     "added_latency",
     "tool_calls",
+    "flow_steps",
     "backend_isolation",
     "evals",
     "scale",
@@ -94,6 +95,7 @@ async def measure(quick: bool, out: Path, only: str | None, seed: int) -> dict[s
         ("state_ops", lambda: state_ops.measure(3_000 if quick else 60_000)),
         ("added_latency", lambda: turns.added_latency(3 if quick else 50)),
         ("tool_calls", lambda: tool_calls.measure(5 if quick else 200)),
+        ("flow_steps", lambda: flow_steps.measure(6 if quick else 200)),
         ("backend_isolation", lambda: turns.backend_isolation(2 if quick else 10)),
         ("evals", lambda: evals.measure(fast=4 if quick else 50, real=1 if quick else 4)),
         (

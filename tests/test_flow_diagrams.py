@@ -16,6 +16,7 @@ from voicefsm import diagrams
 from voicefsm.cli import main
 from voicefsm.diagrams import flow_dot, flow_files, flow_mermaid
 from voicefsm.diagrams.flow_model import FlowArrow, FlowBox, agents_diagram, flow_diagram
+from voicefsm.examples import bistro as bistro_module
 from voicefsm.examples.booking import BookingFlow
 from voicefsm.flows import load_flow
 
@@ -244,3 +245,27 @@ def test_check_fails_with_a_diff_after_an_unredrawn_flow_change(tmp_path: Path) 
     assert result.returncode == 1
     assert '+  n_anything_else -->|"all_done"| n_goodbye' in result.stdout
     assert "differ from the code" in result.stderr
+
+
+def test_the_example_agents_flow_drawing_is_committed_and_a_changed_node_fails_the_check(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The README's picture of the example agent (``diagrams/bistro``) is what its flow draws;
+    renaming a node, or adding an edge, makes ``--check`` fail."""
+    bistro = "voicefsm.examples.bistro:BistroAgent"
+    committed = Path(__file__).resolve().parents[1] / "diagrams" / "bistro"
+    assert main(["diagrams", "--agent", bistro, "--out", str(committed), "--check"]) == 0
+    assert "7 files match the lifecycle and the flow" in capsys.readouterr().out
+    source = Path(bistro_module.__file__).read_text()
+    for name, changed in [
+        ("renamed", source.replace("anything_else", "more_help")),
+        (
+            "more",
+            source.replace(
+                "    nothing_else = ", "    back = anything_else.to(greet)\n    nothing_else = "
+            ),
+        ),
+    ]:
+        (tmp_path / f"{name}.py").write_text(changed)
+        spec = f"{tmp_path / name}.py:BistroAgent"
+        assert main(["diagrams", "--agent", spec, "--out", str(committed), "--check"]) == 1, name

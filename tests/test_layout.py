@@ -83,6 +83,7 @@ FLOORS: list[tuple[str, ...]] = [
         "flows",
         "backend.models",
         "backend.fields",
+        "backend.flow_state",
         "backend.stored",
         "context",
         "untrusted",

@@ -20,6 +20,7 @@ from collections.abc import Callable
 
 from trials.crash import run_crash_trials, run_sigterm_trial
 from trials.faults import PROFILES, run_backend_faults
+from trials.flow_resume import run_flow_resume_trials
 from trials.hostile import run_hostile
 from trials.load import run_load
 from trials.providers import run_provider_faults
@@ -73,6 +74,7 @@ def _storage(full: bool, seed: int) -> list[GroupResult]:
 
 GROUPS: dict[str, Group] = {
     "crash": _crash,
+    "flows": lambda _full, _seed: run_flow_resume_trials(),
     "backend": _backend_faults,
     "storage": _storage,
     "providers": lambda full, _seed: run_provider_faults(full=full),

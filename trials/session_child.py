@@ -9,7 +9,8 @@ that lines written before a SIGKILL still reach the parent:
 * ``REPORT <json>`` with the sessions' reports once the run is over.
 
 CONFIG_JSON: ``{"backend_url", "spool_path", "scenario", "sessions"?, "room_names"?,
-"drain_timeout_s"?, "flush_deadline_s"?, "history_deadline_s"?}``.
+"drain_timeout_s"?, "flush_deadline_s"?, "history_deadline_s"?, "agent"? (module:attr, the
+example agent by default), "returning_callers"?, "caller_lease_s"?}``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from voicefsm.lifecycle import TimelineEntry
 from voicefsm.settings import Settings
 from voicefsm.simulation.runner import simulate
 from voicefsm.simulation.scenario import Scenario
+from voicefsm.worker.loading import load_agent
 
 
 def _emit(line: str) -> None:
@@ -47,7 +49,10 @@ def main(config_text: str) -> int:
         drain_timeout_s=config.get("drain_timeout_s", 1800.0),
         flush_deadline_s=config.get("flush_deadline_s", 8.0),
         history_deadline_s=config.get("history_deadline_s", 1.0),
+        returning_callers=config.get("returning_callers", "off"),
+        caller_lease_s=config.get("caller_lease_s", 60.0),
     )
+    agent = {"agent": load_agent(config["agent"])} if "agent" in config else {}
     scenario = Scenario.model_validate(config["scenario"])
     result = asyncio.run(
         simulate(
@@ -57,6 +62,7 @@ def main(config_text: str) -> int:
             room_names=config.get("room_names"),
             on_line=_transition,
             on_commit=_acknowledged,
+            **agent,
         )
     )
     _emit("REPORT " + json.dumps({"ok": result.ok, "sessions": result.sessions}))

@@ -90,6 +90,7 @@ def test_the_openapi_document_covers_the_contract() -> None:
         "/api/v1/callers/conversation",
         "/api/v1/conversations/{conversation_id}/context",
         "/api/v1/conversations/{conversation_id}/events",
+        "/api/v1/conversations/{conversation_id}/flows",
         "/api/v1/conversations/{conversation_id}/messages",
         "/api/v1/conversations/{conversation_id}/sessions",
         "/api/v1/rooms",

@@ -72,18 +72,24 @@ def test_a_stored_call_exported_and_replayed_passes_and_a_renamed_tool_fails_at_
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
 
     source = Path(bistro.__file__).read_text()
-    (tmp_path / "renamed.py").write_text(source.replace("def book_table(", "def reserve_table("))
+    renamed = source.replace("def book_table(", "def reserve_table(")
+    renamed = renamed.replace('("book_table", "hang_up")', '("reserve_table", "hang_up")')
+    (tmp_path / "renamed.py").write_text(renamed)
     changed = voicefsm(
         tmp_path, "simulate", "--fast", "--json", "--scenario", str(replay), "--agent", "renamed.py"
     )
     assert changed.returncode == 1, changed.stderr[-3000:]
     [session] = json.loads(changed.stdout)["sessions"]
     failures = [e["failure"] for e in session["expectations"] if not e["ok"]]
-    assert failures == [
+    assert failures[0] == (
         'turn 4 ("Yes please book it"): expected book_table(day="Friday", time="20:00", '
         'people=5, outcome ok); book_table ended error, expected ok ("Unknown function: '
-        'book_table - available tools: hang_up, reserve_table")'
-    ]
+        "book_table - available tools: set_party_size, set_day, set_time, reserve_table, "
+        'hang_up")'
+    )
+    # Nothing booked, the flow stays at confirm: the next step the call took is refused too.
+    [after] = failures[1:]
+    assert after.startswith('turn 5 ("Thank you, that is all"): expected nothing_else(')
 
 
 def test_exporting_a_conversation_that_is_not_there_says_so(

@@ -9,13 +9,19 @@ from typing import Any
 import pytest
 
 from tests.flows.tables import TableFlow
+from voicefsm.examples.bistro import BistroFlow
 from voicefsm.examples.booking import BookingFlow
 from voicefsm.flows import Flow, StepRefusal, load_flow
 from voicefsm.flows.samples import EdgeCase, edge_cases, sample_values
 from voicefsm.testing import FlowHarness
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "voicefsm" / "examples"
-FLOWS: list[type[Flow[Any]]] = [TableFlow, BookingFlow, load_flow(EXAMPLES / "booking.yaml")]
+FLOWS: list[type[Flow[Any]]] = [
+    TableFlow,
+    BookingFlow,
+    load_flow(EXAMPLES / "booking.yaml"),
+    BistroFlow,
+]
 CASES = [(flow, case) for flow in FLOWS for case in edge_cases(flow.definition)]
 GUARDED = [(flow, case) for flow, case in CASES if case.edge.guards]
 
@@ -60,7 +66,9 @@ def test_every_guarded_edge_is_refused_with_data_its_guards_refuse(
     assert harness.changes == []
 
 
-@pytest.mark.parametrize("flow", FLOWS, ids=["TableFlow", "BookingFlow", "booking.yaml"])
+@pytest.mark.parametrize(
+    "flow", FLOWS, ids=["TableFlow", "BookingFlow", "booking.yaml", "BistroFlow"]
+)
 def test_every_node_but_the_first_is_entered_by_some_edge_and_every_final_one_is_reached(
     flow: type[Flow[Any]],
 ) -> None:

@@ -8,6 +8,7 @@ import pytest
 
 from trials.crash import run_crash_trials, run_sigterm_trial
 from trials.faults import PROFILES, run_backend_faults
+from trials.flow_resume import MODES, run_flow_resume_trials
 from trials.ledger import Applied, Message, account
 from trials.load import run_load
 from trials.saturation import run_saturation
@@ -22,6 +23,18 @@ from voicefsm.persistence.targets import summary_key
 @pytest.mark.slow
 def test_sigkilled_sessions_lose_nothing_acknowledged_and_resume_from_the_backend() -> None:
     run_crash_trials(trials=2, parallel=2).assert_ok()
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.slow
+def test_a_flow_killed_mid_way_and_dispatched_again_resumes_at_its_node_with_its_data(
+    mode: str,
+) -> None:
+    """SIGKILL of the worker in the middle of the booking flow, then the call again (same room
+    by its metadata, or a returning caller): the same node, the same data, no greeting, no
+    finished step taken again."""
+    (result,) = run_flow_resume_trials((mode,))
+    result.assert_ok()
 
 
 @pytest.mark.slow

@@ -144,6 +144,19 @@ class VoiceAgent(Agent):
             raise ValueError(msg)
         return await self._flow_driver.take(edge)
 
+    async def resume_flow(self, state: Mapping[str, object]) -> None:
+        """Continue the flow at a stored state (what :meth:`Flow.snapshot
+        <voicefsm.flows.Flow.snapshot>` made): its node, data and path; the agent takes up that
+        node (its instructions and tools; a handoff node hands the call on). voicefsm does this
+        when a call comes back. Raises :class:`~voicefsm.errors.FlowRestoreError` (the flow
+        unchanged) when the state does not fit the flow, ``ValueError`` when the agent runs
+        no flow."""
+        if self._flow_driver is None:
+            msg = f"{type(self).__name__} runs no flow"
+            raise ValueError(msg)
+        self._flow_driver.flow.restore(state)
+        await self._flow_driver.agent_entered()
+
     @property
     def tools(self) -> list[llm.Tool | llm.Toolset]:
         """livekit's tools of the agent; with a flow, the tools of the node it is at."""

@@ -19,8 +19,9 @@ from email.utils import parsedate_to_datetime
 from typing import TypeVar
 
 import httpx
-from pydantic import SecretStr, ValidationError
+from pydantic import JsonValue, SecretStr, ValidationError
 
+from voicefsm.backend.flow_state import FlowStates
 from voicefsm.backend.models import (
     API_PREFIX,
     CallerConversationRequest,
@@ -183,6 +184,21 @@ class BackendClient:
                 return MessagesResponse.model_validate_json(response.content).messages
         except (TimeoutError, BackendError, ValidationError) as exc:
             _degraded("recent_messages", exc)
+            return None
+
+    async def flow_states(self, conversation_id: str) -> list[dict[str, JsonValue]] | None:
+        """The latest state of each flow of the conversation (what a resumed call restores);
+        ``None`` if the backend failed us."""
+        try:
+            async with asyncio.timeout(self._read_deadline):
+                response = await self._send(
+                    "GET",
+                    f"/conversations/{conversation_id}/flows",
+                    timeout=httpx.Timeout(self._read_deadline),
+                )
+                return FlowStates.model_validate_json(response.content).flows
+        except (TimeoutError, BackendError, ValidationError) as exc:
+            _degraded("flow_states", exc)
             return None
 
     async def context_for(

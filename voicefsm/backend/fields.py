@@ -10,7 +10,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, AwareDatetime, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, JsonValue
+
+from voicefsm.untrusted import Id
 
 MAX_TEXT = 20_000
 
@@ -38,3 +40,21 @@ Instant = Annotated[
     AfterValidator(_storable),
     Field(json_schema_extra={"pattern": r"^(?!0001-01-01|9999-12-31)"}),
 ]
+
+
+def _kind_is_required(schema: dict[str, JsonValue]) -> None:
+    # ``kind`` is the union's discriminator: the server cannot tell an event's type without it,
+    # so the wire requires it even though the Python models default it (OpenAPI asks the same).
+    required = schema.setdefault("required", [])
+    if isinstance(required, list) and "kind" not in required:
+        required.append("kind")
+
+
+class EventFields(BaseModel):
+    """What every event carries: its idempotency key, its session, when it happened."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=_kind_is_required)
+
+    idempotency_key: Key
+    session_id: Id
+    at: Instant

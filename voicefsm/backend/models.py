@@ -22,7 +22,9 @@ from pydantic import (
     field_validator,
 )
 
-from voicefsm.backend.fields import MAX_TEXT, NO_NUL, Instant, Key, Seconds, Short, Text
+from voicefsm.backend.fields import MAX_TEXT, NO_NUL, Instant, Seconds, Short, Text
+from voicefsm.backend.fields import EventFields as _Event
+from voicefsm.backend.flow_state import FlowStateEvent, FlowSummary
 from voicefsm.lifecycle.states import EndReason, Role
 from voicefsm.lifecycle.triggers import ToolOutcome
 from voicefsm.untrusted import Id, capped_json
@@ -105,22 +107,6 @@ class CallerConversationResponse(_Response):
 
 
 # -- events ------------------------------------------------------------------------------------
-
-
-def _kind_is_required(schema: dict[str, JsonValue]) -> None:
-    # ``kind`` is the union's discriminator: the server cannot tell an event's type without it,
-    # so the wire requires it even though the Python models default it (OpenAPI asks the same).
-    required = schema.setdefault("required", [])
-    if isinstance(required, list) and "kind" not in required:
-        required.append("kind")
-
-
-class _Event(_Request):
-    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=_kind_is_required)
-
-    idempotency_key: Key
-    session_id: Id
-    at: Instant
 
 
 class MessageEvent(_Event):
@@ -238,7 +224,8 @@ Event = Annotated[
     | ErrorEvent
     | AppEvent
     | ToolCallEvent
-    | HandoffEvent,
+    | HandoffEvent
+    | FlowStateEvent,
     Field(discriminator="kind"),
 ]
 
@@ -330,6 +317,8 @@ class SessionSummary(_Request):
     participants: Annotated[list[ParticipantSummary], Field(max_length=64)] = []
     messages: Annotated[list[MessageSummary], Field(max_length=10_000)] = []
     timeline: Annotated[list[TimelineRecord], Field(max_length=100_000)] = []
+    #: Where the conversation's flows are at the end (node, data, path) and their node changes.
+    flows: Annotated[list[FlowSummary], Field(max_length=16)] = []
 
 
 class SessionStored(_Response):

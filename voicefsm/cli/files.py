@@ -124,5 +124,9 @@ def write_timelines(directory: Path, sessions: list[dict[str, object]]) -> None:
     for session in sessions:
         if "session_id" not in session:
             continue
-        lines = "".join(json.dumps(entry) + "\n" for entry in session["timeline"])  # type: ignore[attr-defined]
+        # The lifecycle's transitions and the flows' node changes, in time order: the picture
+        # draws both (a node change is told apart by its "kind").
+        entries = [*session["timeline"], *session.get("nodes", ())]  # type: ignore[misc]
+        entries.sort(key=lambda entry: float(entry["t"]))
+        lines = "".join(json.dumps(entry) + "\n" for entry in entries)
         (directory / f"{session['session_id']}.jsonl").write_text(lines, encoding="utf-8")

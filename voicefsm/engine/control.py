@@ -20,6 +20,7 @@ from voicefsm.backend.client import BackendClient
 from voicefsm.engine import ending, resume
 from voicefsm.engine.call_tasks import CallTasks
 from voicefsm.engine.enrichment import Enrichment
+from voicefsm.engine.flow_watch import FlowWatch
 from voicefsm.engine.hook_runner import HookRunner
 from voicefsm.engine.latency import TurnLatencies
 from voicefsm.engine.participants import CallerContext
@@ -78,6 +79,8 @@ class CallControl:
             max_failed_turns=settings.max_failed_turns,
             log=log,
         )
+        #: Where the conversation is: the call's flows, their node changes (restored on resume).
+        self.flows = FlowWatch(self.lifecycle, writes)
         self.pipeline = Pipeline(
             agent_session,
             self.lifecycle,
@@ -145,6 +148,7 @@ class CallControl:
             self._agent_session,
             self.lifecycle,
             record=self._writes.record,
+            flows=self.flows,
             client=self._client,
             outbox=self._outbox,
             known_conversation=self._known_conversation,

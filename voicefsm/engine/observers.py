@@ -39,6 +39,7 @@ class Observers:
             tracer=self.tracer,
         )
         session.tools.subscribe(tracer.tool_call)
+        session.flows.subscribe(lambda entry: tracer.node_change(entry.change, entry.t))
         for listener in self.on_session:
             listener(session)
         metrics = self.metrics
@@ -47,6 +48,7 @@ class Observers:
         metrics.attach(session.lifecycle)
         session.tools.subscribe(lambda call: metrics.tool_call(call, session.offered_tools()))
         session.hooks.subscribe_outcomes(metrics.hook_run)
+        session.flows.subscribe(lambda entry: metrics.node_change(entry.change))
         session.subscribe_latency(
             lambda t: metrics.turn(t.e2e_latency_s, t.llm_ttft_s, t.tts_ttfb_s)
         )
@@ -55,5 +57,7 @@ class Observers:
     def closed(self, session: VoiceSession, stats: OutboxStats) -> None:
         if self.metrics is not None:
             self.metrics.outbox_final(stats)
+            for flow, node, seconds in session.flows.last_stays():
+                self.metrics.node_left(flow, node, seconds)
         for listener in self.on_closed:
             listener(session, stats)

@@ -1,20 +1,33 @@
-"""Loading a session's context: the conversation's recent messages, when the room names one.
+"""Loading a session's context: the conversation's recent messages and where its flows were,
+when the room names a conversation.
 
-With history, the agent resumes (no first-time greeting) and its LLM context holds the earlier
-messages; without, or when the backend is too slow (``history_deadline_s``), it greets.
+With either, the agent resumes (no first-time greeting): its LLM context holds the earlier
+messages, and its flow continues at the node it was in with the data it had collected (a step
+already finished is not asked again). Without, or when the backend is too slow
+(``history_deadline_s``, one deadline for both reads), it greets.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import Sequence
 from typing import Any
 
 from livekit.agents import AgentSession
+from pydantic import JsonValue
 
+from voicefsm.agent.definition import VoiceAgent
 from voicefsm.backend.client import BackendClient
+from voicefsm.backend.models import Message
+from voicefsm.engine.flow_watch import FlowWatch
 from voicefsm.engine.session_record import SessionRecord
+from voicefsm.errors import FlowRestoreError
 from voicefsm.lifecycle import ContextLoaded, Lifecycle, Resumed
 from voicefsm.persistence.outbox import Outbox
+
+_LOG = logging.getLogger("voicefsm.agent")
+FlowStates = list[dict[str, JsonValue]]
 
 
 async def load_context(
@@ -22,30 +35,65 @@ async def load_context(
     lifecycle: Lifecycle,
     *,
     record: SessionRecord,
+    flows: FlowWatch,
     client: BackendClient | None,
     outbox: Outbox,
     known_conversation: bool,
     deadline_s: float,
     limit: int,
 ) -> None:
-    """Fire ``Resumed`` with the history loaded into the agent's context, else
-    ``ContextLoaded``."""
-    messages = None
+    """Fire ``Resumed`` with the history loaded into the agent's context and its flow restored,
+    else ``ContextLoaded``."""
+    messages: Sequence[Message] | None = None
+    states: FlowStates | None = None
     if client is not None and known_conversation:
         # A crashed predecessor's last writes go first, so they are part of what is read.
         await outbox.flush(min(0.3, deadline_s / 3))
         try:
             async with asyncio.timeout(deadline_s):
-                messages = await client.recent_messages(record.conversation_id, limit)
+                messages, states = await asyncio.gather(
+                    client.recent_messages(record.conversation_id, limit),
+                    _flow_states(client, record.conversation_id, flows),
+                )
         except TimeoutError:
-            messages = None
-    if not messages:
+            messages = states = None
+    agent = agent_session.current_agent
+    resumed_flow = await _restore_flow(agent, states or [])
+    if not messages and not resumed_flow:
         lifecycle.fire(ContextLoaded())
         return
-    record.preload(messages)
-    agent = agent_session.current_agent
-    context = agent.chat_ctx.copy()
-    for message in messages:
-        context.add_message(role=message.role.value, content=message.text)
-    await agent.update_chat_ctx(context)
+    if messages:
+        record.preload(messages)
+        context = agent.chat_ctx.copy()
+        for message in messages:
+            context.add_message(role=message.role.value, content=message.text)
+        await agent.update_chat_ctx(context)
     lifecycle.fire(Resumed())
+
+
+async def _flow_states(
+    client: BackendClient, conversation_id: str, flows: FlowWatch
+) -> FlowStates | None:
+    if not flows.runs:
+        return None  # the call runs no flow: nothing to ask for
+    return await client.flow_states(conversation_id)
+
+
+async def _restore_flow(agent: object, states: FlowStates) -> bool:
+    """Restore the agent's flow from its stored state, if one is stored; True if it was. A
+    state that does not fit the flow (it changed since) is logged, and the flow starts over."""
+    if not isinstance(agent, VoiceAgent) or agent.flow is None:
+        return False
+    name = agent.flow.definition.name
+    state = next((s for s in states if isinstance(s, dict) and s.get("flow") == name), None)
+    if state is None:
+        return False
+    try:
+        await agent.resume_flow(state)
+    except FlowRestoreError as exc:
+        _LOG.warning(
+            "stored flow state does not fit the flow: it starts over",
+            extra={"flow": name, "error_type": type(exc).__name__},
+        )
+        return False
+    return True

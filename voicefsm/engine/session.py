@@ -131,6 +131,7 @@ class VoiceSession:
             log=log,
         )
         self.lifecycle = self.control.lifecycle
+        self.flows = self.control.flows
         self.pipeline = self.control.pipeline
         self.hooks = self.control.hooks
         self.finished = self.control.finished
@@ -160,13 +161,15 @@ class VoiceSession:
             settings=settings,
             tasks=self.tasks,
         )
+        self.flows.start(agent)
+        self.tools.subscribe(self.flows.tool_finished)
         SessionEvents(
             agent_session,
             self.lifecycle,
             speech=self.pipeline,
             writes=self.writes,
             foreign=ForeignSpeeches(self.lifecycle, self.pipeline, self.turns),
-            handoffs=self.agent_bridge,
+            handoffs=self,
         )
 
     @property
@@ -178,6 +181,12 @@ class VoiceSession:
     def participant(self) -> ParticipantMetadata:
         """The caller's metadata as it is now (it follows their changes during the call)."""
         return self.caller_context.participant
+
+    def handed_off(self, old_agent: str | None, new_agent: str | None) -> None:
+        """livekit switched agents: the bridge takes the new one in, the flows follow."""
+        previous = self.agent_bridge.agent
+        self.agent_bridge.handed_off(old_agent, new_agent)
+        self.flows.handed_off(previous, self.agent_bridge.agent)
 
     async def prepare(self, agent: Agent) -> None:
         """Ready an agent to run in this session: its tools get their deadlines."""
@@ -201,7 +210,9 @@ class VoiceSession:
     def offered_tools(self) -> set[str]:
         """The names of the tools the model is offered now (the session's and the agent's)."""
         tools = [*self.agent_session.tools, *self.agent.tools]
-        return {getattr(getattr(tool, "info", None), "name", None) or tool.id for tool in tools}
+        # A toolset (a flow's node tools) offers the tools inside it: livekit flattens them.
+        named = set(llm.ToolContext(tools).function_tools)
+        return named | {getattr(getattr(t, "info", None), "name", None) or t.id for t in tools}
 
     async def settled(self) -> None:
         """Until the session has greeted (or resumed) and is listening, or has ended: where a

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from voicefsm.agent.hooks import HistoryItem
+from voicefsm.backend.flow_state import FlowSummary
 from voicefsm.backend.models import (
     Message,
     MessageEvent,
@@ -208,8 +209,14 @@ class SessionRecord:
         if participant is not None and participant.left_at is None:
             participant.left_at = self.now()
 
-    def summary(self, end_reason: EndReason, timeline: Timeline | None = None) -> SessionSummary:
-        """The final record of the session for ``PUT /api/v1/sessions/{session_id}``."""
+    def summary(
+        self,
+        end_reason: EndReason,
+        timeline: Timeline | None = None,
+        flows: Iterable[FlowSummary] = (),
+    ) -> SessionSummary:
+        """The final record of the session for ``PUT /api/v1/sessions/{session_id}``; ``flows``:
+        where the call's flows ended, with their node changes."""
         ended_at = self.now()
         return SessionSummary(
             session_id=self.session_id,
@@ -236,4 +243,5 @@ class SessionRecord:
                 for m in self.history
             ],
             timeline=[TimelineRecord.model_validate(entry.as_json()) for entry in timeline or ()],
+            flows=list(flows),
         )

@@ -11,11 +11,12 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from pydantic import JsonValue
 
 from voicefsm.agent.hooks import HistoryItem
+from voicefsm.backend.flow_state import FlowStateEvent, FlowSummary, state_problem
 from voicefsm.backend.models import (
     MAX_TOOL_TEXT,
     ErrorEvent,
@@ -30,6 +31,7 @@ from voicefsm.backend.models import (
 )
 from voicefsm.engine.session_record import MessageWrite, SessionRecord
 from voicefsm.errors import OutboxError, SpoolFullError
+from voicefsm.flows import NodeChange
 from voicefsm.ids import ConversationId
 from voicefsm.lifecycle import EndReason, Timeline, ToolCall, ToolOutcome, Utterance
 from voicefsm.logs import Log
@@ -60,6 +62,8 @@ class SessionWrites:
         self._log = log
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
+        #: Where the call's flows are, for the summary (set by the call's flow watch).
+        self.flow_summaries: Callable[[], list[FlowSummary]] = list
 
     def utterance(self, utterance: Utterance) -> HistoryItem:
         """History plus its message event, keyed by the history item's id."""
@@ -166,6 +170,44 @@ class SessionWrites:
             )
         )
 
+    def flow_state(self, state: dict[str, JsonValue], change: NodeChange | None = None) -> None:
+        """Where a flow is (``state``, its snapshot), after ``change`` (a node change) or after
+        data it collected without moving (``None``): one key per write. A state the contract
+        refuses (data over its limit) is counted and logged, never raised: the call goes on,
+        and the summary still says where the flow ended.
+
+        Built without re-validation, as a message is: every field is our own (declared names,
+        counts, the snapshot the flow made), and the one part that is not, the state's size
+        and its data, is checked here (validating the whole would cost more than the move)."""
+        problem = state_problem(state)
+        if problem is not None:
+            self.record.counters.writes_refused += 1
+            self._log.error(
+                "flow state refused by the contract: not written",
+                extra={"kind": "flow_state", "error_type": "FlowStateTooLarge"},
+            )
+            return
+        moved: dict[str, Any] = {"edge": None, "from_node": None, "by": None, "dwell_s": None}
+        if change is not None:
+            moved = {
+                "edge": change.edge,
+                "from_node": change.source,
+                "by": change.by,
+                "dwell_s": max(0.0, change.dwell_s),
+            }
+        event = FlowStateEvent.model_construct(
+            idempotency_key=self.record.next_key(),
+            session_id=self.record.session_id,
+            at=self.record.now(),
+            kind="flow_state",
+            flow=state["flow"],
+            step=state["steps"],
+            to_node=state["node"],
+            state=state,
+            **moved,
+        )
+        self.submit(event)
+
     def submit(self, event: Event) -> None:
         try:
             self._outbox.submit_event(self._conversation_id, event)
@@ -177,7 +219,7 @@ class SessionWrites:
     def summary(self, reason: EndReason, timeline: Timeline) -> None:
         """The session summary: the last write of a session."""
         try:
-            summary = self.record.summary(reason, timeline)
+            summary = self.record.summary(reason, timeline, self.flow_summaries())
         except ValueError as exc:  # pydantic's ValidationError: a field the contract refuses
             # Without this the session would never leave persisting: the flush and the exit
             # still come, the rest of the conversation is already in the outbox.

@@ -1,8 +1,12 @@
 """The example agent: the telephone line of a small restaurant, written on the public API only.
 
-It books tables (a tool whose result is written durably through the outbox), ends the call
-itself when the caller is done (a tool calling ``end_call``), and files a note when the call is
-persisted (a hook). ``voicefsm simulate`` runs it through the example scenario.
+Its conversation is a flow (:class:`BistroFlow`): greet → collect the party size, day and time →
+confirm → book → anything else? → goodbye. The model moves it with the tools generated from
+the flow (``start_booking``, ``set_party_size``...); booking a table (a tool whose result is
+written durably through the outbox) moves it on from the agent's own code. The agent ends the
+call itself when the caller is done (a tool calling ``end_call``), and files a note when the
+call is persisted (a hook). ``voicefsm simulate`` runs it through the example scenario, whose
+expectations name the nodes the call must pass through.
 """
 
 from __future__ import annotations
@@ -10,10 +14,12 @@ from __future__ import annotations
 import hashlib
 
 from livekit.agents import RunContext, ToolError, function_tool
+from pydantic import BaseModel, Field
 
 from voicefsm.agent import VoiceAgent
 from voicefsm.agent.hooks import HookContext, on_enter
 from voicefsm.context import ParticipantMetadata, RoomMetadata
+from voicefsm.flows import Flow, Node
 from voicefsm.lifecycle import Role, State
 
 INSTRUCTIONS = (
@@ -31,8 +37,46 @@ def greet(room: RoomMetadata, caller: ParticipantMetadata) -> str:
     return f"Bistro Ada, good evening{name}! Would you like to book a table?"
 
 
-class BistroAgent(VoiceAgent):
-    """Takes table bookings for Bistro Ada."""
+class Table(BaseModel):
+    """The table the caller asks for, collected along the flow."""
+
+    party_size: int | None = Field(
+        default=None, ge=1, le=MAX_PARTY, description="How many people are coming"
+    )
+    day: str | None = Field(default=None, max_length=32, description='The day, e.g. "Friday"')
+    time: str | None = Field(default=None, max_length=16, description='The time, e.g. "20:00"')
+
+
+class BistroFlow(Flow[Table]):
+    """A table booking, from the greeting to the goodbye."""
+
+    common_tools = ("book_table", "hang_up")
+
+    greet = Node("Ask whether the caller would like to book a table.")
+    collect = Node(
+        "Ask for the party size, the day and the time, and record each as the caller gives it.",
+        collects=("party_size", "day", "time"),
+    )
+    confirm = Node(
+        "Read the booking back in one sentence and ask the caller to confirm it; record any "
+        "change they make. Once they say yes, book it with book_table.",
+        collects=("party_size", "day", "time"),
+    )
+    book = Node("Tell the caller their booking reference.")
+    anything_else = Node("Ask whether there is anything else you can do for the caller.")
+    goodbye = Node("Thank the caller, say goodbye and hang up.", final=True)
+
+    start_booking = greet.to(collect)
+    details_complete = collect.to(confirm, requires=("party_size", "day", "time"), auto=True)
+    # Taken by book_table's own code: the model books, the flow follows.
+    confirmed = confirm.to(book, requires=("party_size", "day", "time"), tool=False)
+    booked = book.to(anything_else, tool=False)
+    nothing_else = anything_else.to(goodbye)
+    another_booking = anything_else.to(collect, clears=("party_size", "day", "time"))
+
+
+class BistroAgent(VoiceAgent, flow=BistroFlow):
+    """Takes table bookings for Bistro Ada, along :class:`BistroFlow`."""
 
     def __init__(self) -> None:
         super().__init__(
@@ -58,6 +102,10 @@ class BistroAgent(VoiceAgent):
         self.write_event(
             "booking", {"reference": reference, "day": day, "time": time, "people": people}
         )
+        # From confirm, the flow goes through book to anything_else; elsewhere (a caller who
+        # gave everything at once) it stays where it is, and says so to the model.
+        await self.take(BistroFlow.confirmed)
+        await self.take(BistroFlow.booked)
         return f"Booked: a table for {people} on {day} at {time}. Your reference is {reference}."
 
     @function_tool

@@ -50,7 +50,9 @@ class AgentGraph:
         if link.tool is None:
             return f"{link.source}_to_{link.target}"
         same = [other for other in self.links if other.tool == link.tool]
-        return link.tool if len(same) == 1 else f"{link.source}_{link.tool}"
+        # A flow node's link is labelled ``flow:<node>``: as an edge, ``flow_<node>``.
+        tool = link.tool.replace(":", "_")
+        return tool if len(same) == 1 else f"{link.source}_{tool}"
 
     def edge_between(self, source: str, target: str) -> str | None:
         """The flow edge for a handoff from ``source`` to ``target`` (or a task's return)."""

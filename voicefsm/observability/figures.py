@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-Record = dict[str, Any]  # {"t", "from", "to", "trigger", "turn"}
+Record = dict[str, Any]  # {"t", "from", "to", "trigger", "turn"}; a node change: "kind": "node"
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +41,51 @@ class TurnFigures:
     interrupted: bool
 
 
+@dataclass(frozen=True, slots=True)
+class NodeStay:
+    """One continuous stay of a flow in a node, from ``start`` to ``end`` seconds into the
+    session."""
+
+    flow: str
+    node: str
+    start: float
+    end: float
+
+    @property
+    def seconds(self) -> float:
+        return self.end - self.start
+
+
+def is_node(record: Record) -> bool:
+    """A flow's node change (``voicefsm.engine.flow_watch.NodeEntry``), not a transition."""
+    return record.get("kind") == "node"
+
+
+def split(records: Iterable[Record]) -> tuple[list[Record], list[Record]]:
+    """The lifecycle's transitions and the flows' node changes, each in order."""
+    transitions: list[Record] = []
+    nodes: list[Record] = []
+    for record in records:
+        (nodes if is_node(record) else transitions).append(record)
+    return transitions, nodes
+
+
+def node_stays(nodes: Sequence[Record], *, end: float) -> list[NodeStay]:
+    """Each flow's nodes in order, each with its span of time: the first from 0 (where the
+    flow was when the session began), the last until ``end``."""
+    result: list[NodeStay] = []
+    current: dict[str, tuple[str, float]] = {}
+    for record in nodes:
+        flow, t = str(record["flow"]), float(record["t"])
+        node, since = current.get(flow, (str(record["from"]), 0.0))
+        result.append(NodeStay(flow, node, since, t))
+        current[flow] = (str(record["to"]), t)
+    result += [
+        NodeStay(flow, node, since, max(since, end)) for flow, (node, since) in current.items()
+    ]
+    return sorted(result, key=lambda stay: (stay.flow, stay.start))
+
+
 def read_jsonl(path: Path) -> list[Record]:
     records = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
@@ -51,8 +96,14 @@ def read_jsonl(path: Path) -> list[Record]:
         except json.JSONDecodeError:
             msg = f"{path}:{number}: not a JSON object"
             raise ValueError(msg) from None
-        if not isinstance(record, dict) or not {"t", "from", "to", "trigger"} <= set(record):
-            msg = f"{path}:{number}: a timeline record needs t, from, to and trigger"
+        needs = {"t", "from", "to", "trigger"}
+        if isinstance(record, dict) and is_node(record):
+            needs = {"t", "flow", "from", "to"}
+        if not isinstance(record, dict) or not needs <= set(record):
+            msg = (
+                f"{path}:{number}: a timeline record needs t, from, to and trigger "
+                "(a node change: kind node, t, flow, from and to)"
+            )
             raise ValueError(msg)
         records.append(record)
     return records

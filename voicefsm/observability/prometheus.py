@@ -16,6 +16,8 @@ voicefsm_outbox_dead_total                 counter
 voicefsm_outbox_refused_total              counter    (spool full)
 voicefsm_tool_call_seconds                 histogram  tool (offered names only), outcome
 voicefsm_hook_runs_total                   counter    hook (method names), outcome
+voicefsm_flow_node_dwell_seconds           histogram  flow, node (declared names only)
+voicefsm_flow_node_changes_total           counter    flow, edge, by (declared names only)
 =========================================  =========  ==========================================
 """
 
@@ -27,6 +29,7 @@ from typing import Any, Protocol
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.registry import REGISTRY
 
+from voicefsm.flows import NodeChange
 from voicefsm.lifecycle import Lifecycle, Outcome, Refusal, State, TimelineEntry, ToolCall, Trigger
 
 DWELL_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0)
@@ -125,6 +128,20 @@ class PrometheusMetrics:
             ["hook", "outcome"],
             registry=registry,
         )
+        self.node_dwell = Histogram(
+            "voicefsm_flow_node_dwell_seconds",
+            "Time a conversation spent in a flow's node, one observation per stay (labels: the "
+            "flow's and node's declared names).",
+            ["flow", "node"],
+            buckets=DWELL_BUCKETS,
+            registry=registry,
+        )
+        self.node_changes = Counter(
+            "voicefsm_flow_node_changes",
+            "Flow node changes, by the edge taken and who took it (model, code, auto).",
+            ["flow", "edge", "by"],
+            registry=registry,
+        )
         self.outbox_refused = Counter(
             "voicefsm_outbox_refused",
             "Writes refused because the spool was full.",
@@ -186,6 +203,15 @@ class PrometheusMetrics:
 
     def hook_run(self, hook: str, outcome: str) -> None:
         self._labelled(self.hook_runs, hook, outcome).inc()
+
+    def node_change(self, change: NodeChange) -> None:
+        """A flow moved: the stay in the node it left, and the edge."""
+        self._labelled(self.node_dwell, change.flow, change.source).observe(change.dwell_s)
+        self._labelled(self.node_changes, change.flow, change.edge, change.by).inc()
+
+    def node_left(self, flow: str, node: str, seconds: float) -> None:
+        """The call ended in ``node``: its last stay."""
+        self._labelled(self.node_dwell, flow, node).observe(max(0.0, seconds))
 
     def outbox(self, pending: int, oldest_age_s: float | None) -> None:
         self.outbox_pending.set(pending)

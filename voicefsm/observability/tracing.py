@@ -1,4 +1,5 @@
-"""OpenTelemetry spans for sessions: one per session, and one per stay in a lifecycle state.
+"""OpenTelemetry spans for sessions: one per session, one per stay in a lifecycle state, and
+one per stay of a conversation flow in a node.
 
 Off by default: with no SDK configured, OpenTelemetry's API hands out no-op tracers.
 :func:`configure_from_env` installs an SDK provider when the standard ``OTEL_EXPORTER_OTLP_*``
@@ -15,6 +16,7 @@ from collections.abc import Callable
 from opentelemetry import trace
 from opentelemetry.trace import Span, Tracer
 
+from voicefsm.flows import NodeChange
 from voicefsm.lifecycle import Lifecycle, State, TimelineEntry, ToolCall
 
 TRACER_NAME = "voicefsm"
@@ -76,6 +78,9 @@ class SessionTracer:
         )
         self._context = trace.set_span_in_context(self._session)
         self._state = self._open(State.JOINING, trigger=None, turn=0, at_ns=self._origin_ns)
+        #: Each flow's open node span (a flow's first one opens at its first move, back-dated
+        #: to the session's start, where the flow was).
+        self._nodes: dict[str, Span] = {}
         lifecycle.subscribe(self._transition)
 
     def _open(self, state: State, *, trigger: str | None, turn: int, at_ns: int) -> Span:
@@ -110,6 +115,33 @@ class SessionTracer:
         )
         span.end(end_time=end_ns)
 
+    def node_change(self, change: NodeChange, t: float) -> None:
+        """A flow moved at ``t`` seconds into the session: the node span it left ends, the
+        one it entered opens (both under the session span)."""
+        at_ns = self._origin_ns + int(t * 1e9)
+        left = self._nodes.pop(change.flow, None)
+        if left is None:
+            left = self._open_node(change.flow, change.source, self._origin_ns, None)
+        left.set_attribute("voicefsm.flow.exit_edge", change.edge)
+        left.end(end_time=at_ns)
+        self._nodes[change.flow] = self._open_node(change.flow, change.dest, at_ns, change)
+
+    def _open_node(self, flow: str, node: str, at_ns: int, change: NodeChange | None) -> Span:
+        attributes: dict[str, str | int] = {
+            **self._common,
+            "voicefsm.flow": flow,
+            "voicefsm.flow.node": node,
+        }
+        if change is not None:
+            attributes |= {
+                "voicefsm.flow.edge": change.edge,
+                "voicefsm.flow.by": change.by,
+                "voicefsm.flow.step": change.step,
+            }
+        return self._tracer.start_span(
+            f"voicefsm.node.{node}", context=self._context, attributes=attributes, start_time=at_ns
+        )
+
     def _transition(self, entry: TimelineEntry) -> None:
         at_ns = self._origin_ns + int(entry.t * 1e9)
         self._state.set_attribute("voicefsm.exit_trigger", entry.trigger.value)
@@ -119,5 +151,8 @@ class SessionTracer:
         )
         if entry.dest is State.EXITING:
             self._state.end(end_time=at_ns)
+            for span in self._nodes.values():
+                span.end(end_time=at_ns)
+            self._nodes.clear()
             self._session.set_attribute("voicefsm.turns", entry.turn)
             self._session.end(end_time=at_ns)

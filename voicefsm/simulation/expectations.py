@@ -117,6 +117,8 @@ def check(scenario: Scenario, report: dict[str, Any]) -> list[Check]:
                 **({} if ok else {"failure": f"the agent never said {phrase!r}"}),
             }
         )
+    if expect is not None and expect.nodes:
+        results.append(_nodes(expect.nodes, report.get("nodes", [])))
     caller = report.get("caller")
     if scenario.caller is not None and caller is not None:
         results.append(
@@ -128,6 +130,38 @@ def check(scenario: Scenario, report: dict[str, Any]) -> list[Check]:
             }
         )
     return results
+
+
+def passed_nodes(nodes: Sequence[dict[str, Any]]) -> list[str]:
+    """The nodes a call passed through, in order: each flow's first node, then each entered."""
+    passed: list[str] = []
+    seen: set[str] = set()
+    for change in nodes:
+        if change["flow"] not in seen:
+            seen.add(change["flow"])
+            passed.append(change["from"])
+        passed.append(change["to"])
+    return passed
+
+
+def _nodes(expected: Sequence[str], nodes: Sequence[dict[str, Any]]) -> Check:
+    passed = passed_nodes(nodes)
+    failure = None
+    position = 0
+    for wanted in expected:
+        try:
+            position = passed.index(wanted, position) + 1
+        except ValueError:
+            after = f" after {passed[position - 1]}" if position else ""
+            route = " -> ".join(passed) or "no node change"
+            failure = f"the call never reached node {wanted}{after} (it went {route})"
+            break
+    return {
+        "expect": f"nodes [{', '.join(expected)}]",
+        "ok": failure is None,
+        "seen": passed,
+        **({"failure": failure} if failure else {}),
+    }
 
 
 def judged(statement: str, verdict: str, reason: str) -> Check:

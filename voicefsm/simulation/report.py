@@ -125,6 +125,10 @@ def session_report(run: SessionRun, spool_path: Path) -> dict[str, Any]:
         "end_reason": lifecycle.end_reason.value if lifecycle.end_reason else None,
         "stuck": run.user_stuck,
         "timeline": [entry.as_json() for entry in lifecycle.timeline],
+        #: The flows' node changes, on the timeline's clock.
+        "nodes": [entry.as_json() for entry in session.flows.entries],
+        #: Where each flow is now: node, data, path.
+        "flows": [summary.model_dump(mode="json") for summary in session.flows.summaries()],
         "resumed_from": [{"role": item.role.value, "text": item.text} for item in record.prior],
         "history": [
             {"role": item.role.value, "text": item.text, "interrupted": item.interrupted}

@@ -16,6 +16,7 @@
       ],
       "end": "hang_up",                # or "participant_left", or "agent" (the agent hangs up)
       "expect": {"tools": ["book_table"], "end_reason": "hang_up", "says": ["Friday"],
+                 "nodes": ["greet", "collect", "confirm"],   # a flow agent's nodes, in order
                  "judge": ["the agent confirmed the day before booking"]}
     }
 
@@ -25,7 +26,8 @@ input can be simulated. ``tools``, ``reply``, ``preamble`` and ``llm_fail`` scri
 model; with the real model (``simulate --llm live``) the model decides and ``expect`` checks what
 it did. ``expect`` is checked after the run: the tools called (in order; a tool given with
 ``arguments`` matches calls having at least those), per turn or over the call; how the call
-ended; phrases the agent said (case-insensitive); statements a model judges (``judge``).
+ended; phrases the agent said (case-insensitive); the flow nodes the call passed through
+(``nodes``: in that order, others may come between); statements a model judges (``judge``).
 """
 
 from __future__ import annotations
@@ -151,6 +153,9 @@ class CallerPersona(BaseModel):
     pause_ms: Annotated[int, Field(ge=0, le=60_000)] = 300
 
 
+NodeName = Annotated[str, Field(min_length=1, max_length=64)]
+
+
 class Expectations(BaseModel):
     """What a run must show; each is checked and reported."""
 
@@ -161,6 +166,10 @@ class Expectations(BaseModel):
         Literal["hang_up", "participant_left", "silence_timeout", "fatal_error", "end_call"] | None
     ) = None
     says: Annotated[list[Phrase], Field(max_length=32)] = []
+    #: Flow nodes the call must pass through, in this order (others may come between).
+    nodes: Annotated[
+        list[Annotated[str, Field(min_length=1, max_length=64)]], Field(max_length=64)
+    ] = []
     #: Statements about the whole call, each graded by a model (livekit's judge).
     judge: Annotated[
         list[Annotated[str, Field(min_length=1, max_length=500)]], Field(max_length=16)

@@ -17,6 +17,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import SecretStr
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from voicefsm.backend.flow_state import FlowStates
 from voicefsm.backend.models import (
     API_PREFIX,
     CallerConversationRequest,
@@ -199,6 +200,13 @@ def _api(
             events=[StoredEvent(seq=row.id, kind=row.kind, payload=row.payload) for row in rows],  # type: ignore[arg-type]
             next_after=rows[-1].id if len(rows) == limit else None,
         )
+
+    @api.get("/conversations/{conversation_id}/flows")
+    async def flow_states(conversation_id: Id) -> FlowStates:
+        """The latest state of each flow of the conversation (its node, data and path), as
+        the session's ``flow_state`` events wrote it: what a call that comes back resumes."""
+        states = await store.flow_states(conversation_id)
+        return FlowStates(conversation_id=conversation_id, flows=states)  # type: ignore[arg-type]
 
     @api.get("/conversations/{conversation_id}/sessions")
     async def conversation_sessions(conversation_id: Id) -> ConversationSessions:

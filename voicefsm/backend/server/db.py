@@ -82,6 +82,21 @@ class CallerLeaseRow(Base):
     expires_at: Mapped[datetime]
 
 
+class FlowStateRow(Base):
+    """The latest state of each flow of a conversation (the highest step written), for a call
+    that resumes (a table of its own, so that an existing database gains it on start)."""
+
+    __tablename__ = "flow_states"
+
+    conversation_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    flow: Mapped[str] = mapped_column(String(64), primary_key=True)
+    step: Mapped[int] = mapped_column(Integer)
+    #: When the kept state was written (of two with the same step, the later is kept).
+    at: Mapped[datetime]
+    state: Mapped[dict[str, object]] = mapped_column(JSON)
+    updated_at: Mapped[datetime]
+
+
 class SessionRow(Base):
     __tablename__ = "sessions"
 

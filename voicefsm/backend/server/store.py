@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from voicefsm.backend.flow_state import FlowStateEvent
 from voicefsm.backend.models import (
     Event,
     Message,
@@ -23,7 +24,13 @@ from voicefsm.backend.models import (
     SessionSummary,
     payload_digest,
 )
-from voicefsm.backend.server.db import CallerLeaseRow, ConversationRow, EventRow, SessionRow
+from voicefsm.backend.server.db import (
+    CallerLeaseRow,
+    ConversationRow,
+    EventRow,
+    FlowStateRow,
+    SessionRow,
+)
 from voicefsm.context import MAX_METADATA_BYTES
 from voicefsm.lifecycle.states import Role
 
@@ -127,7 +134,43 @@ class Store:
                 conflicts = [k for k in others if stored.get(k) != (wanted[k], conversation_id)]
                 if conflicts:
                     raise KeyConflict(conflicts)  # rolls the whole batch back
+            moves = [e for e in events if isinstance(e, FlowStateEvent)]
+            for move in moves:
+                if move.idempotency_key in inserted:  # a replay changes nothing
+                    await self._keep_flow_state(db, conversation_id, move)
         return len(inserted), len(events) - len(inserted)
+
+    async def _keep_flow_state(
+        self, db: AsyncSession, conversation_id: str, move: FlowStateEvent
+    ) -> None:
+        """Keep ``move``'s state as the flow's latest unless a later one is already kept (a
+        higher step, or the same step written later): events of a crashed call may arrive
+        after those of the call that resumed it."""
+        values = {"step": move.step, "at": move.at, "state": dict(move.state), "updated_at": _now()}
+        stmt = self._insert(FlowStateRow).values(
+            conversation_id=conversation_id, flow=move.flow, **values
+        )
+        later = or_(
+            FlowStateRow.step < move.step,
+            and_(FlowStateRow.step == move.step, FlowStateRow.at <= move.at),
+        )
+        await db.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[FlowStateRow.conversation_id, FlowStateRow.flow],
+                set_=values,
+                where=later,
+            )
+        )
+
+    async def flow_states(self, conversation_id: str) -> list[dict[str, object]]:
+        """The latest state of each flow of the conversation, by flow name."""
+        query = (
+            select(FlowStateRow.state)
+            .where(FlowStateRow.conversation_id == conversation_id)
+            .order_by(FlowStateRow.flow)
+        )
+        async with self._sessions() as db:
+            return list((await db.execute(query)).scalars().all())
 
     async def _stored(self, db: AsyncSession, keys: list[str]) -> dict[str, tuple[str, str]]:
         query = select(
