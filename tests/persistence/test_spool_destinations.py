@@ -4,6 +4,7 @@ only its own backend's rows. An older spool gains the binding without losing a r
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import sqlite3
 import subprocess
@@ -17,9 +18,11 @@ from tests.persistence.test_outbox import outbox_to
 from trials.support import Backend, event, free_port
 from voicefsm.backend.client import backend_destination
 from voicefsm.backend.server.runner import running_backend
+from voicefsm.cli.simulating import _settings as simulate_settings
 from voicefsm.ids import ConversationId
 from voicefsm.persistence.spool import Spool
 from voicefsm.persistence.targets import SpoolTarget
+from voicefsm.settings import load_settings
 
 #: A process that spools ``count`` events of session ``name`` for ``url`` (down or up) and
 #: exits without delivering them (its flush deadline is 0).
@@ -154,4 +157,21 @@ def test_a_destination_names_the_backend_not_its_credentials() -> None:
     assert backend_destination("https://example.com:8443/") == "https://example.com:8443"
     assert backend_destination("http://127.0.0.1:8080") != backend_destination(
         "http://127.0.0.1:8081"
+    )
+
+
+def test_simulate_never_shares_the_workers_spool_by_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    monkeypatch.delenv("VOICEFSM_SPOOL_PATH", raising=False)
+    monkeypatch.delenv("VOICEFSM_DATA_DIR", raising=False)
+    worker = load_settings().spool_path
+    simulate = simulate_settings(argparse.Namespace(data_dir=None, backend_url=None)).spool_path
+    assert simulate != worker
+    assert simulate == worker.parent / "simulate" / "outbox.sqlite3"
+    # A spool the user names is theirs to share.
+    monkeypatch.setenv("VOICEFSM_SPOOL_PATH", str(worker))
+    assert simulate_settings(argparse.Namespace(data_dir=None, backend_url=None)).spool_path == (
+        worker
     )
