@@ -25,11 +25,13 @@ from trials.load import run_load
 from trials.providers import run_provider_faults
 from trials.saturation import run_saturation
 from trials.security import run_security
+from trials.shared_spool import run_shared_spool
 from trials.storage import CASES as STORAGE_CASES
 from trials.storage import run_storage_faults
 from trials.summary import GroupResult, table
 from trials.support import POSTGRES_URL, postgres_database
 from trials.tools import run_tool_faults
+from trials.user_code import run_user_code_faults
 
 Group = Callable[[bool, int], list[GroupResult]]
 
@@ -77,6 +79,8 @@ GROUPS: dict[str, Group] = {
     "storage": _storage,
     "providers": lambda full, _seed: run_provider_faults(full=full),
     "tools": lambda full, seed: [run_tool_faults(full=full, seed=seed)],
+    "user-code": lambda full, seed: [run_user_code_faults(full=full, seed=seed)],
+    "shared-spool": lambda full, _seed: [run_shared_spool(processes=4 if full else 2)],
     "load": _load,
     "hostile": lambda full, _seed: run_hostile(full=full),
     "security": lambda full, _seed: run_security(full=full),

@@ -11,10 +11,12 @@ from trials.faults import PROFILES, run_backend_faults
 from trials.ledger import Applied, Message, account
 from trials.load import run_load
 from trials.saturation import run_saturation
+from trials.shared_spool import run_shared_spool
 from trials.storage import CASES as STORAGE_CASES
 from trials.storage import run_storage_faults
 from trials.summary import GroupResult
 from trials.tools import run_tool_faults
+from trials.user_code import run_user_code_faults
 from voicefsm.ids import SessionId
 from voicefsm.persistence.targets import summary_key
 
@@ -48,6 +50,18 @@ def test_storage_faults_never_hold_a_call_nor_lose_an_acknowledged_write(case: s
 @pytest.mark.slow
 def test_tool_faults_are_contained_recorded_once_and_lose_nothing() -> None:
     run_tool_faults(full=False).assert_ok()
+
+
+@pytest.mark.slow
+def test_user_code_faults_are_contained_and_every_session_exits_persisted() -> None:
+    run_user_code_faults(full=False, seed=20261207).assert_ok()
+
+
+@pytest.mark.slow
+def test_processes_sharing_a_spool_deliver_only_to_their_own_backend() -> None:
+    result = run_shared_spool(processes=2, per_process=20)
+    assert result.acknowledged == 40
+    result.assert_ok()
 
 
 @pytest.mark.slow
