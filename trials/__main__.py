@@ -25,12 +25,15 @@ from trials.hostile import run_hostile
 from trials.load import run_load
 from trials.providers import run_provider_faults
 from trials.saturation import run_saturation
+from trials.scale_out import run_scale_out
 from trials.security import run_security
+from trials.shared_spool import run_shared_spool
 from trials.storage import CASES as STORAGE_CASES
 from trials.storage import run_storage_faults
 from trials.summary import GroupResult, table
 from trials.support import POSTGRES_URL, postgres_database
 from trials.tools import run_tool_faults
+from trials.user_code import run_user_code_faults
 
 Group = Callable[[bool, int], list[GroupResult]]
 
@@ -72,6 +75,15 @@ def _storage(full: bool, seed: int) -> list[GroupResult]:
     return run_storage_faults(sessions=1, cases=[STORAGE_CASES[1].name, STORAGE_CASES[5].name])
 
 
+def _scale_out(full: bool, seed: int) -> list[GroupResult]:
+    if POSTGRES_URL is None:
+        missing = GroupResult("scale-out: PostgreSQL")
+        missing.check(False, "VOICEFSM_TEST_POSTGRES_URL is not set (.ci/postgres prints one)")
+        return [missing]
+    workers, per_worker = (3, 34) if full else (2, 3)
+    return [run_scale_out(POSTGRES_URL, workers=workers, per_worker=per_worker)]
+
+
 GROUPS: dict[str, Group] = {
     "crash": _crash,
     "flows": lambda _full, _seed: run_flow_resume_trials(),
@@ -79,7 +91,10 @@ GROUPS: dict[str, Group] = {
     "storage": _storage,
     "providers": lambda full, _seed: run_provider_faults(full=full),
     "tools": lambda full, seed: [run_tool_faults(full=full, seed=seed)],
+    "user-code": lambda full, seed: [run_user_code_faults(full=full, seed=seed)],
+    "shared-spool": lambda full, _seed: [run_shared_spool(processes=4 if full else 2)],
     "load": _load,
+    "scale-out": _scale_out,
     "hostile": lambda full, _seed: run_hostile(full=full),
     "security": lambda full, _seed: run_security(full=full),
     "configuration": lambda full, _seed: [run_saturation(sessions=4 if full else 2)],

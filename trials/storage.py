@@ -104,17 +104,17 @@ def _disk_full(after_s: float, for_s: float | None, seen: list[int]) -> Iterator
     """Every spool insert fails with ``SQLITE_FULL`` from ``after_s`` on, for ``for_s`` seconds
     (None: for good)."""
     full = sqlite_error("full")
-    insert = Spool.insert
+    insert = Spool.insert_bound
     start = time.monotonic()
 
-    def failing(self: Spool, rows: Iterable[tuple[str, str, str]]) -> int:
+    def failing(self: Spool, rows: Iterable[tuple[str, str, str, str | None]]) -> int:
         elapsed = time.monotonic() - start
         if elapsed >= after_s and (for_s is None or elapsed < after_s + for_s):
             seen[0] += 1
             raise full
         return insert(self, rows)
 
-    with _patched(Spool, "insert", failing):
+    with _patched(Spool, "insert_bound", failing):
         yield
 
 

@@ -219,7 +219,7 @@ def _run_to_end(call: Callable[[], object], deadline_s: float) -> str:
                 asyncio.run(asyncio.wait_for(_awaited(result), deadline_s))
         except TimeoutError:
             outcome[0] = "timeout"
-        except Exception:
+        except BaseException:  # SystemExit too: a session contains it, so does the harness
             outcome[0] = "failed"
         else:
             outcome[0] = "ok"

@@ -110,8 +110,8 @@ async def test_a_hook_that_raises_or_hangs_is_contained_counted_and_logged(
 
     assert sorted(outcomes) == [("block", "timeout"), ("explode", "failed"), ("hang", "timeout")]
     assert writes.record.counters.hooks == {"failed": 1, "timeout": 2}
-    assert "agent hook failed; the call goes on" in caplog.text
-    assert "agent hook timed out; the call goes on" in caplog.text
+    assert "agent code raised; contained, the call goes on" in caplog.text
+    assert "agent code ran past its deadline; abandoned" in caplog.text
     assert "sk-live-0000" not in caplog.text  # a hook's message never reaches the log
     assert machine.state is State.LISTENING  # the lifecycle never waited
 

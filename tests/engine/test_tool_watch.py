@@ -5,6 +5,7 @@ right, and a filler said for a tool that takes a while. Tools get deadlines of t
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import pytest
 from livekit.agents import (
@@ -213,9 +214,23 @@ class _Tools(Agent):
         return "done"
 
 
+class _Reports:
+    """The watch's side of a tool's deadline (``ToolReports``), recording what it is told."""
+
+    def __init__(self) -> None:
+        self.log = logging.getLogger("test")
+        self.told: list[tuple[str, str]] = []
+
+    def timed_out(self, name: str) -> None:
+        self.told.append(("timed_out", name))
+
+    def stalled(self, name: str) -> None:
+        self.told.append(("stalled", name))
+
+
 async def test_a_tool_past_its_deadline_is_stopped_and_the_model_told() -> None:
-    agent, timed_out = _Tools(), []
-    await with_deadlines(agent, 5.0, timed_out.append)
+    agent, reports = _Tools(), _Reports()
+    await with_deadlines(agent, 5.0, reports)
     tools = {tool.info.name: tool for tool in agent.tools if isinstance(tool, llm.FunctionTool)}
 
     with pytest.raises(ToolError, match=r"the stuck tool did not finish within 0\.05 s"):
@@ -223,13 +238,13 @@ async def test_a_tool_past_its_deadline_is_stopped_and_the_model_told() -> None:
     with pytest.raises(TimeoutError):  # its own, not ours: not counted
         await tools["own_timeout"]()
     assert await tools["quick"]() == "done"
-    assert timed_out == ["stuck"]
+    assert reports.told == [("timed_out", "stuck")]
 
 
 async def test_an_agent_prepared_twice_keeps_one_deadline_per_tool() -> None:
     """A handoff back to an agent prepares it again: its tools are not wrapped twice."""
     agent = _Tools()
-    await with_deadlines(agent, 5.0, lambda name: None)
+    await with_deadlines(agent, 5.0, _Reports())
     wrapped = list(agent.tools)
-    await with_deadlines(agent, 5.0, lambda name: None)
+    await with_deadlines(agent, 5.0, _Reports())
     assert all(a is b for a, b in zip(agent.tools, wrapped, strict=True))

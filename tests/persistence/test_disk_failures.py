@@ -22,10 +22,10 @@ def fill_the_disk(monkeypatch: pytest.MonkeyPatch) -> sqlite3.OperationalError:
     """From now on every spool insert fails as on a full disk."""
     full = disk_full()
 
-    def insert(self: Spool, rows: Iterable[tuple[str, str, str]]) -> int:
+    def insert(self: Spool, rows: Iterable[tuple[str, str, str, str | None]]) -> int:
         raise full
 
-    monkeypatch.setattr(Spool, "insert", insert)
+    monkeypatch.setattr(Spool, "insert_bound", insert)
     return full
 
 

@@ -4,6 +4,7 @@ event itself dead-letters it, and ``voicefsm outbox requeue`` sends dead rows ag
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from pathlib import Path
@@ -36,8 +37,17 @@ async def test_a_url_with_a_path_too_many_keeps_every_write_and_says_so_once(
     assert len(told) == 1  # on change, not per attempt
     assert "VOICEFSM_BACKEND_URL" in told[0].getMessage()
     assert told[0].url.startswith(wrong)  # type: ignore[attr-defined]
+    # The rows are bound for the wrong URL: a relay to the right one leaves them alone...
     async with outbox_to(backend.url, spool_path) as fixed:
-        assert await fixed.flush(10) == 0
+        assert await fixed.flush(0.5) == 21
+    assert backend.stored_keys() == []
+    # ...until the operator moves them.
+    drained = await asyncio.to_thread(
+        main,
+        ["outbox", "drain", "--spool", str(spool_path), "--backend-url", backend.url,
+         "--rebind-from", wrong],
+    )  # fmt: skip
+    assert drained == 0
     assert sorted(backend.stored_keys()) == [event(i).idempotency_key for i in range(21)]
 
 

@@ -4,6 +4,8 @@ nothing invented, no crash, every check held."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from trials.crash import run_crash_trials, run_sigterm_trial
@@ -12,10 +14,14 @@ from trials.flow_resume import MODES, run_flow_resume_trials
 from trials.ledger import Applied, Message, account
 from trials.load import run_load
 from trials.saturation import run_saturation
+from trials.scale_out import run_scale_out
+from trials.shared_spool import run_shared_spool
 from trials.storage import CASES as STORAGE_CASES
 from trials.storage import run_storage_faults
 from trials.summary import GroupResult
+from trials.support import POSTGRES_URL
 from trials.tools import run_tool_faults
+from trials.user_code import run_user_code_faults
 from voicefsm.ids import SessionId
 from voicefsm.persistence.targets import summary_key
 
@@ -61,6 +67,30 @@ def test_storage_faults_never_hold_a_call_nor_lose_an_acknowledged_write(case: s
 @pytest.mark.slow
 def test_tool_faults_are_contained_recorded_once_and_lose_nothing() -> None:
     run_tool_faults(full=False).assert_ok()
+
+
+@pytest.mark.slow
+def test_user_code_faults_are_contained_and_every_session_exits_persisted() -> None:
+    run_user_code_faults(full=False, seed=20261207).assert_ok()
+
+
+@pytest.mark.slow
+def test_processes_sharing_a_spool_deliver_only_to_their_own_backend() -> None:
+    result = run_shared_spool(processes=2, per_process=20)
+    assert result.acknowledged == 40
+    result.assert_ok()
+
+
+@pytest.mark.slow
+def test_scale_out_loses_and_repeats_nothing_when_a_replica_and_a_worker_die() -> None:
+    """Two workers, two backend replicas on PostgreSQL; one of each SIGKILLed mid-run."""
+    if POSTGRES_URL is None:
+        if os.environ.get("CI"):
+            pytest.fail("VOICEFSM_TEST_POSTGRES_URL is not set under CI")
+        pytest.skip("no PostgreSQL: set VOICEFSM_TEST_POSTGRES_URL to run these")
+    result = run_scale_out(POSTGRES_URL, workers=2, per_worker=3)
+    assert result.acknowledged > 0
+    result.assert_ok()
 
 
 @pytest.mark.slow

@@ -132,6 +132,17 @@ def backend_http(base_url: str, **options: object) -> httpx.AsyncClient:
     return httpx.AsyncClient(base_url=base_url, verify=shared_tls_context(), **options)  # type: ignore[arg-type]
 
 
+def backend_destination(url: str | httpx.URL) -> str:
+    """Which backend ``url`` names, as a spooled write records it: scheme, host, port and path,
+    normalised (case, default port, trailing slash); never credentials, query or fragment."""
+    parsed = httpx.URL(str(url))
+    scheme = parsed.scheme.lower()
+    default = {"http": 80, "https": 443}.get(scheme)
+    port = f":{parsed.port}" if parsed.port not in (None, default) else ""
+    path = parsed.path.rstrip("/")
+    return f"{scheme}://{parsed.host.lower()}{port}{path}"
+
+
 class BackendClient:
     """Typed calls to the backend. ``http`` carries the base URL and transport; we add auth."""
 
@@ -144,6 +155,9 @@ class BackendClient:
         write_timeout_s: float = 5.0,
     ) -> None:
         self._http = http
+        #: Which backend this is (:func:`backend_destination`): its spooled writes are bound
+        #: for it, and its relays deliver only those.
+        self.destination = backend_destination(http.base_url)
         self._auth = BearerToken(token) if token is not None else None
         self._read_deadline = read_deadline_s
         self._write_timeout = httpx.Timeout(write_timeout_s)

@@ -80,6 +80,13 @@ def build_parser() -> argparse.ArgumentParser:
     drain.add_argument(
         "--timeout", type=seconds, default=60.0, help="give up after this many seconds (60)"
     )
+    drain.add_argument(
+        "--rebind-from",
+        type=http_url,
+        metavar="URL",
+        help="also deliver the rows bound for the backend at URL (a wrong or retired URL): "
+        "they are bound for this one first",
+    )
     requeue = actions.add_parser(
         "requeue",
         help="make dead rows pending again, once the cause of their refusal is fixed",

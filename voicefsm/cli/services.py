@@ -87,7 +87,7 @@ def run_outbox(args: argparse.Namespace) -> int:
         if backend_url is None:
             return fail(command, "no backend: pass --backend-url or set VOICEFSM_BACKEND_URL")
         delivered, pending, dead = commands.run_drain(
-            spool, backend_url, settings.backend_token, args.timeout
+            spool, backend_url, settings.backend_token, args.timeout, args.rebind_from
         )
     except OutboxError as exc:
         return fail(command, str(exc))

@@ -152,12 +152,18 @@ def _simulate(args: argparse.Namespace, stop: StopRequest) -> int:  # noqa: PLR0
 
 def _settings(args: argparse.Namespace) -> Settings:
     """The settings, with ``--data-dir`` (both of simulate's files move: its spool and its
-    embedded backend's database) and ``--backend-url``; directories made ready or exit 2."""
+    embedded backend's database) and ``--backend-url``; directories made ready or exit 2.
+    Without either, the spool is ``<data dir>/simulate/outbox.sqlite3``, not the worker's."""
     if args.data_dir is not None:
         spool = args.data_dir / "outbox.sqlite3"
         settings = settings_or_exit("simulate", data_dir=args.data_dir, spool_path=spool)
     else:
         settings = settings_or_exit("simulate")
+        if "spool_path" not in settings.model_fields_set:
+            # Never production's spool by default: a throwaway call's writes and a worker's
+            # stay apart (their rows are bound to their backends besides).
+            spool = settings.data_dir / "simulate" / "outbox.sqlite3"
+            settings = settings.model_copy(update={"spool_path": spool})
     ready_or_exit("simulate", lambda: data_directory(settings), lambda: spool_directory(settings))
     if args.backend_url:
         settings = settings.model_copy(update={"backend_url": args.backend_url})

@@ -11,6 +11,7 @@ hooks, phrases and tool deadlines along, and the agent's own events go to the se
 from __future__ import annotations
 
 import asyncio
+import threading
 from typing import Any
 
 from livekit.agents import Agent, AgentSession, llm
@@ -64,6 +65,7 @@ class AgentBridge:
         self._settings = settings
         self._tasks = tasks
         self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
         #: The agent in charge: the first one, then each one handed off to.
         self.agent: Agent = agent
         hooks.use(agent)
@@ -90,7 +92,11 @@ class AgentBridge:
 
     def end_call(self) -> None:
         """The agent ends the call, once the greeting or reply in progress has been heard
-        (a tool calls this from inside that reply)."""
+        (a tool calls this from inside that reply). From a sync hook's or tool's thread it is
+        handed to the loop: the lifecycle is only ever fired there."""
+        if threading.get_ident() != self._loop_thread:
+            self._loop.call_soon_threadsafe(self.end_call)
+            return
         speech = self._pipeline.unfinished_speech()
         if speech is None:
             self._lifecycle.fire(EndCall())
@@ -119,7 +125,7 @@ class AgentBridge:
 
     async def prepare(self, agent: Agent) -> None:
         """Ready an agent to run in this session: its tools get their deadlines."""
-        await with_deadlines(agent, self._settings.tool_deadline_s, self._tools.timed_out)
+        await with_deadlines(agent, self._settings.tool_deadline_s, self._tools)
 
     def _end_call_next_tick(self, _speech: SpeechHandle) -> None:
         self._loop.call_soon(self._end_call_now)

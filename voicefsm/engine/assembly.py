@@ -28,6 +28,7 @@ from voicefsm.engine.observers import Observers
 from voicefsm.engine.participants import RoomEvents
 from voicefsm.engine.room_control import RoomControl
 from voicefsm.engine.session import VoiceSession
+from voicefsm.engine.thread_safe_session import ThreadSafeAgentSession
 from voicefsm.persistence.outbox import Outbox
 from voicefsm.providers import Providers
 from voicefsm.providers.turns import merged
@@ -39,8 +40,9 @@ AttachIO = Callable[[VoiceSession], Mapping[str, Any]]
 
 
 def build_agent_session(providers: Providers, settings: Settings) -> AgentSession[Any]:
-    """The livekit session, configured for the lifecycle to decide when to reply."""
-    return AgentSession(
+    """The livekit session, configured for the lifecycle to decide when to reply (and safe to
+    drive from a sync hook's or tool's thread)."""
+    return ThreadSafeAgentSession(
         stt=providers.stt or NOT_GIVEN,
         llm=providers.llm,
         tts=providers.tts or NOT_GIVEN,

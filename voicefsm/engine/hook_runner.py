@@ -1,24 +1,25 @@
 """Running an agent's lifecycle hooks (:mod:`voicefsm.agent.hooks`) off the voice path.
 
-On each transition the runner takes a snapshot for the matching hooks and starts each in a task:
-an async hook under ``hook_deadline_s``, a sync one in a daemon thread of its own (a hook that
-never returns is left behind, never waited for). Whatever a hook does (raise, hang, write
-nonsense) is logged with a static message, counted by outcome, and the call goes on.
+On each transition the runner takes a snapshot for the matching hooks and runs each contained
+(:mod:`voicefsm.engine.user_code`) under ``hook_deadline_s``: an async hook in a task on the
+loop, a sync one in a daemon thread of its own; one still running at the deadline is abandoned,
+never waited for. Whatever a hook does (raise, ``sys.exit``, hang, ignore cancellation, block
+the loop) is logged with a static message, counted by outcome, and the call goes on.
 """
 
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Callable, Sequence
 
 from voicefsm.agent.hooks import Hook, HookContext, HookPoint, find_hooks
 from voicefsm.engine.participants import CallerContext
+from voicefsm.engine.user_code import UserCode, run_contained
 from voicefsm.engine.writes import SessionWrites
 from voicefsm.lifecycle import TRANSITIONS, Lifecycle, TimelineEntry
 from voicefsm.logs import Log
 
-#: Told each hook run: (hook name, "ok" | "failed" | "timeout").
+#: Told each hook run: (hook name, "ok" | "failed" | "timeout" | "stalled").
 HookOutcome = Callable[[str, str], None]
 
 #: (state, trigger) pairs whose edge re-enters the state (exit and enter run). Any other
@@ -106,56 +107,13 @@ class HookRunner:
             task.add_done_callback(self._running.discard)
 
     async def _run(self, hook: Hook, context: HookContext) -> None:
-        extra = {"hook": hook.name, "at": hook.spec.label}
-        try:
-            if hook.is_async:
-                async with asyncio.timeout(self._deadline_s):
-                    await hook.call(context)  # type: ignore[misc]
-            else:
-                await asyncio.wait_for(_in_thread(hook, context), self._deadline_s)
-        except TimeoutError:
-            self._log.warning("agent hook timed out; the call goes on", extra=extra)
-            self._count(hook, "timeout")
-        except Exception as exc:
-            # The exception's message may carry anything: log its type only.
-            self._log.error(
-                "agent hook failed; the call goes on",
-                extra=extra | {"error_type": type(exc).__name__},
-            )
-            self._count(hook, "failed")
-        else:
-            self._count(hook, "ok")
+        code = UserCode("hook", hook.name, self._log)
+        ran = await run_contained(
+            code, lambda: hook.call(context), is_async=hook.is_async, deadline_s=self._deadline_s
+        )
+        self._count(hook, ran.outcome)
 
     def _count(self, hook: Hook, outcome: str) -> None:
         self._record.counters.hooks[outcome] += 1
         for listener in self._outcome_listeners:
             listener(hook.name, outcome)
-
-
-async def _in_thread(hook: Hook, context: HookContext) -> None:
-    """Run a sync hook in a daemon thread, so that one that never returns cannot hold up the
-    loop, the call or the process's exit."""
-    loop = asyncio.get_running_loop()
-    done: asyncio.Future[None] = loop.create_future()
-
-    def settle(error: BaseException | None) -> None:
-        if done.cancelled():
-            return
-        if error is None:
-            done.set_result(None)
-        else:
-            done.set_exception(error)
-
-    def target() -> None:
-        error: BaseException | None = None
-        try:
-            hook.call(context)
-        except BaseException as exc:
-            error = exc
-        try:
-            loop.call_soon_threadsafe(settle, error)
-        except RuntimeError:  # a hook given up on finished after its session's loop closed
-            return
-
-    threading.Thread(target=target, name=f"voicefsm-hook-{hook.name}", daemon=True).start()
-    await done

@@ -56,6 +56,12 @@ def kind_of(participant: object) -> ParticipantKind:
     return _KINDS.get(kind, "other") if isinstance(kind, int) else "other"
 
 
+def _connection(participant: object) -> object:
+    """Which connection of its identity ``participant`` is: livekit's sid (each connection gets
+    its own), else the object itself."""
+    return _text(getattr(participant, "sid", None)) or id(participant)
+
+
 def _text(value: object) -> str | None:
     # A participant built by a mock (or a newer livekit) may carry anything: only text counts.
     return value if isinstance(value, str) and value else None
@@ -110,6 +116,9 @@ class ParticipantWatch:
         self._caller_context = caller_context
         self._rejoin = rejoin
         self._room: RoomEvents | None = None
+        #: Each identity's current connection (its sid): a caller who rejoins before their old
+        #: connection's disconnect arrives is still here when it does.
+        self._connections: dict[str, object] = {}
         self._handlers: dict[str, Callable[..., None]] = {
             "participant_connected": self._connected,
             "participant_disconnected": self._disconnected,
@@ -156,6 +165,8 @@ class ParticipantWatch:
             rejoined = self._record.participant_joined(
                 identity, metadata.value, kind=kind_of(participant), attributes=attributes.value
             )
+            if identity in self._record.participants:  # (a flooded room's extras are not)
+                self._connections[identity] = _connection(participant)
             if identity != self.caller:
                 return
             self._caller_context.changed(metadata.value, attributes.value)
@@ -166,6 +177,13 @@ class ParticipantWatch:
 
     def _disconnected(self, participant: object) -> None:
         def leave(identity: str) -> None:
+            current = self._connections.get(identity)
+            if current is not None and current != _connection(participant):
+                # The identity connected again before this, its old connection's disconnect,
+                # arrived: it is still in the room.
+                _LOG.info("a replaced connection's disconnect ignored; the participant stays")
+                return
+            self._connections.pop(identity, None)
             self._record.participant_left(identity)
             if identity == self.caller:
                 self._rejoin.caller_away(True)

@@ -145,6 +145,7 @@ class VoiceSession:
             self.lifecycle,
             self.pipeline,
             filler_after_s=settings.tool_filler_after_s,
+            log=log,
         )
         self.turns = EarlyTurns(self.lifecycle)
         self.agent_bridge = AgentBridge(

@@ -58,7 +58,7 @@ class SessionCounters:
     writes_refused: int = 0
     errors: Counter[str] = field(default_factory=Counter)
     app_events: int = 0
-    #: Hook runs by outcome ("ok", "failed", "timeout").
+    #: Hook runs by outcome ("ok", "failed", "timeout", "stalled").
     hooks: Counter[str] = field(default_factory=Counter)
 
     def as_json(self) -> dict[str, object]:

@@ -11,14 +11,17 @@ agent's filler ("One moment, please.").
 
 Tools have deadlines of their own (``VOICEFSM_TOOL_DEADLINE_S``, or
 :func:`voicefsm.agent.tool_deadline` on one tool): :func:`with_deadlines` wraps each of an
-agent's tools, so one that overruns is stopped and the model is told (``ToolError``); its
-outcome is ``timeout``.
+agent's tools, so one that overruns is stopped, or abandoned if it ignores cancellation, and
+the model is told (``ToolError``); its outcome is ``timeout``. A plain ``def`` tool runs in a
+thread of its own; an async one that blocks the loop is ``stalled``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import inspect
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -37,36 +40,67 @@ from livekit.agents.voice import SpeechHandle
 
 from voicefsm import livekit_compat
 from voicefsm.agent.tools import DEADLINE_MARK
+from voicefsm.engine.user_code import UserCode, run_contained
 from voicefsm.lifecycle import Lifecycle, ToolCall, ToolFinished, ToolOutcome, ToolStarted
+from voicefsm.logs import Log
+
+_LOG = logging.getLogger("voicefsm.agent")
+
+
+class ToolReports(Protocol):
+    """Where a tool's deadline wrapper reports what it saw (implemented by :class:`ToolWatch`)."""
+
+    @property
+    def log(self) -> Log: ...
+
+    def timed_out(self, name: str) -> None:
+        """The tool ran past its deadline: it was stopped or abandoned."""
+
+    def stalled(self, name: str) -> None:
+        """The tool blocked the event loop."""
 
 
 def _deadlined(
-    tool: llm.FunctionTool[..., Any], seconds: float, on_timeout: Callable[[str], None]
+    tool: llm.FunctionTool[..., Any], seconds: float, reports: ToolReports
 ) -> llm.FunctionTool[..., Any]:
     name = tool.info.name
+    # A plain ``def`` tool runs in a thread (livekit would run it on the loop, then await its
+    # result); ``__wrapped__`` is the function ``@function_tool`` was given.
+    is_async = inspect.iscoroutinefunction(getattr(tool, "__wrapped__", tool))
 
     @functools.wraps(tool)
     async def call(*args: Any, **kwargs: Any) -> Any:  # noqa: ANN401 (the tool's own)
-        try:
-            async with asyncio.timeout(seconds) as window:
-                return await tool(*args, **kwargs)
-        except TimeoutError:
-            if not window.expired():
-                raise  # the tool's own timeout, not ours
-            on_timeout(name)
+        # Exceptions go on to livekit, which tells the model (a ToolError's message, or that
+        # an internal error occurred) and logs them; whatever else the tool raises
+        # (SystemExit...) is contained and logged here.
+        code = UserCode("tool", name, reports.log, passed_on=(Exception,))
+        ran = await run_contained(
+            code, lambda: tool(*args, **kwargs), is_async=is_async, deadline_s=seconds
+        )
+        if ran.outcome == "timeout":
+            reports.timed_out(name)
             msg = f"the {name} tool did not finish within {seconds:g} s"
-            raise ToolError(msg) from None
+            raise ToolError(msg)
+        if ran.outcome == "failed":
+            if isinstance(ran.error, Exception):
+                raise ran.error
+            msg = f"the {name} tool failed"
+            raise ToolError(msg)
+        if ran.outcome == "stalled":
+            reports.stalled(name)
+        return ran.value
 
     return llm.FunctionTool(call, tool.info)
 
 
-async def with_deadlines(agent: Agent, default_s: float, on_timeout: Callable[[str], None]) -> None:
-    """Wrap each of ``agent``'s function tools in its deadline (livekit has none)."""
+async def with_deadlines(agent: Agent, default_s: float, reports: ToolReports) -> None:
+    """Wrap each of ``agent``'s function tools in its deadline (livekit has none), run
+    contained (:mod:`voicefsm.engine.user_code`)."""
     tools: list[llm.Tool | llm.Toolset] = []
     for tool in agent.tools:
         if isinstance(tool, llm.FunctionTool) and not getattr(tool, "__voicefsm_wrapped__", False):
             seconds = getattr(tool, DEADLINE_MARK, default_s)
-            wrapped = _deadlined(tool, seconds, on_timeout)
+            wrapped = _deadlined(tool, seconds, reports)
             wrapped.__voicefsm_wrapped__ = True  # type: ignore[attr-defined]
             tools.append(wrapped)
         else:
@@ -120,13 +154,17 @@ class ToolWatch:
         replies: ToolReplies,
         *,
         filler_after_s: float,
+        log: Log = _LOG,
     ) -> None:
+        #: Where contained tool code logs (the session's log).
+        self.log = log
         self._lifecycle = lifecycle
         self._replies = replies
         self._filler_after_s = filler_after_s
         self._running: dict[str, _Running] = {}
         self._batches: dict[str, _Batch] = {}  # by speech id
         self._timed_out: dict[str, int] = {}  # tool name -> timeouts not yet matched to a call
+        self._stalled: dict[str, int] = {}  # tool name -> stalls not yet matched to a call
         self._listeners: list[Callable[[ToolCall], None]] = []
         listener = livekit_compat.event_listener
         agent_session.on("tool_execution_updated", listener(self._updated))
@@ -139,6 +177,10 @@ class ToolWatch:
     def timed_out(self, name: str) -> None:
         """A tool's deadline wrapper stopped it (the next error of that tool is a timeout)."""
         self._timed_out[name] = self._timed_out.get(name, 0) + 1
+
+    def stalled(self, name: str) -> None:
+        """A tool blocked the loop (its next result is recorded ``stalled``, not ``ok``)."""
+        self._stalled[name] = self._stalled.get(name, 0) + 1
 
     def _updated(self, event: ToolExecutionUpdatedEvent) -> None:
         update = event.update
@@ -202,6 +244,9 @@ class ToolWatch:
             if self._timed_out.get(call.name):
                 self._timed_out[call.name] -= 1
                 outcome = ToolOutcome.TIMEOUT
+        elif self._stalled.get(call.name):
+            self._stalled[call.name] -= 1
+            outcome = ToolOutcome.STALLED
         elif output is not None and not output.reply_required and not interrupted:
             # (livekit also drops the reply of a tool whose speech was interrupted: that is the
             # barge-in, not the tool asking for silence.)

@@ -156,7 +156,7 @@ class SessionWrites:
                 interrupted=call.interrupted,
             )
         )
-        if call.outcome in (ToolOutcome.ERROR, ToolOutcome.TIMEOUT):
+        if call.outcome in (ToolOutcome.ERROR, ToolOutcome.TIMEOUT, ToolOutcome.STALLED):
             self.error("tool", f"Tool{call.outcome.value.title()}", recoverable=True)
 
     def handoff(self, from_agent: str, to_agent: str) -> None:

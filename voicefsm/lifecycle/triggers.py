@@ -139,7 +139,8 @@ class ToolOutcome(StrEnum):
     OK = "ok"  # returned a result, and the model replies to it
     NO_REPLY = "no_reply"  # returned None (livekit's "no reply wanted"): nothing more is said
     ERROR = "error"  # raised: the model is told, and replies
-    TIMEOUT = "timeout"  # ran past its deadline: stopped, and the model is told
+    TIMEOUT = "timeout"  # ran past its deadline: stopped (or abandoned), and the model is told
+    STALLED = "stalled"  # blocked the event loop (every call of the process froze meanwhile)
     CANCELLED = "cancelled"  # cancelled (a tool flagged cancellable, the session closing)
 
 

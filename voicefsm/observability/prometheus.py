@@ -124,7 +124,7 @@ class PrometheusMetrics:
         )
         self.hook_runs = Counter(
             "voicefsm_hook_runs",
-            "Agent hook runs by hook and outcome (ok, failed, timeout).",
+            "Agent hook runs by hook and outcome (ok, failed, timeout, stalled).",
             ["hook", "outcome"],
             registry=registry,
         )

@@ -11,7 +11,7 @@ from typing import TypeVar
 
 from pydantic import SecretStr
 
-from voicefsm.backend.client import BackendClient, backend_http
+from voicefsm.backend.client import BackendClient, backend_destination, backend_http
 from voicefsm.errors import OutboxError
 from voicefsm.ids import ConversationId, SessionId
 from voicefsm.persistence.causes import describe_failure
@@ -54,11 +54,20 @@ def format_status(spool_path: Path, status: SpoolStatus, *, as_json: bool) -> st
 
 
 async def drain(
-    spool_path: Path, backend_url: str, token: SecretStr | None, timeout_s: float
+    spool_path: Path,
+    backend_url: str,
+    token: SecretStr | None,
+    timeout_s: float,
+    rebind_from: str | None = None,
 ) -> tuple[int, int, int]:
-    """Deliver what the spool holds; returns (delivered, pending, dead)."""
+    """Deliver what the spool holds for this backend (and, with ``rebind_from``, what it holds
+    for that other one, bound for this one first); returns (delivered, pending, dead)."""
     async with backend_http(backend_url) as http:
-        outbox = Outbox(spool_path, BackendClient(http, token=token), drain_all=True)
+        client = BackendClient(http, token=token)
+        if rebind_from is not None:
+            source = backend_destination(rebind_from)
+            await asyncio.to_thread(_rebind, spool_path, source, client.destination)
+        outbox = Outbox(spool_path, client, drain_all=True)
         await outbox.start()
         try:
             await outbox.flush(timeout_s)
@@ -69,11 +78,24 @@ async def drain(
     return stats.delivered, status.pending, status.dead
 
 
+def _rebind(spool_path: Path, source: str, destination: str) -> None:
+    spool = Spool(spool_path)
+    try:
+        spool.rebind(source, destination)
+    finally:
+        spool.close()
+
+
 def run_drain(
-    spool_path: Path, backend_url: str, token: SecretStr | None, timeout_s: float
+    spool_path: Path,
+    backend_url: str,
+    token: SecretStr | None,
+    timeout_s: float,
+    rebind_from: str | None = None,
 ) -> tuple[int, int, int]:
     return _spool_call(
-        spool_path, lambda: asyncio.run(drain(spool_path, backend_url, token, timeout_s))
+        spool_path,
+        lambda: asyncio.run(drain(spool_path, backend_url, token, timeout_s, rebind_from)),
     )
 
 

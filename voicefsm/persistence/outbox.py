@@ -66,6 +66,9 @@ class Outbox:
         self.spool_path = Path(spool_path)
         self._drain_all = drain_all
         self._client = client
+        #: Where its writes are bound (a spool shared with another backend's process keeps
+        #: them apart); None without a client: whichever drain delivers them.
+        self._destination = None if client is None else client.destination
         self._max_pending = max_pending
         self._policy = policy
         self._external_on_commit = on_commit
@@ -199,7 +202,9 @@ class Outbox:
             raise SpoolFullError(msg)
         self._submitted += 1
         self._targets.add(target)
-        write = spool_writer.Write(key, target, body, self._committed, self._diverted)
+        write = spool_writer.Write(
+            key, target, body, self._committed, self._diverted, self._destination
+        )
         if writer is None:  # degraded: no spool to take it
             self._take_directly([write])
             return

@@ -202,7 +202,11 @@ class Relay:
         """Lease one batch and deliver it; False when there was nothing to do (or no way to)."""
         policy = self._policy
         lease = partial(
-            Spool.lease, limit=policy.batch_size, lease_s=policy.lease_s, token=self._token
+            Spool.lease,
+            limit=policy.batch_size,
+            lease_s=policy.lease_s,
+            token=self._token,
+            destination=self._client.destination,  # another backend's rows are not ours
         )
         if self._own_targets is None:
             rows = await self._db(lease)

@@ -6,7 +6,8 @@ module: the outbox's writer thread and relay do (blocking calls, off the event l
 Rows are leased to the process delivering them, so that several processes sharing one spool do
 not all send the same rows; a lease whose owner process has died is free at once, so a new process
 resumes a crashed one's deliveries without waiting. Delivered rows are deleted; rows the backend
-refuses for good are kept, marked dead, for an operator to inspect.
+refuses for good are kept, marked dead, for an operator to inspect. Each row is bound for one
+backend (``destination``): a relay leases only its own backend's rows.
 """
 
 from __future__ import annotations
@@ -17,12 +18,13 @@ import time
 import uuid
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
 from voicefsm.ids import ConversationId, SessionId
 from voicefsm.persistence import spool_clock, spool_file
-from voicefsm.persistence.spool_lock import Transaction, process_lock
+from voicefsm.persistence.spool_lock import Transaction, process_alive, process_lock
 from voicefsm.persistence.targets import SpoolTarget, session_key_pattern
 
 T = TypeVar("T")
@@ -42,12 +44,13 @@ CREATE TABLE IF NOT EXISTS outbox (
     dead            INTEGER NOT NULL DEFAULT 0,
     last_error      TEXT,
     created_boot    REAL,               -- the boot clock then, for a true age (see spool_clock)
-    boot            INTEGER             -- which boot that clock belongs to
+    boot            INTEGER,            -- which boot that clock belongs to
+    destination     TEXT                -- the backend it is bound for (NULL: any, as before)
 );
 CREATE INDEX IF NOT EXISTS outbox_ready ON outbox (dead, seq);
 """
 #: Columns added since the first spools, added to an older spool when it is opened.
-_ADDED_COLUMNS = (("created_boot", "REAL"), ("boot", "INTEGER"))
+_ADDED_COLUMNS = (("created_boot", "REAL"), ("boot", "INTEGER"), ("destination", "TEXT"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,16 +67,6 @@ class SpoolStatus:
     pending: int
     dead: int
     oldest_age_s: float | None
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, owned by someone else
-        return True
-    return True
 
 
 class Spool:
@@ -126,8 +119,12 @@ class Spool:
     def close(self) -> None:
         self._db.close()
 
-    def insert(self, rows: Iterable[tuple[str, str, str]]) -> int:
-        """Commit ``(idempotency_key, target, body)`` rows in one transaction.
+    def insert(self, rows: Iterable[tuple[str, str, str]], destination: str | None = None) -> int:
+        """Commit ``(idempotency_key, target, body)`` rows bound for ``destination``."""
+        return self.insert_bound((key, target, body, destination) for key, target, body in rows)
+
+    def insert_bound(self, rows: Iterable[tuple[str, str, str, str | None]]) -> int:
+        """Commit ``(idempotency_key, target, body, destination)`` rows in one transaction.
 
         A key already spooled is kept as it is (the same write, handed over twice).
         Returns how many rows were new.
@@ -136,10 +133,9 @@ class Spool:
         with self._transaction():
             before = self._db.total_changes
             self._db.executemany(
-                "INSERT OR IGNORE INTO outbox "
-                "(idempotency_key, target, body, created_at, created_boot, boot) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                ((key, target, body, now, boot_now, boot) for key, target, body in rows),
+                "INSERT OR IGNORE INTO outbox (idempotency_key, target, body, destination, "
+                "created_at, created_boot, boot) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                ((*row, now, boot_now, boot) for row in rows),
             )
             return self._db.total_changes - before
 
@@ -151,9 +147,11 @@ class Spool:
         targets: Collection[str] | None = None,
         older_than_s: float = 0.0,
         token: str | None = None,
+        destination: str | None = None,
     ) -> list[SpoolRow]:
         """Take up to ``limit`` deliverable rows, oldest first, for ``lease_s`` seconds: rows of
-        ``targets`` only when given, and only rows spooled at least ``older_than_s`` ago.
+        ``targets`` only when given, only rows spooled at least ``older_than_s`` ago, and, given
+        a ``destination``, only rows bound for it (or for none: spooled before rows were bound).
 
         Many relays share a spool (one per session; sessions in several processes), so the
         write lock is the scarce thing: candidates are found with a plain read first (WAL
@@ -163,15 +161,20 @@ class Spool:
         token = token or self._token
         if targets is not None and not targets:
             return []
-        if not self._free_seqs(
-            limit, time.time(), lease_s, targets=targets, older_than_s=older_than_s, token=token
-        ):
+        choice = partial(
+            self._free_seqs,
+            limit,
+            lease_s=lease_s,
+            targets=targets,
+            older_than_s=older_than_s,
+            token=token,
+            destination=destination,
+        )
+        if not choice(time.time()):
             return []
         with self._transaction():
             now = time.time()
-            seqs = self._free_seqs(
-                limit, now, lease_s, targets=targets, older_than_s=older_than_s, token=token
-            )
+            seqs = choice(now)
             self._db.executemany(
                 "UPDATE outbox SET lease_owner = ?, lease_token = ?, lease_until = ? WHERE seq = ?",
                 ((self._pid, token, now + lease_s, seq) for seq in seqs),
@@ -188,11 +191,12 @@ class Spool:
         self,
         limit: int,
         now: float,
-        lease_s: float,
         *,
+        lease_s: float,
         targets: Collection[str] | None,
         older_than_s: float,
         token: str,
+        destination: str | None,
     ) -> list[int]:
         """Deliverable rows nobody alive holds: unleased, expired, ours, or a dead process's.
 
@@ -209,6 +213,9 @@ class Spool:
         if targets is not None:
             query += f" AND target IN ({','.join('?' * len(targets))})"
             parameters += sorted(targets)
+        if destination is not None:
+            query += " AND (destination = ? OR destination IS NULL)"
+            parameters.append(destination)
         candidates = self._db.execute(
             query + " ORDER BY seq LIMIT ?", [*parameters, limit * 4]
         ).fetchall()
@@ -220,7 +227,7 @@ class Spool:
                 free.append(seq)
             elif owner != self._pid:
                 if owner not in alive:
-                    alive[owner] = _process_alive(owner)
+                    alive[owner] = process_alive(owner)
                 if not alive[owner]:
                     free.append(seq)
             if len(free) == limit:
@@ -274,6 +281,12 @@ class Spool:
             parameters += session_key_pattern(session_id)
         with self._transaction():
             return self._db.execute(query, parameters).rowcount
+
+    def rebind(self, source: str, destination: str) -> int:
+        """Bind the rows bound for backend ``source`` for ``destination`` (an operator's move)."""
+        with self._transaction():
+            query = "UPDATE outbox SET destination = ? WHERE destination = ?"
+            return self._db.execute(query, (destination, source)).rowcount
 
     def unlease(self, token: str | None = None) -> None:
         """Give back every lease held under ``token`` (this connection's by default): its

@@ -1,7 +1,9 @@
-"""Taking a spool's write lock: one transaction at a time per process, ``BEGIN IMMEDIATE``."""
+"""Taking a spool's write lock: one transaction at a time per process, ``BEGIN IMMEDIATE``;
+and whether a lease's holder is still alive."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from pathlib import Path
@@ -60,3 +62,14 @@ def process_lock(path: Path) -> threading.Lock:
     key = path.resolve()
     with _PROCESS_LOCKS_GUARD:
         return _PROCESS_LOCKS.setdefault(key, threading.Lock())
+
+
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` (a lease's owner) is alive: a dead one's leases are free."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by someone else
+        return True
+    return True

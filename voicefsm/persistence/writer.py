@@ -58,6 +58,8 @@ class Write:
     body: LazyBody
     listener: CommitListener
     diverted: DivertListener
+    #: The backend it is bound for (``BackendClient.destination``); None: whichever delivers.
+    destination: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,12 +155,12 @@ class SpoolWriter(threading.Thread):
         for write in batch:
             body = write.body() if callable(write.body) else write.body
             text = body if isinstance(body, str) else body.model_dump_json(by_alias=True)
-            rows.append((write.key, write.target, text))
+            rows.append((write.key, write.target, text, write.destination))
         started = time.monotonic()
         delay = 0.05
         while True:
             try:
-                spool.insert(rows)
+                spool.insert_bound(rows)
             except Exception as exc:  # e.g. disk full, or locked past the busy timeout
                 self._told.failing(
                     causes.error_name(exc),

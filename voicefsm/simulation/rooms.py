@@ -15,6 +15,7 @@ registered on it never fire.
 from __future__ import annotations
 
 import threading
+import uuid
 from dataclasses import dataclass, field
 
 from livekit import rtc
@@ -25,12 +26,14 @@ STANDARD, SIP, AGENT = 0, 3, 4
 
 @dataclass
 class SimulatedParticipant:
-    """The part of ``rtc.RemoteParticipant`` voicefsm reads."""
+    """The part of ``rtc.RemoteParticipant`` voicefsm reads; ``sid`` names this connection (a
+    participant who connects again is a new one, with the same identity)."""
 
     identity: str
     metadata: str = ""
     attributes: dict[str, str] = field(default_factory=dict)
     kind: int = STANDARD
+    sid: str = field(default_factory=lambda: f"PA_{uuid.uuid4().hex[:12]}")
 
 
 @dataclass
@@ -84,8 +87,28 @@ class SimulatedRoom(rtc.EventEmitter[str]):
     # -- what participants do -------------------------------------------------------------------
 
     def join(self, participant: SimulatedParticipant) -> None:
+        """``participant`` connects. An identity already here is a duplicate-identity reconnect:
+        as livekit's SDK orders it, the old connection's disconnect comes first."""
+        old = self.remote_participants.get(participant.identity)
+        if old is not None and old.sid != participant.sid:
+            self.leave(old.identity)
         self.remote_participants[participant.identity] = participant
         self.emit("participant_connected", participant)
+
+    def rejoin_before_the_drop(self, participant: SimulatedParticipant) -> SimulatedParticipant:
+        """``participant`` connects again while its old connection is still here, whose
+        disconnect comes later (:meth:`drop`): the order a transport may deliver them in.
+        Returns the old connection."""
+        old = self.remote_participants[participant.identity]
+        self.remote_participants[participant.identity] = participant
+        self.emit("participant_connected", participant)
+        return old
+
+    def drop(self, connection: SimulatedParticipant) -> None:
+        """The disconnect of ``connection`` (one :meth:`rejoin_before_the_drop` replaced)."""
+        if self.remote_participants.get(connection.identity) is connection:
+            del self.remote_participants[connection.identity]
+        self.emit("participant_disconnected", connection)
 
     def leave(self, identity: str) -> None:
         participant = self.remote_participants.pop(identity)
