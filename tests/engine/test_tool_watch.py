@@ -22,7 +22,8 @@ from livekit.agents.voice import SpeechHandle
 
 from tests.engine.fakes import FakeAgentSession, lifecycle, trail
 from voicefsm.agent.tools import tool_deadline
-from voicefsm.engine.tool_watch import ToolWatch, with_deadlines
+from voicefsm.engine.tool_deadlines import with_deadlines
+from voicefsm.engine.tool_watch import ToolWatch
 from voicefsm.lifecycle import Joined, Resumed, ToolCall, ToolOutcome, UserTurnCompleted
 
 
@@ -248,3 +249,51 @@ async def test_an_agent_prepared_twice_keeps_one_deadline_per_tool() -> None:
     wrapped = list(agent.tools)
     await with_deadlines(agent, 5.0, _Reports())
     assert all(a is b for a, b in zip(agent.tools, wrapped, strict=True))
+
+
+class _NodeTools(llm.Toolset):
+    """A toolset whose tools change, as a flow's do with its node."""
+
+    def __init__(self, *nodes: list[llm.Tool]) -> None:
+        self.nodes, self.at = nodes, 0
+        super().__init__(id="nodes")
+
+    @property
+    def tools(self) -> list[llm.Tool]:
+        return self.nodes[self.at]
+
+
+def _lookup() -> str:
+    """A plain ``def`` tool: livekit would await its string."""
+    return "found"
+
+
+@tool_deadline(0.05)
+async def _hang() -> str:
+    """Never answers."""
+    await asyncio.sleep(30)
+    return "never said"
+
+
+async def test_tools_inside_a_toolset_run_contained_whichever_node_offers_them() -> None:
+    """A flow's node tools live in a toolset read afresh at each step: each is wrapped when it
+    is offered, once, and runs as the agent's own tools do."""
+    lookup = function_tool(_lookup)  # type: ignore[type-var]  # livekit runs it; its types disagree
+    hang = function_tool(_hang)
+    toolset = _NodeTools([lookup], [hang])
+    agent, reports = Agent(instructions="You look things up.", tools=[toolset]), _Reports()
+    await with_deadlines(agent, 5.0, reports)
+    [contained] = agent.tools
+    assert isinstance(contained, llm.Toolset)
+
+    [first] = contained.tools
+    assert isinstance(first, llm.FunctionTool)
+    assert await first() == "found"  # run in a thread, not awaited as a coroutine
+    assert contained.tools[0] is first  # wrapped once
+
+    toolset.at = 1  # the flow moved on
+    [second] = contained.tools
+    assert isinstance(second, llm.FunctionTool)
+    with pytest.raises(ToolError, match=r"the _hang tool did not finish within 0\.05 s"):
+        await second()
+    assert reports.told == [("timed_out", "_hang")]

@@ -26,7 +26,8 @@ from voicefsm.engine.hook_runner import HookRunner
 from voicefsm.engine.participants import CallerContext
 from voicefsm.engine.phrases import phrases_for
 from voicefsm.engine.pipeline import Pipeline
-from voicefsm.engine.tool_watch import ToolWatch, with_deadlines
+from voicefsm.engine.tool_deadlines import with_deadlines
+from voicefsm.engine.tool_watch import ToolWatch
 from voicefsm.engine.turn_sources import UserMessage
 from voicefsm.engine.writes import SessionWrites
 from voicefsm.lifecycle import EndCall, HandedOff, Joined, Lifecycle, State, UserTurnCompleted

@@ -9,103 +9,33 @@ right: a slow tool is not a hung provider, so the reply-start deadline waits whi
 and starts again for the answer to them. A tool running past ``tool_filler_after_s`` gets the
 agent's filler ("One moment, please.").
 
-Tools have deadlines of their own (``VOICEFSM_TOOL_DEADLINE_S``, or
-:func:`voicefsm.agent.tool_deadline` on one tool): :func:`with_deadlines` wraps each of an
-agent's tools, so one that overruns is stopped, or abandoned if it ignores cancellation, and
-the model is told (``ToolError``); its outcome is ``timeout``. A plain ``def`` tool runs in a
-thread of its own; an async one that blocks the loop is ``stalled``.
+Tools have deadlines of their own, and run contained: :mod:`.tool_deadlines`; the watch is
+where they report (:class:`~.tool_deadlines.ToolReports`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
-import inspect
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from livekit.agents import (
-    Agent,
     AgentSession,
     FunctionToolsExecutedEvent,
     ToolCallEnded,
     ToolCallStarted,
-    ToolError,
     ToolExecutionUpdatedEvent,
     llm,
 )
 from livekit.agents.voice import SpeechHandle
 
 from voicefsm import livekit_compat
-from voicefsm.agent.tools import DEADLINE_MARK
-from voicefsm.engine.user_code import UserCode, run_contained
 from voicefsm.lifecycle import Lifecycle, ToolCall, ToolFinished, ToolOutcome, ToolStarted
 from voicefsm.logs import Log
 
 _LOG = logging.getLogger("voicefsm.agent")
-
-
-class ToolReports(Protocol):
-    """Where a tool's deadline wrapper reports what it saw (implemented by :class:`ToolWatch`)."""
-
-    @property
-    def log(self) -> Log: ...
-
-    def timed_out(self, name: str) -> None:
-        """The tool ran past its deadline: it was stopped or abandoned."""
-
-    def stalled(self, name: str) -> None:
-        """The tool blocked the event loop."""
-
-
-def _deadlined(
-    tool: llm.FunctionTool[..., Any], seconds: float, reports: ToolReports
-) -> llm.FunctionTool[..., Any]:
-    name = tool.info.name
-    # A plain ``def`` tool runs in a thread (livekit would run it on the loop, then await its
-    # result); ``__wrapped__`` is the function ``@function_tool`` was given.
-    is_async = inspect.iscoroutinefunction(getattr(tool, "__wrapped__", tool))
-
-    @functools.wraps(tool)
-    async def call(*args: Any, **kwargs: Any) -> Any:  # noqa: ANN401 (the tool's own)
-        # Exceptions go on to livekit, which tells the model (a ToolError's message, or that
-        # an internal error occurred) and logs them; whatever else the tool raises
-        # (SystemExit...) is contained and logged here.
-        code = UserCode("tool", name, reports.log, passed_on=(Exception,))
-        ran = await run_contained(
-            code, lambda: tool(*args, **kwargs), is_async=is_async, deadline_s=seconds
-        )
-        if ran.outcome == "timeout":
-            reports.timed_out(name)
-            msg = f"the {name} tool did not finish within {seconds:g} s"
-            raise ToolError(msg)
-        if ran.outcome == "failed":
-            if isinstance(ran.error, Exception):
-                raise ran.error
-            msg = f"the {name} tool failed"
-            raise ToolError(msg)
-        if ran.outcome == "stalled":
-            reports.stalled(name)
-        return ran.value
-
-    return llm.FunctionTool(call, tool.info)
-
-
-async def with_deadlines(agent: Agent, default_s: float, reports: ToolReports) -> None:
-    """Wrap each of ``agent``'s function tools in its deadline (livekit has none), run
-    contained (:mod:`voicefsm.engine.user_code`)."""
-    tools: list[llm.Tool | llm.Toolset] = []
-    for tool in agent.tools:
-        if isinstance(tool, llm.FunctionTool) and not getattr(tool, "__voicefsm_wrapped__", False):
-            seconds = getattr(tool, DEADLINE_MARK, default_s)
-            wrapped = _deadlined(tool, seconds, reports)
-            wrapped.__voicefsm_wrapped__ = True  # type: ignore[attr-defined]
-            tools.append(wrapped)
-        else:
-            tools.append(tool)
-    await agent.update_tools(tools)
 
 
 class ToolReplies(Protocol):
