@@ -76,7 +76,11 @@ class SessionTracer:
         )
         self._context = trace.set_span_in_context(self._session)
         self._state = self._open(State.JOINING, trigger=None, turn=0, at_ns=self._origin_ns)
-        lifecycle.subscribe(self._transition)
+        # Not recorded (no SDK configured, or sampled out): neither are spans under it, so a
+        # transition need not make and end two no-op spans (10 µs each, on the voice path).
+        self._recording = self._session.is_recording()
+        if self._recording:
+            lifecycle.subscribe(self._transition)
 
     def _open(self, state: State, *, trigger: str | None, turn: int, at_ns: int) -> Span:
         attributes: dict[str, str | int] = {
@@ -95,6 +99,8 @@ class SessionTracer:
 
     def tool_call(self, call: ToolCall) -> None:
         """A span for a finished tool call, under the state span of the moment it finished."""
+        if not self._recording:
+            return
         end_ns = time.time_ns()
         span = self._tracer.start_span(
             f"voicefsm.tool.{call.name}",
