@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from livekit.agents import StopResponse, llm
+from livekit.agents.voice.io import AgentInput
 
 from tests.engine.fakes import (
     LOG,
@@ -197,6 +198,32 @@ async def test_the_callers_audio_is_detached_once_the_farewell_is_heard(tmp_path
     await asyncio.wait_for(call.control.finished.wait(), 5)
     assert flushed_listening == [False]
     assert not call.session.input.audio_enabled
+
+
+async def test_a_failure_detaching_the_callers_audio_still_persists_the_call(
+    tmp_path: Path,
+) -> None:
+    call = await _call(tmp_path)
+
+    def user_state_listener_fails(_enabled: bool) -> None:
+        raise RuntimeError("a listener of livekit's failed")
+
+    call.session.input = AgentInput(
+        video_changed=lambda: None,
+        audio_changed=lambda: None,
+        audio_enabled_cb=user_state_listener_fails,
+    )
+    call.session.input.audio = SimulatedMicrophone(lambda _text: None)
+    await call.agent.on_enter()
+    await settle()
+    finish(call.session.said[0][1], "Welcome!")
+    call.link.end_call()
+    await settle()
+    finish(call.session.said[-1][1], "Thanks for calling. Goodbye!")
+    await asyncio.wait_for(call.control.finished.wait(), 5)
+    [summary] = call.outbox.summaries
+    assert summary.end_reason is EndReason.END_CALL
+    assert trail(call.control.lifecycle)[-1][1] == "persisted"
 
 
 async def test_tool_calls_and_handoffs_are_recorded(tmp_path: Path) -> None:

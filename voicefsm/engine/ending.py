@@ -42,7 +42,13 @@ async def persist(
         spoken = pipeline.farewell_spoken()
         if spoken is not None:
             lifecycle.fire(spoken)
-    stop_listening(agent_session)
+    if not pipeline.closed:  # livekit closed it already: nothing is listening
+        try:
+            stop_listening(agent_session)
+        except Exception as exc:  # livekit's listeners run in it: never in the summary's way
+            log.exception(
+                "detaching the caller's audio failed", extra={"error_type": type(exc).__name__}
+            )
     pending: int | None = None
     try:
         await hooks.drain()
