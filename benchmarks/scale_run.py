@@ -8,7 +8,8 @@ line on stdin, forks one process per worker, which runs its share of the session
 one JSON line with each worker's figures: process CPU (user + system, every thread), the loop
 thread's share, turn latencies, event-loop lag (how late a 10 ms timer fires), voluntary
 context switches and RSS growth. A fresh process per run: no run inherits another's heap,
-warm-up or leftover tasks.
+warm-up or leftover tasks. Each forked worker first does what its kind's job process does before
+its first job: voicefsm's freezes the heap it preloaded (its ``setup_fnc``), livekit's does nothing.
 
     python benchmarks/scale_run.py --kind voicefsm --sessions 10 --turns 2 --spool DIR/s.sqlite3
     python benchmarks/scale_run.py --serve    # {"kind", "sessions", "turns", "spool", "workers"}
@@ -34,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.sessions import BenchSession, Measured, start_worker_session
 from voicefsm.observability.prometheus import PrometheusMetrics
 from voicefsm.settings import load_settings
+from voicefsm.worker.server import prepare_job_process
 
 #: Short, so that a run's fixed part (greeting, goodbye) stays small beside its turns; both
 #: kinds say the same.
@@ -75,6 +77,13 @@ class _GcClock:
         generation = info["generation"]
         self.seconds[generation] += time.thread_time() - self._started
         self.collections[generation] += 1
+
+
+def prepare(kind: str) -> None:
+    """What the kind's job process does before its first job: voicefsm's worker freezes what
+    it preloaded (``setup_fnc``); livekit's own default does nothing."""
+    if kind == "voicefsm":
+        prepare_job_process(None)
 
 
 async def run(kind: str, sessions: int, turns: int, spool: Path) -> dict[str, Any]:
@@ -157,6 +166,7 @@ def _forked(kind: str, sessions: int, turns: int, spool: Path) -> tuple[int, int
         os.close(read_end)
         code = 0
         try:
+            prepare(kind)
             result = asyncio.run(run(kind, sessions, turns, spool))
             with os.fdopen(write_end, "w") as out:
                 out.write(json.dumps(result))
@@ -211,6 +221,7 @@ def main() -> int:
         return 0
     if args.kind is None or args.sessions is None or args.turns is None or args.spool is None:
         parser.error("--kind, --sessions, --turns and --spool, or --serve")
+    prepare(args.kind)
     result = asyncio.run(run(args.kind, args.sessions, args.turns, args.spool))
     print(json.dumps(result), flush=True)
     return 0

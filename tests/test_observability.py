@@ -9,11 +9,13 @@ import sys
 import xml.etree.ElementTree as ET
 from itertools import count
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp import web
+from opentelemetry import trace
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import TracerProvider, sampling
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client import CollectorRegistry
@@ -161,6 +163,26 @@ def test_spans_per_session_and_state_nest_under_the_current_span() -> None:
         "reply_started",
         "interrupted",
     )
+
+
+def test_a_session_not_recorded_makes_no_span_per_transition() -> None:
+    # Sampled out (or no SDK at all): nothing under the session span is recorded either, so
+    # the voice path must not pay two no-op spans per transition.
+    started: list[str] = []
+    provider = TracerProvider(sampler=sampling.ALWAYS_OFF)
+    provider.add_span_processor(SimpleSpanProcessor(InMemorySpanExporter()))
+    sdk_tracer = provider.get_tracer("test")
+
+    class Counting(trace.NoOpTracer):
+        def start_span(self, name: str, *args: Any, **kwargs: Any) -> trace.Span:
+            started.append(name)
+            return sdk_tracer.start_span(name, *args, **kwargs)
+
+    lifecycle = ticking()
+    tracer = SessionTracer(lifecycle, session_id="s1", conversation_id="c1", tracer=Counting())
+    conversation(lifecycle)
+    tracer.tool_call(_tool("book_table"))
+    assert started == ["voicefsm.session", "voicefsm.state.joining"]
 
 
 def test_tracing_is_off_unless_the_otel_variables_ask(monkeypatch: pytest.MonkeyPatch) -> None:

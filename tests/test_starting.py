@@ -5,6 +5,7 @@ traceback, before anything starts."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import signal
 import subprocess
@@ -15,6 +16,9 @@ import pytest
 
 from trials.stubs.lk_console import lk_console
 from trials.support import Backend
+from voicefsm import build_server
+from voicefsm.agent import VoiceAgent
+from voicefsm.settings import load_settings
 
 AGENT = """
 import voicefsm
@@ -260,3 +264,16 @@ def test_simulate_puts_its_files_in_the_data_dir_it_is_given_private(tmp_path: P
     assert (chosen / "simulate" / "backend.sqlite3").is_file()
     assert not (tmp_path / "data").exists()  # the platform's data directory was left alone
     assert "open to other users" not in result.stderr
+
+
+def test_job_processes_freeze_what_they_loaded_before_their_first_job() -> None:
+    # livekit runs the server's setup_fnc in each job process before its first job: what is
+    # preloaded by then is kept out of the collector's full scans during calls.
+    server = build_server(VoiceAgent, load_settings())
+    assert server.setup_fnc is not None
+    gc.unfreeze()
+    try:
+        server.setup_fnc(None)  # type: ignore[arg-type] (the process itself is not used)
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()  # this test process goes on collecting as before

@@ -17,6 +17,7 @@ from typing import Any
 from livekit import rtc
 from livekit.agents import llm
 from livekit.agents.voice import SpeechHandle
+from livekit.agents.voice.io import AgentInput
 
 from voicefsm.backend.models import Event, SessionSummary
 from voicefsm.engine.session_record import SessionRecord
@@ -44,6 +45,8 @@ class FakeAgentSession(rtc.EventEmitter[Any]):
         self.interrupts: list[bool] = []
         self.closing = False
         self.closed = False
+        #: livekit's own input: what the engine does to the caller's audio is real.
+        self.input = AgentInput(video_changed=lambda: None, audio_changed=lambda: None)
 
     def say(self, text: str, **options: Any) -> SpeechHandle:
         if self.closing:

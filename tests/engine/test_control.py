@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from livekit.agents import StopResponse, llm
+from livekit.agents.voice.io import AgentInput
 
 from tests.engine.fakes import (
     LOG,
@@ -44,6 +45,7 @@ from voicefsm.lifecycle import (
     ToolCall,
     ToolOutcome,
 )
+from voicefsm.providers.devices import SimulatedMicrophone
 from voicefsm.settings import Settings, load_settings
 
 
@@ -170,6 +172,58 @@ async def test_a_call_runs_from_joining_to_exiting_through_its_effects(tmp_path:
     assert summary.end_reason is EndReason.END_CALL
     assert call.outbox.flushed == 1.0
     assert call.session.closed
+
+
+async def test_the_callers_audio_is_detached_once_the_farewell_is_heard(tmp_path: Path) -> None:
+    # Persisting may wait seconds on the disk and the backend: the caller's frames must not
+    # keep the speech recognition busy meanwhile (livekit's room input drops detached frames).
+    call = await _call(tmp_path)
+    microphone = SimulatedMicrophone(lambda _text: None)
+    call.session.input.audio = microphone
+    flushed_listening: list[bool] = []
+    flush = call.outbox.flush
+
+    async def flush_noting(deadline_s: float) -> int:
+        flushed_listening.append(call.session.input.audio_enabled)
+        return await flush(deadline_s)
+
+    call.outbox.flush = flush_noting  # type: ignore[method-assign]
+    await call.agent.on_enter()
+    await settle()
+    finish(call.session.said[0][1], "Welcome!")
+    call.link.end_call()
+    await settle()
+    assert call.session.input.audio_enabled  # the farewell is not heard yet
+    finish(call.session.said[-1][1], "Thanks for calling. Goodbye!")
+    await asyncio.wait_for(call.control.finished.wait(), 5)
+    assert flushed_listening == [False]
+    assert not call.session.input.audio_enabled
+
+
+async def test_a_failure_detaching_the_callers_audio_still_persists_the_call(
+    tmp_path: Path,
+) -> None:
+    call = await _call(tmp_path)
+
+    def user_state_listener_fails(_enabled: bool) -> None:
+        raise RuntimeError("a listener of livekit's failed")
+
+    call.session.input = AgentInput(
+        video_changed=lambda: None,
+        audio_changed=lambda: None,
+        audio_enabled_cb=user_state_listener_fails,
+    )
+    call.session.input.audio = SimulatedMicrophone(lambda _text: None)
+    await call.agent.on_enter()
+    await settle()
+    finish(call.session.said[0][1], "Welcome!")
+    call.link.end_call()
+    await settle()
+    finish(call.session.said[-1][1], "Thanks for calling. Goodbye!")
+    await asyncio.wait_for(call.control.finished.wait(), 5)
+    [summary] = call.outbox.summaries
+    assert summary.end_reason is EndReason.END_CALL
+    assert trail(call.control.lifecycle)[-1][1] == "persisted"
 
 
 async def test_tool_calls_and_handoffs_are_recorded(tmp_path: Path) -> None:

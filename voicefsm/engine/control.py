@@ -159,6 +159,7 @@ class CallControl:
     async def _persist(self, reason: EndReason) -> None:
         await ending.persist(
             reason,
+            agent_session=self._agent_session,
             lifecycle=self.lifecycle,
             pipeline=self.pipeline,
             writes=self._writes,

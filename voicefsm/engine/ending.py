@@ -21,6 +21,7 @@ from voicefsm.persistence.outbox import Outbox
 async def persist(
     reason: EndReason,
     *,
+    agent_session: AgentSession[Any],
     lifecycle: Lifecycle,
     pipeline: Pipeline,
     writes: SessionWrites,
@@ -30,8 +31,9 @@ async def persist(
     flush_deadline_s: float,
     log: Log,
 ) -> None:
-    """Wait for the farewell (bounded), record it through the lifecycle, let the agent's hooks
-    still running finish (bounded by their deadline), write the summary and flush."""
+    """Wait for the farewell (bounded), record it through the lifecycle, stop listening, let
+    the agent's hooks still running finish (bounded by their deadline), write the summary and
+    flush."""
     farewell = pipeline.farewell
     if farewell is not None and not pipeline.closed:
         with contextlib.suppress(TimeoutError):
@@ -40,6 +42,13 @@ async def persist(
         spoken = pipeline.farewell_spoken()
         if spoken is not None:
             lifecycle.fire(spoken)
+    if not pipeline.closed:  # livekit closed it already: nothing is listening
+        try:
+            stop_listening(agent_session)
+        except Exception as exc:  # livekit's listeners run in it: never in the summary's way
+            log.exception(
+                "detaching the caller's audio failed", extra={"error_type": type(exc).__name__}
+            )
     pending: int | None = None
     try:
         await hooks.drain()
@@ -52,6 +61,15 @@ async def persist(
     finally:
         # Also when cancelled: exiting is reached through persisted, and nothing else fires it.
         lifecycle.fire(Persisted(outbox.undelivered() if pending is None else pending))
+
+
+def stop_listening(agent_session: AgentSession[Any]) -> None:
+    """Nothing the caller says from here on changes the call: detach their audio (livekit's
+    room input then drops its frames), so that persisting, which may wait on the disk and the
+    backend for seconds, costs no speech recognition, voice activity or turn detection per
+    frame. Under load those frames were most of what a session's ending cost."""
+    if agent_session.input.audio is not None:
+        agent_session.input.set_audio_enabled(False)
 
 
 #: Endings the agent decides on: the caller may still be on the line and must be hung up.

@@ -81,7 +81,11 @@ class SessionTracer:
         #: Each flow's open node span (a flow's first one opens at its first move, back-dated
         #: to the session's start, where the flow was).
         self._nodes: dict[str, Span] = {}
-        lifecycle.subscribe(self._transition)
+        # Not recorded (no SDK configured, or sampled out): neither are spans under it, so a
+        # transition need not make and end two no-op spans (10 µs each, on the voice path).
+        self._recording = self._session.is_recording()
+        if self._recording:
+            lifecycle.subscribe(self._transition)
 
     def _open(self, state: State, *, trigger: str | None, turn: int, at_ns: int) -> Span:
         attributes: dict[str, str | int] = {
@@ -100,6 +104,8 @@ class SessionTracer:
 
     def tool_call(self, call: ToolCall) -> None:
         """A span for a finished tool call, under the state span of the moment it finished."""
+        if not self._recording:
+            return
         end_ns = time.time_ns()
         span = self._tracer.start_span(
             f"voicefsm.tool.{call.name}",
@@ -118,6 +124,8 @@ class SessionTracer:
     def node_change(self, change: NodeChange, t: float) -> None:
         """A flow moved at ``t`` seconds into the session: the node span it left ends, the
         one it entered opens (both under the session span)."""
+        if not self._recording:
+            return
         at_ns = self._origin_ns + int(t * 1e9)
         left = self._nodes.pop(change.flow, None)
         if left is None:

@@ -326,8 +326,7 @@ class Outbox:
             self._relay_task = None
         if self._writer is not None:
             writer, self._writer = self._writer, None
-            barrier = writer.barrier()  # everything this outbox queued
-            if not await asyncio.to_thread(barrier.wait, close_deadline_s):
+            if not await writer.committed_so_far(close_deadline_s):  # all this outbox queued
                 _LOG.error(
                     "outbox closed before the spool took every write",
                     extra={"spool": str(self.spool_path), "waited_s": close_deadline_s},

@@ -10,6 +10,8 @@ transaction and runs the relays' calls in between, so only processes contend for
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
 import queue
@@ -75,6 +77,13 @@ class _Barrier:
     """Reached once everything queued before it is committed."""
 
     done: threading.Event = field(default_factory=threading.Event)
+    #: Also told, on this thread (an event loop's waiter, instead of a thread blocked on done).
+    reached: Callable[[], None] | None = None
+
+    def reach(self) -> None:
+        self.done.set()
+        if self.reached is not None:
+            self.reached()
 
 
 class SpoolWriter(threading.Thread):
@@ -147,7 +156,7 @@ class SpoolWriter(threading.Thread):
                 except BaseException as exc:  # the caller gets it, the thread goes on
                     call.future.set_exception(exc)
         for barrier in barriers:  # after the commit: everything before them is in
-            barrier.done.set()
+            barrier.reach()
         return not stopping
 
     def _commit(self, spool: Spool, batch: list[Write]) -> None:
@@ -244,11 +253,34 @@ class SpoolWriter(threading.Thread):
             return None
         return seen[1]
 
-    def barrier(self) -> threading.Event:
-        """An event set once everything queued so far is committed."""
-        barrier = _Barrier()
+    def barrier(self, reached: Callable[[], None] | None = None) -> threading.Event:
+        """An event set once everything queued so far is committed; ``reached`` is called then
+        too (on this thread: it must not block)."""
+        barrier = _Barrier(reached=reached)
         self.queue.put(barrier)
         return barrier.done
+
+    async def committed_so_far(self, deadline_s: float) -> bool:
+        """Wait, at most ``deadline_s``, until everything queued so far is committed; False if
+        it was not by then. Woken by this thread itself, not by a pool thread blocked on it."""
+        loop = asyncio.get_running_loop()
+        reached: asyncio.Future[None] = loop.create_future()
+
+        def tell_loop() -> None:  # on this thread
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits now
+                loop.call_soon_threadsafe(_resolve, reached)
+
+        self.barrier(tell_loop)
+        try:
+            await asyncio.wait_for(reached, deadline_s)
+        except TimeoutError:
+            return False
+        return True
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 _REGISTRY: dict[Path, SpoolWriter] = {}

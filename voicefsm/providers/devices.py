@@ -38,6 +38,14 @@ class SimulatedMicrophone(io.AudioInput):
         self._speech: deque[bytes] = deque()
         self._next_frame_at: float | None = None
         self._closed = False
+        self._detached = False
+
+    def on_attached(self) -> None:
+        self._detached = False
+
+    def on_detached(self) -> None:
+        # As livekit's room input: the audio goes on in real time, its frames are dropped.
+        self._detached = True
 
     async def speak(self, text: str) -> None:
         """Say ``text``: the STT is told what it will hear; returns when the speech has played."""
@@ -58,9 +66,14 @@ class SimulatedMicrophone(io.AudioInput):
         loop = asyncio.get_running_loop()
         if self._next_frame_at is None:
             self._next_frame_at = loop.time()
-        self._next_frame_at += FRAME_S
-        await asyncio.sleep(max(0.0, self._next_frame_at - loop.time()))
-        data = self._speech.popleft() if self._speech else _SILENCE
+        while True:
+            self._next_frame_at += FRAME_S
+            await asyncio.sleep(max(0.0, self._next_frame_at - loop.time()))
+            data = self._speech.popleft() if self._speech else _SILENCE
+            if not self._detached:
+                break
+            if self._closed:
+                raise StopAsyncIteration
         return rtc.AudioFrame(
             data=data,
             sample_rate=MIC_SAMPLE_RATE,

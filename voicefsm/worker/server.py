@@ -12,6 +12,7 @@ period.
 from __future__ import annotations
 
 import functools
+import gc
 import importlib
 import logging
 import sys
@@ -60,6 +61,17 @@ async def production_entrypoint(
         settings=settings,
         observers=Observers(metrics=process_metrics()),
     )
+
+
+def prepare_job_process(_process: object) -> None:
+    """livekit's ``setup_fnc``: run in each job process once, before its first job.
+
+    What is loaded by then (livekit, the providers, the agent's modules, preloaded in the
+    forkserver) lives as long as the process. Frozen out of the collector's reach, it is no
+    longer scanned by every full collection during calls: at fifty calls in one process those
+    scans were about 0.8 ms of CPU per turn (benchmarks/scale.py, gc figures)."""
+    gc.collect()  # what is garbage now would be kept for good once frozen
+    gc.freeze()
 
 
 class VoiceFsmServer(AgentServer):
@@ -150,6 +162,7 @@ def build_server(
         "prometheus_multiproc_dir": multiproc,
         # Job processes fork from livekit's forkserver with these already imported.
         "preload_modules": ["voicefsm.worker.server", "voicefsm.providers.real"],
+        "setup_fnc": prepare_job_process,
     }
     if settings.idle_processes is not None:
         options["num_idle_processes"] = settings.idle_processes
