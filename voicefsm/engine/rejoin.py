@@ -43,9 +43,11 @@ class RejoinGrace:
             return
         loop = asyncio.get_running_loop()
         if away and self._timer is None:
+            # The hold is timed from the drop on the timeline: armed after it is recorded, a
+            # pause between the two cannot eat into the grace period.
+            self._lifecycle.fire(CallerDropped(self.grace_s))
             self._dropped_at = loop.time()
             self._timer = loop.call_later(self.grace_s, self._expired)
-            self._lifecycle.fire(CallerDropped(self.grace_s))
         elif not away and self._timer is not None:
             self.cancel()
             away_s = round(loop.time() - self._dropped_at, 2)
