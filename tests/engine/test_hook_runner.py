@@ -11,7 +11,7 @@ import time
 import pytest
 
 from tests.engine.fakes import LOG, FakeOutbox, lifecycle, session_writes
-from voicefsm.agent.hooks import HookContext, on_enter, on_exit, on_transition
+from voicefsm.agent.hooks import HookContext, entering, leaving, on_transition
 from voicefsm.context import ParticipantMetadata
 from voicefsm.engine.call_tasks import CallTasks
 from voicefsm.engine.hook_runner import HookRunner
@@ -34,7 +34,7 @@ class Agent:
         self.seen: list[tuple[str, HookContext]] = []
         self.release = threading.Event()
 
-    @on_exit(State.LISTENING)
+    @leaving(State.LISTENING)
     def leaving(self, hook: HookContext) -> None:
         self.seen.append(("exit listening", hook))
 
@@ -42,23 +42,23 @@ class Agent:
     async def turn(self, hook: HookContext) -> None:
         self.seen.append(("user_turn_completed", hook))
 
-    @on_enter(State.THINKING)
+    @entering(State.THINKING)
     def thinking(self, hook: HookContext) -> None:
         self.seen.append(("enter thinking", hook))
         hook.write_event("thinking", {"turn": hook.entry.turn})
 
 
 class Misbehaving:
-    @on_enter(State.LISTENING)
+    @entering(State.LISTENING)
     def explode(self, hook: HookContext) -> None:
         msg = "sk-live-0000 leaked in a message"
         raise RuntimeError(msg)
 
-    @on_enter(State.LISTENING)
+    @entering(State.LISTENING)
     async def hang(self, hook: HookContext) -> None:
         await asyncio.sleep(30)
 
-    @on_enter(State.LISTENING)
+    @entering(State.LISTENING)
     def block(self, hook: HookContext) -> None:
         time.sleep(0.5)  # a sync hook that outlives its deadline, on its own thread
 

@@ -2,7 +2,7 @@
 transition, on a method of your ``VoiceAgent``::
 
     class Clinic(VoiceAgent):
-        @on_enter(State.PERSISTING)
+        @entering(State.PERSISTING)
         async def file_the_call(self, hook: HookContext) -> None:
             hook.write_event("call_filed", {"turns": len(hook.history)})
 
@@ -14,6 +14,11 @@ for running hooks (within that deadline) before it writes its summary, so a hook
 
 Why decorators on methods: like livekit's ``@function_tool``, a hook lives on the agent it
 belongs to, so a handoff to another agent brings that agent's hooks along.
+
+Why ``entering``/``leaving`` and not ``on_enter``/``on_exit``: livekit's ``Agent`` already has
+``on_enter``/``on_exit`` methods, and an agent that speaks when it takes over needs both its
+own ``async def on_enter`` and state hooks in one class body; a decorator of the same name
+would be shadowed by the method defined before it (or shadow livekit's).
 """
 
 from __future__ import annotations
@@ -104,18 +109,18 @@ def _marker(spec: HookSpec) -> Callable[[F], F]:
     return mark
 
 
-def on_enter(state: State) -> Callable[[F], F]:
+def entering(state: State) -> Callable[[F], F]:
     """Run the decorated method each time the lifecycle enters ``state``."""
     if State(state) is INITIAL_STATE:
-        msg = f"every session starts in {INITIAL_STATE.value}: nothing enters it (use on_exit)"
+        msg = f"every session starts in {INITIAL_STATE.value}: nothing enters it (use leaving)"
         raise ValueError(msg)
     return _marker(HookSpec(HookPoint.ENTER, State(state)))
 
 
-def on_exit(state: State) -> Callable[[F], F]:
+def leaving(state: State) -> Callable[[F], F]:
     """Run the decorated method each time the lifecycle leaves ``state``."""
     if State(state) is FINAL_STATE:
-        msg = f"{FINAL_STATE.value} is terminal: nothing leaves it (use on_enter)"
+        msg = f"{FINAL_STATE.value} is terminal: nothing leaves it (use entering)"
         raise ValueError(msg)
     return _marker(HookSpec(HookPoint.EXIT, State(state)))
 

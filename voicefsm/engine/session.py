@@ -160,12 +160,14 @@ class VoiceSession:
             settings=settings,
             tasks=self.tasks,
         )
+        foreign = ForeignSpeeches(self.lifecycle, self.pipeline, self.turns)
+        self.pipeline.greet_with(foreign.entry_speech)
         SessionEvents(
             agent_session,
             self.lifecycle,
             speech=self.pipeline,
             writes=self.writes,
-            foreign=ForeignSpeeches(self.lifecycle, self.pipeline, self.turns),
+            foreign=foreign,
             handoffs=self.agent_bridge,
         )
 

@@ -12,7 +12,7 @@ import hashlib
 from livekit.agents import RunContext, ToolError, function_tool
 
 from voicefsm.agent import VoiceAgent
-from voicefsm.agent.hooks import HookContext, on_enter
+from voicefsm.agent.hooks import HookContext, entering
 from voicefsm.context import ParticipantMetadata, RoomMetadata
 from voicefsm.lifecycle import Role, State
 
@@ -65,7 +65,7 @@ class BistroAgent(VoiceAgent):
         """End the call, once the caller has said they have nothing more to ask."""
         self.end_call()
 
-    @on_enter(State.PERSISTING)
+    @entering(State.PERSISTING)
     def file_call_note(self, hook: HookContext) -> None:
         """A note per call for the restaurant's records, written with the call."""
         said = [item for item in hook.history if item.role is Role.USER]
