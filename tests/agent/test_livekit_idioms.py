@@ -9,14 +9,15 @@ from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
 import pytest
-from livekit.agents import llm
+from livekit.agents import RunContext, function_tool, llm
 
 from trials.live_session import live_session
 from trials.support import Backend
 from voicefsm import Providers, load_settings, open_session
-from voicefsm.agent import VoiceAgent
+from voicefsm.agent import HookContext, VoiceAgent, entering, leaving
 from voicefsm.engine.session import VoiceSession
-from voicefsm.providers.scripted import ScriptedLLM, ScriptedTurn
+from voicefsm.lifecycle import State
+from voicefsm.providers.scripted import ScriptedLLM, ScriptedToolCall, ScriptedTurn
 from voicefsm.simulation.scenario import Turn
 
 pytestmark = pytest.mark.slow
@@ -142,3 +143,99 @@ async def test_on_user_turn_completed_without_super_still_gives_the_lifecycle_th
     steps = _steps(session)
     assert [step[1] for step in steps].count("user_turn_completed") == 2
     assert ("speaking", "reply_finished", "listening") in steps
+
+
+SPA_WELCOME = "Welcome to the spa. Which treatment would you like?"
+
+
+class Spa(VoiceAgent):
+    """A handoff target that speaks on entry (livekit's ``on_enter``) and has state hooks."""
+
+    def __init__(self) -> None:
+        super().__init__(instructions="You book spa treatments.")
+        self.left = False
+
+    async def on_enter(self) -> None:
+        self.session.say(SPA_WELCOME)
+
+    async def on_exit(self) -> None:
+        self.left = True
+
+    @entering(State.THINKING)
+    def spa_turn(self, hook: HookContext) -> None:
+        hook.write_event("spa_turn", {"turn": hook.entry.turn})
+
+    @leaving(State.SPEAKING)
+    def spa_spoke(self, hook: HookContext) -> None:
+        hook.write_event("spa_spoke", {"turn": hook.entry.turn})
+
+
+class Desk(VoiceAgent):
+    def __init__(self) -> None:
+        super().__init__(instructions="You run a hotel front desk.", greeting="Front desk.")
+        self.left = False
+        self.spa = Spa()
+
+    async def on_exit(self) -> None:
+        self.left = True
+
+    @leaving(State.GREETING)
+    def greeted(self, hook: HookContext) -> None:
+        hook.write_event("desk_greeted", {"turn": hook.entry.turn})
+
+    @function_tool
+    async def transfer_to_spa(self, context: RunContext[None]) -> Spa:
+        """Hand the caller to the spa."""
+        return self.spa
+
+
+async def test_livekits_on_enter_and_on_exit_live_beside_state_hooks_and_the_words_are_recorded(
+    tmp_path: Path, backend: Backend
+) -> None:
+    desk = Desk()
+    async with live_session(tmp_path, backend_url=backend.url, agent=desk) as live:
+        live.llm.script["I would like a massage"] = ScriptedTurn(
+            tools=(ScriptedToolCall("transfer_to_spa"),)
+        )
+        live.llm.script["Hot stones please"] = ScriptedTurn(reply="Booked for three o'clock.")
+        await live.converse([Turn(user="I would like a massage"), Turn(user="Hot stones please")])
+        session = live.session
+
+    # livekit ran each agent's own on_exit (the handoff, the close)
+    assert desk.left
+    assert desk.spa.left
+    said = _said(session)
+    assert said.count(("assistant", SPA_WELCOME)) == 1  # heard, recorded once
+    assert said.index(("assistant", SPA_WELCOME)) < said.index(("user", "Hot stones please"))
+    spoke = [e for e in session.lifecycle.timeline if e.trigger.value == "spoke"]
+    assert [e.source.value for e in spoke][:1] == ["listening"]  # on the timeline, no user turn
+    stored = [(e["role"], e["text"]) for e in backend.events("message")]
+    assert stored == said
+    apps = [(e["name"], e["data"]["turn"]) for e in backend.events("app")]
+    assert ("desk_greeted", 0) in apps  # the desk's hook, beside its own on_exit
+    assert ("spa_turn", 2) in apps  # the spa's, beside its on_enter
+    assert ("spa_spoke", 2) in apps
+
+
+async def test_a_handed_off_agents_welcome_cut_short_is_recorded_as_heard_and_interrupted(
+    tmp_path: Path, backend: Backend
+) -> None:
+    async with live_session(tmp_path, backend_url=backend.url, agent=Desk()) as live:
+        live.llm.script["I would like a massage"] = ScriptedTurn(
+            tools=(ScriptedToolCall("transfer_to_spa"),)
+        )
+        await live.converse(
+            [
+                Turn(user="I would like a massage"),
+                Turn(user="Hot stones please", interrupt_after_ms=400),
+            ]
+        )
+        session = live.session
+
+    [welcome] = [m for m in session.record.history if SPA_WELCOME.startswith(m.text)]
+    assert welcome.interrupted  # what was heard, cut off
+    assert welcome.text != SPA_WELCOME
+    [spoke] = [e for e in session.lifecycle.timeline if e.trigger.value == "spoke"][:1]
+    assert spoke.source.value == "listening"
+    stored = [(e["text"], e["interrupted"]) for e in backend.events("message")]
+    assert (welcome.text, True) in stored

@@ -102,5 +102,7 @@ class ForeignSpeeches:
         if self._claimed(handle):
             return  # a turn's reply: the pipeline reports how it ended
         spoken = spoken_text(handle)
-        if spoken:  # the agent's words outside a turn: a handoff's greeting, a tool's say
+        # The agent's words outside a turn (a handoff's greeting, a tool's or a hook's say), as
+        # heard; one cut off before a word still shows on the timeline.
+        if spoken or handle.interrupted:
             self._lifecycle.fire(Spoke(spoken, interrupted=handle.interrupted))
