@@ -159,7 +159,7 @@ class AgentHarness:
         conversation_id: str = "c_test",
         hook_deadline_s: float = 2.0,
     ) -> None:
-        from voicefsm.agent.hooks import find_hooks  # noqa: PLC0415 (an agent: livekit is in)
+        from voicefsm.agent.hooks import hooks_in_charge  # noqa: PLC0415 (livekit is in)
         from voicefsm.context import ParticipantMetadata  # noqa: PLC0415
         from voicefsm.engine.session_record import SessionRecord  # noqa: PLC0415
         from voicefsm.ids import ConversationId, SessionId  # noqa: PLC0415
@@ -168,7 +168,10 @@ class AgentHarness:
         self.effects = _RecordingInto(self.record)
         self.lifecycle = Lifecycle(self.effects)
         self.participant = participant or ParticipantMetadata()
-        self.hooks = find_hooks(agent)
+        self._first = agent
+        #: The hooks that run now: the first agent's (the session's), and after
+        #: :meth:`hand_off` the agent in charge's, as a session runs them.
+        self.hooks = hooks_in_charge(agent, agent)
         #: Every application event the hooks wrote, as (name, data).
         self.writes: list[tuple[str, JsonValue]] = []
         self.runs: list[HookRun] = []
@@ -178,6 +181,14 @@ class AgentHarness:
     def fire(self, data: TriggerData) -> Outcome:
         """Fire one trigger; the hooks it runs have finished when this returns."""
         return self.lifecycle.fire(data)
+
+    def hand_off(self, agent: object) -> Outcome:
+        """Hand the call to ``agent``, as a tool returning it does: from now on its hooks run
+        beside the first agent's (which run for the whole call), and ``handed_off`` is fired."""
+        from voicefsm.agent.hooks import hooks_in_charge  # noqa: PLC0415
+
+        self.hooks = hooks_in_charge(self._first, agent)
+        return self.fire(HandedOff(_agent_name(self._first), _agent_name(agent)))
 
     def walk(self, *steps: TriggerData) -> list[Outcome]:
         """Fire each trigger in turn."""
@@ -205,6 +216,11 @@ class AgentHarness:
             )
             outcome = _run_to_end(partial(hook.call, context), self.hook_deadline_s)
             self.runs.append(HookRun(hook.name, outcome))
+
+
+def _agent_name(agent: object) -> str:
+    # livekit's own name for an agent (its id), as a session's handed_off entry shows it.
+    return str(getattr(agent, "id", type(agent).__name__))
 
 
 def _run_to_end(call: Callable[[], object], deadline_s: float) -> str:

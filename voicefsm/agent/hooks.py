@@ -15,6 +15,12 @@ for running hooks (within that deadline) before it writes its summary, so a hook
 Why decorators on methods: like livekit's ``@function_tool``, a hook lives on the agent it
 belongs to, so a handoff to another agent brings that agent's hooks along.
 
+Which hooks run (:func:`hooks_in_charge`, the one rule the session, ``AgentHarness`` and the
+diagrams follow): the hooks of the agent the call starts with (the one given to
+``build_server`` or ``open_session``) are the session's, and run for the whole call whichever
+agent is in charge, so "file the call" still runs on a call that was transferred; the hooks of
+an agent handed the call run while it is in charge, beside them.
+
 Why ``entering``/``leaving`` and not ``on_enter``/``on_exit``: livekit's ``Agent`` already has
 ``on_enter``/``on_exit`` methods, and an agent that speaks when it takes over needs both its
 own ``async def on_enter`` and state hooks in one class body; a decorator of the same name
@@ -163,6 +169,15 @@ def declared_hooks(agent_type: type) -> list[tuple[str, HookSpec]]:
         declared = tuple(sorted(found, key=lambda item: (item[0], item[1].point, item[1].on)))
         _DECLARED[agent_type] = declared
     return list(declared)
+
+
+def hooks_in_charge(first: object, active: object) -> list[Hook]:
+    """The hooks a session runs while ``active`` is in charge of a call that started with
+    ``first``: the first agent's (the session's, for the whole call), then ``active``'s."""
+    hooks = find_hooks(first)
+    if active is not first:
+        hooks.extend(find_hooks(active))
+    return hooks
 
 
 def find_hooks(agent: object) -> list[Hook]:

@@ -12,7 +12,7 @@ import asyncio
 import threading
 from collections.abc import Callable, Sequence
 
-from voicefsm.agent.hooks import Hook, HookContext, HookPoint, find_hooks
+from voicefsm.agent.hooks import Hook, HookContext, HookPoint, hooks_in_charge
 from voicefsm.engine.participants import CallerContext
 from voicefsm.engine.writes import SessionWrites
 from voicefsm.lifecycle import TRANSITIONS, Lifecycle, TimelineEntry
@@ -69,6 +69,7 @@ class HookRunner:
         self._deadline_s = deadline_s
         self._log = log
         self._hooks: Sequence[Hook] = ()
+        self._first: object | None = None
         self._running: set[asyncio.Task[None]] = set()
         self._outcome_listeners: list[HookOutcome] = []
         lifecycle.subscribe(self._transition)
@@ -78,8 +79,11 @@ class HookRunner:
         self._outcome_listeners.append(listener)
 
     def use(self, agent: object) -> None:
-        """Run ``agent``'s hooks from now on (the first agent, then each one handed off to)."""
-        self._hooks = find_hooks(agent)
+        """``agent`` is in charge from now on (the first agent, then each one handed off to):
+        its hooks run, beside the first agent's, which are the session's."""
+        if self._first is None:
+            self._first = agent
+        self._hooks = hooks_in_charge(self._first, agent)
 
     async def drain(self) -> None:
         """Wait for the hooks still running (each is bounded by the deadline)."""
