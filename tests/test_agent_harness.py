@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from types import MappingProxyType
 
 import pytest
 
@@ -134,3 +135,24 @@ def test_a_sync_hook_that_never_returns_is_a_timeout_not_a_hung_test() -> None:
     harness = AgentHarness(Stuck(), hook_deadline_s=0.2)
     harness.walk(Joined(), Resumed())
     assert harness.runs == [HookRun("blocks", "timeout")]
+
+
+class WritesMappings(VoiceAgent):
+    def __init__(self) -> None:
+        super().__init__(instructions="test")
+
+    @entering(State.LISTENING)
+    def note(self, hook: HookContext) -> None:
+        data: dict[str, object] = {"turn": hook.entry.turn, "tags": ("new", "caller")}
+        hook.write_event("note", data)
+        hook.write_event("frozen", MappingProxyType({"nested": MappingProxyType({"ok": True})}))
+
+
+def test_write_event_takes_any_json_shaped_mapping() -> None:
+    harness = AgentHarness(WritesMappings())
+    harness.walk(Joined(), Resumed())
+    assert harness.writes == [
+        ("note", {"turn": 0, "tags": ["new", "caller"]}),
+        ("frozen", {"nested": {"ok": True}}),
+    ]
+    assert harness.runs == [HookRun("note", "ok")]

@@ -31,6 +31,7 @@ from voicefsm.lifecycle.triggers import HandedOff, ToolCall, TriggerData, UserTu
 if TYPE_CHECKING:
     from pydantic import JsonValue
 
+    from voicefsm.backend.models import EventData
     from voicefsm.context import ParticipantMetadata
     from voicefsm.engine.session_record import SessionRecord
 
@@ -194,11 +195,11 @@ class AgentHarness:
         """Fire each trigger in turn."""
         return [self.fire(step) for step in steps]
 
-    def _write(self, name: str, data: JsonValue) -> None:
+    def _write(self, name: str, data: EventData) -> None:
         from voicefsm.backend.models import validated_app_event  # noqa: PLC0415
 
-        validated_app_event(name, data)
-        self.writes.append((name, data))
+        event = validated_app_event(name, data)
+        self.writes.append((name, event.data))
 
     def _transition(self, entry: TimelineEntry) -> None:
         from voicefsm.agent.hooks import HookContext  # noqa: PLC0415

@@ -31,6 +31,7 @@ from voicefsm.agent.flow_driver import FlowDriver
 from voicefsm.agent.flow_tools import function_tools
 from voicefsm.agent.overrides import keep_lifecycle_part, lifecycle_part_done
 from voicefsm.agent.stall import until_audio_stalls
+from voicefsm.backend.models import EventData
 from voicefsm.context import ParticipantMetadata, RoomMetadata
 from voicefsm.flows import Flow, FlowEdge, node_prompt
 
@@ -64,7 +65,7 @@ class AgentRuntime(Protocol):
 
     def end_call(self) -> None: ...
 
-    def write_event(self, name: str, data: JsonValue) -> None: ...
+    def write_event(self, name: str, data: EventData) -> None: ...
 
 
 class VoiceAgent(Agent):
@@ -167,7 +168,7 @@ class VoiceAgent(Agent):
             return
         self._runtime.end_call()
 
-    def write_event(self, name: str, data: JsonValue) -> None:
+    def write_event(self, name: str, data: EventData) -> None:
         """Write an application event (``name``, JSON ``data``: a booking, a call note) through
         the outbox, durable once spooled and delivered exactly once. Raises ``ValueError`` when
         the contract refuses the name or the data (over 16 KiB, NaN, NUL...). In a plain

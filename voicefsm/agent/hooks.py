@@ -37,8 +37,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from pydantic import JsonValue
-
+from voicefsm.backend.models import EventData
 from voicefsm.context import ParticipantMetadata
 from voicefsm.lifecycle import Role, State, TimelineEntry, Trigger
 from voicefsm.lifecycle.states import FINAL_STATE, INITIAL_STATE
@@ -91,14 +90,14 @@ class HookContext:
     participant: ParticipantMetadata
     history: tuple[HistoryItem, ...]
     timeline: tuple[TimelineEntry, ...]
-    _write: Callable[[str, JsonValue], None] = field(repr=False)
+    _write: Callable[[str, EventData], None] = field(repr=False)
 
     @property
     def state(self) -> State:
         """The state the session is in after the transition."""
         return self.entry.dest
 
-    def write_event(self, name: str, data: JsonValue) -> None:
+    def write_event(self, name: str, data: EventData) -> None:
         """Hand an application event (``name``, JSON ``data``) to the outbox: durable once
         spooled, delivered exactly once like every other write. Raises ``ValueError`` for a
         name or data the backend contract does not take (see ``AppEvent``)."""

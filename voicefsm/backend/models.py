@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
@@ -204,9 +205,15 @@ class HandoffEvent(_Event):
     to_agent: Short
 
 
+#: What an application event's data may be given as: any JSON value, or any mapping with string
+#: keys (a ``dict[str, object]``, a ``MappingProxyType``...) whose values are JSON; the contract
+#: checks the values when the event is written.
+EventData = JsonValue | Mapping[str, object]
+
+
 def validated_app_event(
     name: str,
-    data: JsonValue,
+    data: EventData,
     *,
     key: str = "check",
     session_id: str = "check",
@@ -220,7 +227,7 @@ def validated_app_event(
             session_id=session_id,
             at=at or datetime.now(UTC),
             name=name,
-            data=data,
+            data=_plain(data),  # type: ignore[arg-type]  # checked here, by the model
         )
     except ValidationError as exc:
         problems = "; ".join(
@@ -346,3 +353,13 @@ class Problem(_Response):
 class Health(_Response):
     status: Literal["ok"]
     version: str
+
+
+def _plain(data: object) -> object:
+    """A mapping's items as a dict, nested mappings and sequences too, for the contract to check
+    (pydantic's JSON values are dicts and lists)."""
+    if isinstance(data, Mapping):
+        return {key: _plain(value) for key, value in data.items()}
+    if isinstance(data, list | tuple):
+        return [_plain(value) for value in data]
+    return data

@@ -15,9 +15,9 @@ from typing import Any
 
 from livekit.agents import Agent, AgentSession, llm
 from livekit.agents.voice import SpeechHandle
-from pydantic import JsonValue
 
 from voicefsm.agent.definition import VoiceAgent
+from voicefsm.backend.models import EventData
 from voicefsm.context import RoomMetadata
 from voicefsm.engine.call_tasks import CallTasks
 from voicefsm.engine.early_turns import EarlyTurns
@@ -99,7 +99,7 @@ class AgentBridge:
             # handle's done callbacks in no set order): next tick.
             speech.add_done_callback(self._end_call_next_tick)
 
-    def write_event(self, name: str, data: JsonValue) -> None:
+    def write_event(self, name: str, data: EventData) -> None:
         """An application event into the outbox, from the loop or (a sync hook) any thread."""
         self._writes.app_event_from_any_thread(name, data)
 
