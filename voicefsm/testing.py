@@ -8,7 +8,9 @@
 
       harness = AgentHarness(BistroAgent())
       harness.walk(Joined(), Resumed(), UserTurnCompleted("Hi"), HangUp())
-      assert harness.writes == [("call_note", {"caller_turns": 1, "ended_by": "hang_up"})]
+      assert harness.writes == [
+          ("call_note", {"caller_turns": 1, "ended_by": "hang_up", "bookings": 0})
+      ]
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from voicefsm.lifecycle.triggers import HandedOff, ToolCall, TriggerData, UserTu
 if TYPE_CHECKING:
     from pydantic import JsonValue
 
-    from voicefsm.backend.models import EventData
+    from voicefsm.backend.fields import EventData
     from voicefsm.context import ParticipantMetadata
     from voicefsm.engine.session_record import SessionRecord
 
@@ -161,6 +163,7 @@ class AgentHarness:
         hook_deadline_s: float = 2.0,
     ) -> None:
         from voicefsm.agent.hooks import hooks_in_charge  # noqa: PLC0415 (livekit is in)
+        from voicefsm.agent.shared_state import make_userdata  # noqa: PLC0415
         from voicefsm.context import ParticipantMetadata  # noqa: PLC0415
         from voicefsm.engine.session_record import SessionRecord  # noqa: PLC0415
         from voicefsm.ids import ConversationId, SessionId  # noqa: PLC0415
@@ -170,6 +173,8 @@ class AgentHarness:
         self.lifecycle = Lifecycle(self.effects)
         self.participant = participant or ParticipantMetadata()
         self._first = agent
+        #: The call's shared state, made as a session makes it (None without one).
+        self.userdata = make_userdata(agent)
         #: The hooks that run now: the first agent's (the session's), and after
         #: :meth:`hand_off` the agent in charge's, as a session runs them.
         self.hooks = hooks_in_charge(agent, agent)
@@ -214,6 +219,7 @@ class AgentHarness:
                 history=tuple(self.record.history),
                 timeline=tuple(self.lifecycle.timeline),
                 _write=self._write,
+                userdata=self.userdata,
             )
             outcome = _run_to_end(partial(hook.call, context), self.hook_deadline_s)
             self.runs.append(HookRun(hook.name, outcome))

@@ -30,8 +30,9 @@ from voicefsm.agent.flow_context import offline_summary
 from voicefsm.agent.flow_driver import FlowDriver
 from voicefsm.agent.flow_tools import function_tools
 from voicefsm.agent.overrides import keep_lifecycle_part, lifecycle_part_done
+from voicefsm.agent.shared_state import UserdataFactory
 from voicefsm.agent.stall import until_audio_stalls
-from voicefsm.backend.models import EventData
+from voicefsm.backend.fields import EventData
 from voicefsm.context import ParticipantMetadata, RoomMetadata
 from voicefsm.flows import Flow, FlowEdge, node_prompt
 
@@ -89,9 +90,22 @@ class VoiceAgent(Agent):
 
     #: The conversation flow the class declares (``flow=`` in its class statement), or None.
     flow_class: ClassVar[type[Flow[Any]] | None] = None
+    #: Makes each call's shared state (``userdata=`` in the class statement; see
+    #: :mod:`voicefsm.agent.shared_state`), livekit's ``RunContext[T].userdata``.
+    userdata_factory: ClassVar[UserdataFactory | None] = None
 
-    def __init_subclass__(cls, flow: type[Flow[Any]] | None = None, **kwargs: Any) -> None:  # noqa: ANN401
+    def __init_subclass__(
+        cls,
+        flow: type[Flow[Any]] | None = None,
+        userdata: UserdataFactory | None = None,
+        **kwargs: Any,  # noqa: ANN401
+    ) -> None:
         super().__init_subclass__(**kwargs)
+        if userdata is not None:
+            if not callable(userdata):
+                msg = f"{cls.__name__}: userdata= takes a model class or a factory"
+                raise TypeError(msg)
+            cls.userdata_factory = userdata
         keep_lifecycle_part(cls, enter=VoiceAgent._enter_lifecycle, turn=VoiceAgent._hand_turn)
         if flow is not None:
             if not (isinstance(flow, type) and issubclass(flow, Flow) and flow.has_nodes()):

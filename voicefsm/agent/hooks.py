@@ -37,7 +37,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from voicefsm.backend.models import EventData
+from voicefsm.backend.fields import EventData
 from voicefsm.context import ParticipantMetadata
 from voicefsm.lifecycle import Role, State, TimelineEntry, Trigger
 from voicefsm.lifecycle.states import FINAL_STATE, INITIAL_STATE
@@ -91,6 +91,9 @@ class HookContext:
     history: tuple[HistoryItem, ...]
     timeline: tuple[TimelineEntry, ...]
     _write: Callable[[str, EventData], None] = field(repr=False)
+    #: The call's shared state (livekit's ``userdata``, see :mod:`voicefsm.agent.shared_state`),
+    #: the object itself, not a copy; None when the agent declares none.
+    userdata: Any = field(default=None, repr=False)
 
     @property
     def state(self) -> State:

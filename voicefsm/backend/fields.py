@@ -7,10 +7,11 @@ take it from.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, AwareDatetime, Field
+from pydantic import AfterValidator, AwareDatetime, Field, JsonValue
 
 MAX_TEXT = 20_000
 
@@ -38,3 +39,19 @@ Instant = Annotated[
     AfterValidator(_storable),
     Field(json_schema_extra={"pattern": r"^(?!0001-01-01|9999-12-31)"}),
 ]
+
+
+#: What an application event's data may be given as: any JSON value, or any mapping with string
+#: keys (a ``dict[str, object]``, a ``MappingProxyType``...) whose values are JSON; the contract
+#: checks the values when the event is written.
+EventData = JsonValue | Mapping[str, object]
+
+
+def plain_json(data: object) -> object:
+    """A mapping's items as a dict, nested mappings and sequences too, for the contract to check
+    (pydantic's JSON values are dicts and lists)."""
+    if isinstance(data, Mapping):
+        return {key: plain_json(value) for key, value in data.items()}
+    if isinstance(data, list | tuple):
+        return [plain_json(value) for value in data]
+    return data

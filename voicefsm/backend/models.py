@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
@@ -23,6 +22,7 @@ from pydantic import (
     field_validator,
 )
 
+from voicefsm.backend import fields as event_data
 from voicefsm.backend.fields import MAX_TEXT, NO_NUL, Instant, Key, Seconds, Short, Text
 from voicefsm.lifecycle.states import EndReason, Role
 from voicefsm.lifecycle.triggers import ToolOutcome
@@ -205,15 +205,9 @@ class HandoffEvent(_Event):
     to_agent: Short
 
 
-#: What an application event's data may be given as: any JSON value, or any mapping with string
-#: keys (a ``dict[str, object]``, a ``MappingProxyType``...) whose values are JSON; the contract
-#: checks the values when the event is written.
-EventData = JsonValue | Mapping[str, object]
-
-
 def validated_app_event(
     name: str,
-    data: EventData,
+    data: event_data.EventData,
     *,
     key: str = "check",
     session_id: str = "check",
@@ -227,7 +221,7 @@ def validated_app_event(
             session_id=session_id,
             at=at or datetime.now(UTC),
             name=name,
-            data=_plain(data),  # type: ignore[arg-type]  # checked here, by the model
+            data=event_data.plain_json(data),  # type: ignore[arg-type]  # checked here, by the model
         )
     except ValidationError as exc:
         problems = "; ".join(
@@ -337,6 +331,7 @@ class SessionSummary(_Request):
     participants: Annotated[list[ParticipantSummary], Field(max_length=64)] = []
     messages: Annotated[list[MessageSummary], Field(max_length=10_000)] = []
     timeline: Annotated[list[TimelineRecord], Field(max_length=100_000)] = []
+    userdata: JsonValue = None  # the call's shared state (the agent's userdata), at its end
 
 
 class SessionStored(_Response):
@@ -353,13 +348,3 @@ class Problem(_Response):
 class Health(_Response):
     status: Literal["ok"]
     version: str
-
-
-def _plain(data: object) -> object:
-    """A mapping's items as a dict, nested mappings and sequences too, for the contract to check
-    (pydantic's JSON values are dicts and lists)."""
-    if isinstance(data, Mapping):
-        return {key: _plain(value) for key, value in data.items()}
-    if isinstance(data, list | tuple):
-        return [_plain(value) for value in data]
-    return data

@@ -17,7 +17,7 @@ from livekit.agents import Agent, AgentSession, llm
 from livekit.agents.voice import SpeechHandle
 
 from voicefsm.agent.definition import VoiceAgent
-from voicefsm.backend.models import EventData
+from voicefsm.backend.fields import EventData
 from voicefsm.context import RoomMetadata
 from voicefsm.engine.call_tasks import CallTasks
 from voicefsm.engine.early_turns import EarlyTurns

@@ -61,8 +61,10 @@ class HookRunner:
         caller: CallerContext,
         deadline_s: float,
         log: Log,
+        userdata: Callable[[], object] | None = None,
     ) -> None:
         self._lifecycle = lifecycle
+        self._userdata = userdata or _no_userdata
         self._record = writes.record
         self._writes = writes
         self._caller = caller
@@ -102,6 +104,7 @@ class HookRunner:
             history=tuple(self._record.history),
             timeline=tuple(self._lifecycle.timeline),
             _write=self._writes.app_event_from_any_thread,
+            userdata=self._userdata(),
         )
         loop = asyncio.get_running_loop()
         for hook in due:
@@ -134,6 +137,10 @@ class HookRunner:
         self._record.counters.hooks[outcome] += 1
         for listener in self._outcome_listeners:
             listener(hook.name, outcome)
+
+
+def _no_userdata() -> object:
+    return None
 
 
 async def _in_thread(hook: Hook, context: HookContext) -> None:

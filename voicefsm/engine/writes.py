@@ -14,11 +14,11 @@ from collections.abc import Callable
 from typing import Protocol
 
 from voicefsm.agent.hooks import HistoryItem
+from voicefsm.backend.fields import EventData
 from voicefsm.backend.models import (
     MAX_TOOL_TEXT,
     ErrorEvent,
     Event,
-    EventData,
     HandoffEvent,
     SessionSummary,
     SpeechEvent,

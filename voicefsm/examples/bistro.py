@@ -1,8 +1,9 @@
 """The example agent: the telephone line of a small restaurant, written on the public API only.
 
-It books tables (a tool whose result is written durably through the outbox), ends the call
-itself when the caller is done (a tool calling ``end_call``), and files a note when the call is
-persisted (a hook). ``voicefsm simulate`` runs it through the example scenario.
+It books tables (a tool whose result is written durably through the outbox, and kept in the
+call's typed shared state, ``Reservations``), ends the call itself when the caller is done (a
+tool calling ``end_call``), and files a note when the call is persisted (a hook, which reads
+the shared state too). ``voicefsm simulate`` runs it through the example scenario.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import hashlib
 
 from livekit.agents import RunContext, ToolError, function_tool
+from pydantic import BaseModel
 
 from voicefsm.agent import VoiceAgent
 from voicefsm.agent.hooks import HookContext, entering
@@ -31,7 +33,14 @@ def greet(room: RoomMetadata, caller: ParticipantMetadata) -> str:
     return f"Bistro Ada, good evening{name}! Would you like to book a table?"
 
 
-class BistroAgent(VoiceAgent):
+class Reservations(BaseModel):
+    """What one call has booked: every agent of the call reads it (``context.userdata``), and
+    the session summary keeps it."""
+
+    references: list[str] = []
+
+
+class BistroAgent(VoiceAgent, userdata=Reservations):
     """Takes table bookings for Bistro Ada."""
 
     def __init__(self) -> None:
@@ -42,7 +51,9 @@ class BistroAgent(VoiceAgent):
         )
 
     @function_tool
-    async def book_table(self, context: RunContext[None], day: str, time: str, people: int) -> str:
+    async def book_table(
+        self, context: RunContext[Reservations], day: str, time: str, people: int
+    ) -> str:
         """Book a table once the caller has confirmed it.
 
         Args:
@@ -55,13 +66,14 @@ class BistroAgent(VoiceAgent):
             raise ToolError(msg)
         booking = hashlib.sha256(f"{context.speech_handle.id}{day}{time}".encode()).hexdigest()
         reference = f"B{int(booking[:8], 16) % 10_000:04d}"
+        context.userdata.references.append(reference)
         self.write_event(
             "booking", {"reference": reference, "day": day, "time": time, "people": people}
         )
         return f"Booked: a table for {people} on {day} at {time}. Your reference is {reference}."
 
     @function_tool
-    async def hang_up(self, context: RunContext[None]) -> None:
+    async def hang_up(self, context: RunContext[Reservations]) -> None:
         """End the call, once the caller has said they have nothing more to ask."""
         self.end_call()
 
@@ -69,7 +81,12 @@ class BistroAgent(VoiceAgent):
     def file_call_note(self, hook: HookContext) -> None:
         """A note per call for the restaurant's records, written with the call."""
         said = [item for item in hook.history if item.role is Role.USER]
+        booked: Reservations = hook.userdata
         hook.write_event(
             "call_note",
-            {"caller_turns": len(said), "ended_by": hook.entry.trigger.value},
+            {
+                "caller_turns": len(said),
+                "ended_by": hook.entry.trigger.value,
+                "bookings": len(booked.references),
+            },
         )
