@@ -46,8 +46,15 @@ DEFAULT_APOLOGY = "Sorry, I couldn't answer that just now. Could you say it agai
 DEFAULT_FAREWELL = "Thanks for calling. Goodbye!"
 DEFAULT_FILLER = "One moment, please."
 
-#: A greeting: the text, or a function of the room's and the caller's (parsed) metadata.
-Greeting = str | Callable[[RoomMetadata, ParticipantMetadata], str]
+#: A greeting: the text, or a function of the room's and the caller's (parsed) metadata, and
+#: optionally of the caller's participant attributes (``sip.*``, your application's; livekit's
+#: own ``lk.*`` left out): ``def greet(room, caller) -> str`` or
+#: ``def greet(room, caller, attributes) -> str``.
+Greeting = (
+    str
+    | Callable[[RoomMetadata, ParticipantMetadata], str]
+    | Callable[[RoomMetadata, ParticipantMetadata, Mapping[str, str]], str]
+)
 
 
 class AgentRuntime(Protocol):

@@ -68,6 +68,7 @@ class AgentBridge:
         self.agent: Agent = agent
         hooks.use(agent)
         agent._bind(self)
+        caller.subscribe(self._caller_changed)
 
     # -- voicefsm.agent.definition.AgentRuntime -------------------------------------------------
 
@@ -112,10 +113,20 @@ class AgentBridge:
         if isinstance(current, VoiceAgent) and current is not self.agent:
             current._bind(self)
             self._hooks.use(current)
-            self._pipeline.phrases = phrases_for(current, self._room, self._caller.participant)
+            self.agent = current
+            self._caller_changed()  # its phrases, for this caller
         self.agent = current
         self._tasks.spawn(self.prepare(current), "voicefsm-prepare-agent")
         self._lifecycle.fire(HandedOff(old_agent or "none", new_agent or type(current).__name__))
+
+    def _caller_changed(self) -> None:
+        # The greeting may be a function of the caller (their metadata, their attributes).
+        agent = self.agent
+        if isinstance(agent, VoiceAgent):
+            caller = self._caller
+            self._pipeline.phrases = phrases_for(
+                agent, self._room, caller.participant, caller.attributes
+            )
 
     async def prepare(self, agent: Agent) -> None:
         """Ready an agent to run in this session: its tools get their deadlines."""
