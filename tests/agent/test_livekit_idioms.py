@@ -232,10 +232,17 @@ async def test_a_handed_off_agents_welcome_cut_short_is_recorded_as_heard_and_in
         )
         session = live.session
 
-    [welcome] = [m for m in session.record.history if SPA_WELCOME.startswith(m.text)]
-    assert welcome.interrupted  # what was heard, cut off
+    # What the caller heard of it, recorded as heard: the words begun before the barge-in (under
+    # load livekit may not have synced one yet: then the timeline says it was cut off before a
+    # word). Either way it is on the record once, and not as a user turn.
+    spoke = [e for e in session.lifecycle.timeline if e.trigger.value == "spoke"][:1]
+    assert [e.source.value for e in spoke] == ["listening"]
+    heard = [m for m in session.record.history if m.text and SPA_WELCOME.startswith(m.text)]
+    if spoke[0].detail == "cut off before a word":
+        assert heard == []
+        return
+    [welcome] = heard
+    assert welcome.interrupted
     assert welcome.text != SPA_WELCOME
-    [spoke] = [e for e in session.lifecycle.timeline if e.trigger.value == "spoke"][:1]
-    assert spoke.source.value == "listening"
     stored = [(e["text"], e["interrupted"]) for e in backend.events("message")]
     assert (welcome.text, True) in stored
