@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from types import MappingProxyType
 
 import pytest
 
-from voicefsm.agent import VoiceAgent, on_enter, on_exit, on_transition
+from voicefsm.agent import VoiceAgent, entering, leaving, on_transition
 from voicefsm.agent.hooks import HookContext
 from voicefsm.lifecycle import (
     HangUp,
@@ -29,7 +30,7 @@ class Watcher(VoiceAgent):
         super().__init__(instructions="test")
         self.seen: list[str] = []
 
-    @on_exit(State.LISTENING)
+    @leaving(State.LISTENING)
     def leaving_listening(self, hook: HookContext) -> None:
         self.seen.append(f"exit listening ({hook.entry.trigger.value})")
 
@@ -37,11 +38,11 @@ class Watcher(VoiceAgent):
     def on_turn(self, hook: HookContext) -> None:
         self.seen.append(f"turn {hook.entry.turn}: {hook.history[-1].text}")
 
-    @on_enter(State.THINKING)
+    @entering(State.THINKING)
     async def entering_thinking(self, hook: HookContext) -> None:
         self.seen.append("enter thinking")
 
-    @on_enter(State.PERSISTING)
+    @entering(State.PERSISTING)
     def summary(self, hook: HookContext) -> None:
         hook.write_event("summary", {"turns": hook.entry.turn, "said": len(hook.history)})
 
@@ -76,11 +77,11 @@ class Careless(VoiceAgent):
     def __init__(self) -> None:
         super().__init__(instructions="test")
 
-    @on_enter(State.LOADING_CONTEXT)
+    @entering(State.LOADING_CONTEXT)
     def bad_data(self, hook: HookContext) -> None:
         hook.write_event("measurement", {"value": float("nan")})
 
-    @on_enter(State.LISTENING)
+    @entering(State.LISTENING)
     def bad_code(self, hook: HookContext) -> None:
         raise KeyError("missing")
 
@@ -94,20 +95,20 @@ def test_a_failing_hook_is_reported_and_writes_nothing() -> None:
 
 def test_hooks_that_could_never_run_are_refused_when_declared() -> None:
     with pytest.raises(ValueError, match="every session starts in joining"):
-        on_enter(State.JOINING)
+        entering(State.JOINING)
     with pytest.raises(ValueError, match="exiting is terminal"):
-        on_exit(State.EXITING)
+        leaving(State.EXITING)
 
 
 class Slow(VoiceAgent):
     def __init__(self) -> None:
         super().__init__(instructions="test")
 
-    @on_enter(State.LISTENING)
+    @entering(State.LISTENING)
     async def hangs(self, hook: HookContext) -> None:
         await asyncio.Event().wait()  # never set
 
-    @on_enter(State.PERSISTING)
+    @entering(State.PERSISTING)
     async def writes(self, hook: HookContext) -> None:
         await asyncio.sleep(0)
         hook.write_event("closed", {"turns": hook.entry.turn})
@@ -127,10 +128,31 @@ def test_a_sync_hook_that_never_returns_is_a_timeout_not_a_hung_test() -> None:
         def __init__(self) -> None:
             super().__init__(instructions="test")
 
-        @on_enter(State.LISTENING)
+        @entering(State.LISTENING)
         def blocks(self, hook: HookContext) -> None:
             threading.Event().wait()
 
     harness = AgentHarness(Stuck(), hook_deadline_s=0.2)
     harness.walk(Joined(), Resumed())
     assert harness.runs == [HookRun("blocks", "timeout")]
+
+
+class WritesMappings(VoiceAgent):
+    def __init__(self) -> None:
+        super().__init__(instructions="test")
+
+    @entering(State.LISTENING)
+    def note(self, hook: HookContext) -> None:
+        data: dict[str, object] = {"turn": hook.entry.turn, "tags": ("new", "caller")}
+        hook.write_event("note", data)
+        hook.write_event("frozen", MappingProxyType({"nested": MappingProxyType({"ok": True})}))
+
+
+def test_write_event_takes_any_json_shaped_mapping() -> None:
+    harness = AgentHarness(WritesMappings())
+    harness.walk(Joined(), Resumed())
+    assert harness.writes == [
+        ("note", {"turn": 0, "tags": ["new", "caller"]}),
+        ("frozen", {"nested": {"ok": True}}),
+    ]
+    assert harness.runs == [HookRun("note", "ok")]

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
+from typing import Literal
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import BaseModel
 
 from trials.trial import JSON, KNOWN_KEYS
 from voicefsm.context import (
@@ -78,9 +80,39 @@ def test_a_wrong_field_is_dropped_and_the_rest_kept() -> None:
     assert parsed.problem == "invalid field(s) dropped: language, preferences"
 
 
-def test_unknown_keys_are_ignored() -> None:
+def test_unknown_room_keys_are_ignored() -> None:
     parsed = parse_room_metadata('{"conversation_id": "c_1", "future_feature": {"x": 1}}')
     assert (parsed.value.conversation_id, parsed.problem) == ("c_1", None)
+
+
+class Loyalty(BaseModel):
+    loyalty_tier: Literal["silver", "gold"]
+    since: int
+
+
+def test_a_callers_keys_of_your_own_are_kept_raw_and_typed_by_your_model() -> None:
+    parsed = parse_participant_metadata(
+        json.dumps({"user_id": "u_42", "loyalty_tier": "gold", "since": 2019, "seat": [1, "A"]})
+    )
+    assert parsed.problem is None
+    assert parsed.value.extra == {"loyalty_tier": "gold", "since": 2019, "seat": [1, "A"]}
+    assert parsed.value.extra_as(Loyalty) == Loyalty(loyalty_tier="gold", since=2019)
+    block = participant_context_block(parsed.value)  # the model reads them, quoted
+    assert '"loyalty_tier": "gold"' in block
+
+
+def test_one_bad_preference_drops_only_itself() -> None:
+    parsed = parse_participant_metadata(
+        json.dumps(
+            {
+                "display_name": "Ada",
+                "preferences": {"units": "metric", "seat": {"row": 1}, "x" * 65: 1, "quiet": True},
+            }
+        )
+    )
+    assert parsed.value.preferences == {"units": "metric", "quiet": True}
+    assert parsed.value.display_name == "Ada"
+    assert parsed.problem == f"invalid field(s) dropped: preferences.seat, preferences.{'x' * 65}"
 
 
 @pytest.mark.parametrize(

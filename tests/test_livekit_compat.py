@@ -3,6 +3,7 @@ upgrade that changes one fails here, by name."""
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import subprocess
 import sys
@@ -57,6 +58,26 @@ def test_the_mock_room_and_its_participant_are_shared_by_every_fake_job() -> Non
     assert livekit_compat.mock_room_participant() is participant
     assert livekit_compat.mock_room_participant().metadata == '{"display_name": "Ada"}'
     assert participant.identity == "mock_user"
+
+
+class _Welcomes(VoiceAgent):
+    async def on_enter(self) -> None:
+        self.session.generate_reply(instructions="Welcome the caller.")
+
+
+async def test_a_session_tells_whether_the_agent_may_still_speak() -> None:
+    session: AgentSession[None] = AgentSession(
+        llm=ScriptedLLM(ttft_s=0.05), vad=None, turn_handling={"turn_detection": "manual"}
+    )
+    await session.start(VoiceAgent(instructions="test"))
+    await session.wait_for_idle()
+    assert not livekit_compat.agent_may_speak(session)
+    session.update_agent(_Welcomes(instructions="test"))  # a handoff whose on_enter speaks
+    assert livekit_compat.agent_may_speak(session)  # the switch is in flight
+    while livekit_compat.agent_may_speak(session):
+        await asyncio.sleep(0.01)
+    assert [item.role for item in session.history.messages()][-1:] == ["assistant"]
+    await session.aclose()
 
 
 async def test_a_session_reports_that_it_is_closing() -> None:

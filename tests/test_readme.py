@@ -285,3 +285,20 @@ async def test_livekits_console_in_text_mode_runs_the_readers_agent_through_the_
         "hang_up",
     ]
     assert stored["end_reason"] == "hang_up"
+
+
+@pytest.mark.slow
+def test_the_readers_agent_and_its_tests_type_check_under_mypy_strict(project: Path) -> None:
+    """What a reader copies passes ``mypy --strict`` as written (typed ``RunContext``, hook
+    writes of a ``dict[str, object]``), so a project with strict typing can start from it."""
+    files = ["agent.py", "test_hooks.py", "test_turns.py"]
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", *files],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        env={**os.environ, "MYPYPATH": str(project)},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -11,7 +11,7 @@ import time
 
 from livekit.agents import RunContext, function_tool
 
-from voicefsm.agent import VoiceAgent, on_enter, tool_deadline
+from voicefsm.agent import VoiceAgent, entering, tool_deadline
 from voicefsm.agent.hooks import HookContext
 from voicefsm.lifecycle import State
 
@@ -38,7 +38,7 @@ class FaultyAgent(VoiceAgent):
 
     # -- hooks ----------------------------------------------------------------------------------
 
-    @on_enter(State.THINKING)
+    @entering(State.THINKING)
     def sync_fault(self, hook: HookContext) -> None:
         if hook.entry.turn != self.fault_turn:
             return
@@ -51,7 +51,7 @@ class FaultyAgent(VoiceAgent):
         elif self.fault == "hook writes from its thread":
             hook.write_event("from_a_thread", {"turn": hook.entry.turn})
 
-    @on_enter(State.THINKING)
+    @entering(State.THINKING)
     async def async_fault(self, hook: HookContext) -> None:
         if hook.entry.turn != self.fault_turn:
             return

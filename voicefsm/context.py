@@ -24,8 +24,11 @@ as ``sip.*``, by livekit itself as ``lk.*``) are kept as they are, capped.
 
 All three are untrusted input. Parsing never raises: oversized (over :data:`MAX_METADATA_BYTES`),
 non-UTF-8, malformed or non-object input gives the defaults; a field of the wrong type is dropped
-and the rest kept (an attribute that is not a short printable string pair is dropped). Each
-problem is logged once, without the raw content. Unknown keys are ignored. Nothing here is ever
+and the rest kept, and one bad value inside a field (a preference) drops only itself (an
+attribute that is not a short printable string pair is dropped). Each problem is logged once,
+without the raw content. A participant's keys of your own (``"loyalty_tier": "gold"``) are kept
+as raw JSON (:attr:`ParticipantMetadata.extra`, typed by your model with
+:meth:`ParticipantMetadata.extra_as`); unknown room keys are ignored. Nothing here is ever
 interpolated into instructions: :func:`participant_context_block` renders it as quoted JSON data.
 """
 
@@ -38,7 +41,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
 
 from voicefsm.untrusted import Id, clean_text, quoted_data
 
@@ -53,6 +64,9 @@ Language = Annotated[
     str, Field(min_length=2, max_length=35, pattern=r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$")
 ]
 PreferenceValue = Annotated[str, Field(max_length=256)] | bool | int | float
+
+
+Model = TypeVar("Model", bound=BaseModel)
 
 
 class _Contract(BaseModel):
@@ -83,6 +97,9 @@ _SPEAKABLE_NAME = re.compile(r"[^\W_][\w .'\-]*")
 
 
 class ParticipantMetadata(_Contract):
+    # Keys of the application's own are kept (as parsed JSON, within the metadata's size cap).
+    model_config = ConfigDict(extra="allow", frozen=True, str_strip_whitespace=True)
+
     user_id: Id | None = None
     # Not length-checked before cleaning: a long name is shortened, not thrown away (the 4 KiB
     # cap on the whole metadata already bounds it).
@@ -109,6 +126,16 @@ class ParticipantMetadata(_Contract):
             msg = f"at most {MAX_PREFERENCES} preferences"
             raise ValueError(msg)
         return value
+
+    @property
+    def extra(self) -> dict[str, JsonValue]:
+        """The caller's metadata keys this schema does not name, as the JSON they were."""
+        return dict(self.model_extra or {})
+
+    def extra_as(self, model: type[Model]) -> Model:
+        """The keys of your own, typed by ``model`` (a pydantic model of them). Raises
+        pydantic's ``ValidationError`` when they do not fit it."""
+        return model.model_validate(self.extra)
 
 
 Contract = TypeVar("Contract", RoomMetadata, ParticipantMetadata)
@@ -147,6 +174,30 @@ def _decode(raw: str | bytes | None) -> tuple[dict[str, object] | None, str | No
     return data, None
 
 
+def _error_path(data: Mapping[str, object], loc: tuple[int | str, ...]) -> tuple[str, ...]:
+    """The innermost mapping entry of ``data`` that pydantic's error path ``loc`` leads to."""
+    path = [str(loc[0])]
+    value = data.get(path[0])
+    for part in loc[1:]:
+        if not (isinstance(value, dict) and str(part) in value):
+            break
+        path.append(str(part))
+        value = value[str(part)]
+    return tuple(path)
+
+
+def _without(data: dict[str, object], path: tuple[str, ...]) -> dict[str, object]:
+    """``data`` without the entry at ``path`` (the mappings on the way copied, not changed)."""
+    kept = dict(data)
+    head, rest = path[0], path[1:]
+    child = kept.get(head)
+    if rest and isinstance(child, dict):
+        kept[head] = _without(child, rest)
+    else:
+        kept.pop(head, None)
+    return kept
+
+
 def _parse(contract: type[Contract], raw: str | bytes | None, what: str) -> Parsed[Contract]:
     data, problem = _decode(raw)
     if data is None:
@@ -157,10 +208,13 @@ def _parse(contract: type[Contract], raw: str | bytes | None, what: str) -> Pars
     try:
         return Parsed(contract.model_validate(data))
     except ValidationError as exc:
-        # Keep what is valid: drop each top-level field that failed, once, and validate again.
-        bad = sorted({str(error["loc"][0]) for error in exc.errors() if error["loc"]})
-        kept = {key: value for key, value in data.items() if key not in bad}
-        problem = "invalid field(s) dropped: " + ", ".join(bad)
+        # Keep what is valid: drop each value that failed (a top-level field, or one entry of
+        # a field's mapping), once, and validate again.
+        paths = sorted({_error_path(data, error["loc"]) for error in exc.errors() if error["loc"]})
+        kept = data
+        for path in paths:
+            kept = _without(kept, path)
+        problem = "invalid field(s) dropped: " + ", ".join(".".join(path) for path in paths)
         try:
             value = contract.model_validate(kept)
         except ValidationError:

@@ -21,6 +21,7 @@ from livekit.agents.voice.agent_session import SessionConnectOptions
 
 __all__ = [
     "SessionConnectOptions",
+    "agent_may_speak",
     "console_enabled",
     "event_listener",
     "mock_room_participant",
@@ -77,6 +78,24 @@ def session_is_closing(session: AgentSession[Any]) -> bool:
     """True once ``session`` has begun to close (``aclose``, a participant leaving, errors):
     nothing more can be said in it. Private in livekit (``AgentSession._is_closing``)."""
     return bool(session._is_closing())
+
+
+def agent_may_speak(session: AgentSession[Any]) -> bool:
+    """True while the agent may still say something without a new user turn: a speech
+    playing or queued, an agent being switched in (a handoff drains the old agent, then the new
+    one's ``on_enter`` may speak) or its ``on_enter`` still running. livekit keeps these private
+    (``AgentSession._update_activity_atask``, ``AgentActivity._on_enter_task``, ``_speech_q``);
+    its ``wait_for_idle`` covers only the speeches."""
+    if session.current_speech is not None:
+        return True
+    switching = getattr(session, "_update_activity_atask", None)
+    if switching is not None and not switching.done():
+        return True
+    activity = getattr(session, "_activity", None)
+    if activity is None:
+        return False
+    entering = activity._on_enter_task
+    return bool(activity._speech_q) or (entering is not None and not entering.done())
 
 
 def statement_judge(statement: str, *, name: str = "statement") -> Evaluator:

@@ -8,7 +8,9 @@
 
       harness = AgentHarness(BistroAgent())
       harness.walk(Joined(), Resumed(), UserTurnCompleted("Hi"), HangUp())
-      assert harness.writes == [("call_note", {"caller_turns": 1, "ended_by": "hang_up"})]
+      assert harness.writes == [
+          ("call_note", {"caller_turns": 1, "ended_by": "hang_up", "bookings": 0})
+      ]
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from voicefsm.lifecycle.triggers import HandedOff, ToolCall, TriggerData, UserTu
 if TYPE_CHECKING:
     from pydantic import JsonValue
 
+    from voicefsm.backend.fields import EventData
     from voicefsm.context import ParticipantMetadata
     from voicefsm.engine.session_record import SessionRecord
 
@@ -159,7 +162,8 @@ class AgentHarness:
         conversation_id: str = "c_test",
         hook_deadline_s: float = 2.0,
     ) -> None:
-        from voicefsm.agent.hooks import find_hooks  # noqa: PLC0415 (an agent: livekit is in)
+        from voicefsm.agent.hooks import hooks_in_charge  # noqa: PLC0415 (livekit is in)
+        from voicefsm.agent.shared_state import make_userdata  # noqa: PLC0415
         from voicefsm.context import ParticipantMetadata  # noqa: PLC0415
         from voicefsm.engine.session_record import SessionRecord  # noqa: PLC0415
         from voicefsm.ids import ConversationId, SessionId  # noqa: PLC0415
@@ -168,7 +172,12 @@ class AgentHarness:
         self.effects = _RecordingInto(self.record)
         self.lifecycle = Lifecycle(self.effects)
         self.participant = participant or ParticipantMetadata()
-        self.hooks = find_hooks(agent)
+        self._first = agent
+        #: The call's shared state, made as a session makes it (None without one).
+        self.userdata = make_userdata(agent)
+        #: The hooks that run now: the first agent's (the session's), and after
+        #: :meth:`hand_off` the agent in charge's, as a session runs them.
+        self.hooks = hooks_in_charge(agent, agent)
         #: Every application event the hooks wrote, as (name, data).
         self.writes: list[tuple[str, JsonValue]] = []
         self.runs: list[HookRun] = []
@@ -179,15 +188,23 @@ class AgentHarness:
         """Fire one trigger; the hooks it runs have finished when this returns."""
         return self.lifecycle.fire(data)
 
+    def hand_off(self, agent: object) -> Outcome:
+        """Hand the call to ``agent``, as a tool returning it does: from now on its hooks run
+        beside the first agent's (which run for the whole call), and ``handed_off`` is fired."""
+        from voicefsm.agent.hooks import hooks_in_charge  # noqa: PLC0415
+
+        self.hooks = hooks_in_charge(self._first, agent)
+        return self.fire(HandedOff(_agent_name(self._first), _agent_name(agent)))
+
     def walk(self, *steps: TriggerData) -> list[Outcome]:
         """Fire each trigger in turn."""
         return [self.fire(step) for step in steps]
 
-    def _write(self, name: str, data: JsonValue) -> None:
+    def _write(self, name: str, data: EventData) -> None:
         from voicefsm.backend.models import validated_app_event  # noqa: PLC0415
 
-        validated_app_event(name, data)
-        self.writes.append((name, data))
+        event = validated_app_event(name, data)
+        self.writes.append((name, event.data))
 
     def _transition(self, entry: TimelineEntry) -> None:
         from voicefsm.agent.hooks import HookContext  # noqa: PLC0415
@@ -202,9 +219,15 @@ class AgentHarness:
                 history=tuple(self.record.history),
                 timeline=tuple(self.lifecycle.timeline),
                 _write=self._write,
+                userdata=self.userdata,
             )
             outcome = _run_to_end(partial(hook.call, context), self.hook_deadline_s)
             self.runs.append(HookRun(hook.name, outcome))
+
+
+def _agent_name(agent: object) -> str:
+    # livekit's own name for an agent (its id), as a session's handed_off entry shows it.
+    return str(getattr(agent, "id", type(agent).__name__))
 
 
 def _run_to_end(call: Callable[[], object], deadline_s: float) -> str:

@@ -17,7 +17,7 @@ from pydantic import SecretStr
 from trials.live_session import live_session
 from trials.stubs.livekit_rooms import API_KEY, API_SECRET, room_service_stub
 from trials.support import Backend
-from voicefsm.agent import VoiceAgent, on_enter, on_exit, on_transition
+from voicefsm.agent import VoiceAgent, entering, leaving, on_transition
 from voicefsm.agent.hooks import HookContext
 from voicefsm.examples.bistro import BistroAgent
 from voicefsm.lifecycle import EndReason, State, Trigger
@@ -87,12 +87,12 @@ class MisbehavingAgent(VoiceAgent):
         super().__init__(instructions="test")
         self.entered_thinking = 0
 
-    @on_enter(State.LISTENING)
+    @entering(State.LISTENING)
     def explode(self, hook: HookContext) -> None:
         msg = "a bug in the application, with a secret: sk-live-0000"
         raise RuntimeError(msg)
 
-    @on_exit(State.GREETING)
+    @leaving(State.GREETING)
     def hang_in_a_thread(self, hook: HookContext) -> None:
         time.sleep(3600)  # never returns: the session must not wait for it
 
@@ -100,11 +100,11 @@ class MisbehavingAgent(VoiceAgent):
     async def hang_in_the_loop(self, hook: HookContext) -> None:
         await asyncio.Event().wait()
 
-    @on_enter(State.THINKING)
+    @entering(State.THINKING)
     async def count(self, hook: HookContext) -> None:
         self.entered_thinking += 1
 
-    @on_enter(State.PERSISTING)
+    @entering(State.PERSISTING)
     async def file(self, hook: HookContext) -> None:
         await asyncio.sleep(0.1)
         hook.write_event("filed", {"turns": hook.entry.turn, "state": hook.state.value})
@@ -145,7 +145,7 @@ class Billing(VoiceAgent):
             apology="Billing could not answer that.",
         )
 
-    @on_enter(State.THINKING)
+    @entering(State.THINKING)
     def billing_turn(self, hook: HookContext) -> None:
         hook.write_event("billing_turn", {"turn": hook.entry.turn})
 

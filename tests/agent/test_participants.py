@@ -6,15 +6,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
 
 from trials.live_session import live_session
+from voicefsm.agent import VoiceAgent
 from voicefsm.backend.models import SessionSummary
 from voicefsm.backend.server.db import build_engine
 from voicefsm.backend.server.runner import running_backend
 from voicefsm.backend.server.store import Store
+from voicefsm.context import ParticipantMetadata, RoomMetadata
 from voicefsm.engine.session_record import SessionRecord
 from voicefsm.lifecycle import State
 from voicefsm.simulation.rooms import AGENT, SIP, SimulatedParticipant, SimulatedRooms
@@ -104,3 +107,32 @@ async def test_a_summary_the_contract_refuses_still_lets_the_session_exit(
     assert session.lifecycle.state is State.EXITING
     assert session.record.counters.writes_refused == 1
     assert "session summary refused by the contract: not written" in caplog.text
+
+
+def _greet(room: RoomMetadata, caller: ParticipantMetadata, attributes: Mapping[str, str]) -> str:
+    tier = caller.extra.get("loyalty_tier", "standard")
+    return f"Hello, caller on {attributes.get('sip.phoneNumber', 'the web')} ({tier})."
+
+
+async def test_the_greeting_function_gets_the_callers_attributes_and_own_keys(
+    tmp_path: Path,
+) -> None:
+    room = SimulatedRooms().room("line-10")
+    room.join(
+        SimulatedParticipant(
+            "sip_+15550111",
+            json.dumps({"loyalty_tier": "gold", "preferences": {"seat": {"row": 1}, "x": "y"}}),
+            {"sip.phoneNumber": "+15550111", "lk.agent.state": "x"},
+            kind=SIP,
+        )
+    )
+    agent = VoiceAgent(greeting=_greet)
+    async with live_session(
+        tmp_path, agent=agent, room_events=room, caller="sip_+15550111"
+    ) as live:
+        await live.session.settled()
+        greeted = [m.text for m in live.session.record.history]
+        participant = live.session.participant
+
+    assert greeted[:1] == ["Hello, caller on +15550111 (gold)."]
+    assert participant.preferences == {"x": "y"}  # the bad preference dropped alone

@@ -18,7 +18,7 @@ from livekit.agents import RunContext, function_tool
 
 from trials.live_session import Live, live_session
 from trials.support import Backend
-from voicefsm.agent import VoiceAgent, on_enter, tool_deadline
+from voicefsm.agent import VoiceAgent, entering, tool_deadline
 from voicefsm.agent.hooks import HookContext
 from voicefsm.lifecycle import EndReason, State
 from voicefsm.providers.scripted import ScriptedToolCall, ScriptedTurn
@@ -99,11 +99,11 @@ class EndsFromAHookThread(VoiceAgent):
     def __init__(self) -> None:
         super().__init__(instructions="test")
 
-    @on_enter(State.LISTENING)
+    @entering(State.LISTENING)
     def hang_up_at_once(self, hook: HookContext) -> None:
         self.end_call()
 
-    @on_enter(State.PERSISTING)
+    @entering(State.PERSISTING)
     def file(self, hook: HookContext) -> None:
         hook.write_event("filed", {"state": hook.state.value})
 
@@ -130,11 +130,11 @@ class Exits(VoiceAgent):
     def __init__(self) -> None:
         super().__init__(instructions="test")
 
-    @on_enter(State.THINKING)
+    @entering(State.THINKING)
     def exit_from_a_thread(self, hook: HookContext) -> None:
         sys.exit(4)
 
-    @on_enter(State.LISTENING)
+    @entering(State.LISTENING)
     async def interrupt_the_loop(self, hook: HookContext) -> None:
         raise KeyboardInterrupt
 
@@ -191,11 +191,11 @@ class Uncooperative(VoiceAgent):
         time.sleep(0.8)  # in an async def: the whole loop freezes
         return "Blocked, but answered."
 
-    @on_enter(State.THINKING)
+    @entering(State.THINKING)
     async def block_in_a_hook(self, hook: HookContext) -> None:
         time.sleep(0.6)
 
-    @on_enter(State.PERSISTING)
+    @entering(State.PERSISTING)
     async def never_stops(self, hook: HookContext) -> None:
         self.stubborn_running.set()
         for _ in range(600):

@@ -123,3 +123,22 @@ async def test_an_adopted_speech_ending_is_left_to_the_pipeline() -> None:
 
     assert not [s for s in trail(machine) if s[1] == "spoke"]
     assert not effects.history()
+
+
+async def test_a_speech_of_the_agent_cut_off_before_a_word_is_on_the_timeline_not_in_history() -> (
+    None
+):
+    machine, effects, _, _, sorter = _sorter()
+    welcome = SpeechHandle.create()  # a handed-off agent's on_enter say, talked over at once
+    sorter.speech_created(welcome)
+    await settle()
+    finish(welcome, interrupted=True)
+    await settle()
+
+    [entry] = [e for e in machine.timeline if e.trigger.value == "spoke"]
+    assert (entry.source.value, entry.dest.value, entry.detail) == (
+        "listening",
+        "listening",
+        "cut off before a word",
+    )
+    assert not effects.history()  # nothing was heard: no message to record

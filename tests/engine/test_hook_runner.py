@@ -11,7 +11,7 @@ import time
 import pytest
 
 from tests.engine.fakes import LOG, FakeOutbox, lifecycle, session_writes
-from voicefsm.agent.hooks import HookContext, on_enter, on_exit, on_transition
+from voicefsm.agent.hooks import HookContext, entering, hooks_in_charge, leaving, on_transition
 from voicefsm.context import ParticipantMetadata
 from voicefsm.engine.call_tasks import CallTasks
 from voicefsm.engine.hook_runner import HookRunner
@@ -34,7 +34,7 @@ class Agent:
         self.seen: list[tuple[str, HookContext]] = []
         self.release = threading.Event()
 
-    @on_exit(State.LISTENING)
+    @leaving(State.LISTENING)
     def leaving(self, hook: HookContext) -> None:
         self.seen.append(("exit listening", hook))
 
@@ -42,23 +42,23 @@ class Agent:
     async def turn(self, hook: HookContext) -> None:
         self.seen.append(("user_turn_completed", hook))
 
-    @on_enter(State.THINKING)
+    @entering(State.THINKING)
     def thinking(self, hook: HookContext) -> None:
         self.seen.append(("enter thinking", hook))
         hook.write_event("thinking", {"turn": hook.entry.turn})
 
 
 class Misbehaving:
-    @on_enter(State.LISTENING)
+    @entering(State.LISTENING)
     def explode(self, hook: HookContext) -> None:
         msg = "sk-live-0000 leaked in a message"
         raise RuntimeError(msg)
 
-    @on_enter(State.LISTENING)
+    @entering(State.LISTENING)
     async def hang(self, hook: HookContext) -> None:
         await asyncio.sleep(30)
 
-    @on_enter(State.LISTENING)
+    @entering(State.LISTENING)
     def block(self, hook: HookContext) -> None:
         time.sleep(0.5)  # a sync hook that outlives its deadline, on its own thread
 
@@ -116,18 +116,19 @@ async def test_a_hook_that_raises_or_hangs_is_contained_counted_and_logged(
     assert machine.state is State.LISTENING  # the lifecycle never waited
 
 
-async def test_the_agent_in_charge_is_the_one_whose_hooks_run() -> None:
-    first, second = Agent(), Agent()
+async def test_the_first_agents_hooks_outlive_handoffs_and_the_one_in_charge_joins_them() -> None:
+    first, second, third = Agent(), Agent(), Agent()
     machine, _, _, runner = await _runner(first)
     machine.fire(Joined())
     machine.fire(Resumed())
     runner.use(second)  # a handoff
     machine.fire(UserTurnCompleted("Hi"))
+    await runner.drain()
+    runner.use(third)  # and another: second is no longer in charge
     machine.fire(HangUp())
     await runner.drain()
-    assert first.seen == []
-    assert {name for name, _ in second.seen} == {
-        "exit listening",
-        "user_turn_completed",
-        "enter thinking",
-    }
+    everything = {"exit listening", "user_turn_completed", "enter thinking"}
+    assert {name for name, _ in first.seen} == everything  # the session's hooks
+    assert {name for name, _ in second.seen} == everything  # while it was in charge
+    assert third.seen == []  # nothing it hooks happened while it was
+    assert len(hooks_in_charge(first, first)) == 3  # handed back: its hooks run once, not twice

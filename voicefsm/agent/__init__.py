@@ -10,7 +10,7 @@ from voicefsm.agent.definition import (
     VoiceAgent,
 )
 from voicefsm.agent.graph import agent_graph, leads_to
-from voicefsm.agent.hooks import HookContext, on_enter, on_exit, on_transition
+from voicefsm.agent.hooks import HookContext, entering, leaving, on_transition
 from voicefsm.agent.tools import tool_deadline
 
 __all__ = [
@@ -22,9 +22,9 @@ __all__ = [
     "HookContext",
     "VoiceAgent",
     "agent_graph",
+    "entering",
     "leads_to",
-    "on_enter",
-    "on_exit",
+    "leaving",
     "on_transition",
     "tool_deadline",
 ]

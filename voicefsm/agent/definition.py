@@ -8,9 +8,11 @@ tools, handoffs, ``session.run`` tests, ``mock_tools``.
 
 What voicefsm adds runs through livekit's own extension points: ``on_enter`` tells the lifecycle
 the agent is live, ``on_user_turn_completed`` hands each user turn to the lifecycle (which then
-decides when to reply) and ``tts_node`` puts a deadline on audio that stops coming. If you
-override one of these, call ``super()``. Outside a voicefsm session (a plain ``AgentSession``),
-a ``VoiceAgent`` behaves as a plain livekit agent.
+decides when to reply) and ``tts_node`` puts a deadline on audio that stops coming. Override
+``on_enter``, ``on_exit`` or ``on_user_turn_completed`` as you would on any livekit agent, with
+or without ``super()``: the class wraps your method (:mod:`voicefsm.agent.overrides`) so the
+lifecycle's part runs once either way. Outside a voicefsm session (a plain ``AgentSession``), a
+``VoiceAgent`` behaves as a plain livekit agent.
 """
 
 from __future__ import annotations
@@ -27,7 +29,10 @@ from pydantic import JsonValue
 from voicefsm.agent.flow_context import offline_summary
 from voicefsm.agent.flow_driver import FlowDriver
 from voicefsm.agent.flow_tools import function_tools
+from voicefsm.agent.overrides import keep_lifecycle_part, lifecycle_part_done
+from voicefsm.agent.shared_state import UserdataFactory
 from voicefsm.agent.stall import until_audio_stalls
+from voicefsm.backend.fields import EventData
 from voicefsm.context import ParticipantMetadata, RoomMetadata
 from voicefsm.flows import Flow, FlowEdge, node_prompt
 
@@ -41,8 +46,15 @@ DEFAULT_APOLOGY = "Sorry, I couldn't answer that just now. Could you say it agai
 DEFAULT_FAREWELL = "Thanks for calling. Goodbye!"
 DEFAULT_FILLER = "One moment, please."
 
-#: A greeting: the text, or a function of the room's and the caller's (parsed) metadata.
-Greeting = str | Callable[[RoomMetadata, ParticipantMetadata], str]
+#: A greeting: the text, or a function of the room's and the caller's (parsed) metadata, and
+#: optionally of the caller's participant attributes (``sip.*``, your application's; livekit's
+#: own ``lk.*`` left out): ``def greet(room, caller) -> str`` or
+#: ``def greet(room, caller, attributes) -> str``.
+Greeting = (
+    str
+    | Callable[[RoomMetadata, ParticipantMetadata], str]
+    | Callable[[RoomMetadata, ParticipantMetadata, Mapping[str, str]], str]
+)
 
 
 class AgentRuntime(Protocol):
@@ -61,7 +73,7 @@ class AgentRuntime(Protocol):
 
     def end_call(self) -> None: ...
 
-    def write_event(self, name: str, data: JsonValue) -> None: ...
+    def write_event(self, name: str, data: EventData) -> None: ...
 
 
 class VoiceAgent(Agent):
@@ -85,9 +97,23 @@ class VoiceAgent(Agent):
 
     #: The conversation flow the class declares (``flow=`` in its class statement), or None.
     flow_class: ClassVar[type[Flow[Any]] | None] = None
+    #: Makes each call's shared state (``userdata=`` in the class statement; see
+    #: :mod:`voicefsm.agent.shared_state`), livekit's ``RunContext[T].userdata``.
+    userdata_factory: ClassVar[UserdataFactory | None] = None
 
-    def __init_subclass__(cls, flow: type[Flow[Any]] | None = None, **kwargs: Any) -> None:  # noqa: ANN401
+    def __init_subclass__(
+        cls,
+        flow: type[Flow[Any]] | None = None,
+        userdata: UserdataFactory | None = None,
+        **kwargs: Any,  # noqa: ANN401
+    ) -> None:
         super().__init_subclass__(**kwargs)
+        if userdata is not None:
+            if not callable(userdata):
+                msg = f"{cls.__name__}: userdata= takes a model class or a factory"
+                raise TypeError(msg)
+            cls.userdata_factory = userdata
+        keep_lifecycle_part(cls, enter=VoiceAgent._enter_lifecycle, turn=VoiceAgent._hand_turn)
         if flow is not None:
             if not (isinstance(flow, type) and issubclass(flow, Flow) and flow.has_nodes()):
                 msg = f"{cls.__name__}: flow= takes a Flow class with nodes, not {flow!r}"
@@ -176,7 +202,7 @@ class VoiceAgent(Agent):
             return
         self._runtime.end_call()
 
-    def write_event(self, name: str, data: JsonValue) -> None:
+    def write_event(self, name: str, data: EventData) -> None:
         """Write an application event (``name``, JSON ``data``: a booking, a call note) through
         the outbox, durable once spooled and delivered exactly once. Raises ``ValueError`` when
         the contract refuses the name or the data (over 16 KiB, NaN, NUL...). In a plain
@@ -192,16 +218,28 @@ class VoiceAgent(Agent):
 
     async def on_enter(self) -> None:
         """The agent is live in the session: the lifecycle moves on (the first agent joins,
-        a later one is a handoff), and a flow takes up the node it is at."""
+        a later one is a handoff), and a flow takes up the node it is at. An override of yours
+        runs after this part, whether it calls ``super()`` or not."""
+        if not lifecycle_part_done(self, "on_enter"):
+            await self._enter_lifecycle()
+
+    async def on_user_turn_completed(
+        self, turn_ctx: llm.ChatContext, new_message: llm.ChatMessage
+    ) -> None:
+        """Hand the turn to the lifecycle, which decides when to reply (so livekit must not).
+        An override of yours runs before this part, whether it calls ``super()`` or not (and
+        may edit ``new_message``); raising ``StopResponse`` yourself keeps the turn from the
+        lifecycle, as it keeps it from livekit's reply."""
+        if not lifecycle_part_done(self, "on_user_turn_completed"):
+            await self._hand_turn(new_message)
+
+    async def _enter_lifecycle(self) -> None:
         if self._runtime is not None:
             await self._runtime.agent_entered(self)
         if self._flow_driver is not None:
             await self._flow_driver.agent_entered()
 
-    async def on_user_turn_completed(
-        self, turn_ctx: llm.ChatContext, new_message: llm.ChatMessage
-    ) -> None:
-        """Hand the turn to the lifecycle, which decides when to reply (so livekit must not)."""
+    async def _hand_turn(self, new_message: llm.ChatMessage) -> None:
         if self._runtime is None:
             return
         await self._runtime.user_turn(new_message)

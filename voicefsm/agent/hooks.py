@@ -2,7 +2,7 @@
 transition, on a method of your ``VoiceAgent``::
 
     class Clinic(VoiceAgent):
-        @on_enter(State.PERSISTING)
+        @entering(State.PERSISTING)
         async def file_the_call(self, hook: HookContext) -> None:
             hook.write_event("call_filed", {"turns": len(hook.history)})
 
@@ -14,6 +14,17 @@ for running hooks (within that deadline) before it writes its summary, so a hook
 
 Why decorators on methods: like livekit's ``@function_tool``, a hook lives on the agent it
 belongs to, so a handoff to another agent brings that agent's hooks along.
+
+Which hooks run (:func:`hooks_in_charge`, the one rule the session, ``AgentHarness`` and the
+diagrams follow): the hooks of the agent the call starts with (the one given to
+``build_server`` or ``open_session``) are the session's, and run for the whole call whichever
+agent is in charge, so "file the call" still runs on a call that was transferred; the hooks of
+an agent handed the call run while it is in charge, beside them.
+
+Why ``entering``/``leaving`` and not ``on_enter``/``on_exit``: livekit's ``Agent`` already has
+``on_enter``/``on_exit`` methods, and an agent that speaks when it takes over needs both its
+own ``async def on_enter`` and state hooks in one class body; a decorator of the same name
+would be shadowed by the method defined before it (or shadow livekit's).
 """
 
 from __future__ import annotations
@@ -26,8 +37,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from pydantic import JsonValue
-
+from voicefsm.backend.fields import EventData
 from voicefsm.context import ParticipantMetadata
 from voicefsm.lifecycle import Role, State, TimelineEntry, Trigger
 from voicefsm.lifecycle.states import FINAL_STATE, INITIAL_STATE
@@ -80,14 +90,17 @@ class HookContext:
     participant: ParticipantMetadata
     history: tuple[HistoryItem, ...]
     timeline: tuple[TimelineEntry, ...]
-    _write: Callable[[str, JsonValue], None] = field(repr=False)
+    _write: Callable[[str, EventData], None] = field(repr=False)
+    #: The call's shared state (livekit's ``userdata``, see :mod:`voicefsm.agent.shared_state`),
+    #: the object itself, not a copy; None when the agent declares none.
+    userdata: Any = field(default=None, repr=False)
 
     @property
     def state(self) -> State:
         """The state the session is in after the transition."""
         return self.entry.dest
 
-    def write_event(self, name: str, data: JsonValue) -> None:
+    def write_event(self, name: str, data: EventData) -> None:
         """Hand an application event (``name``, JSON ``data``) to the outbox: durable once
         spooled, delivered exactly once like every other write. Raises ``ValueError`` for a
         name or data the backend contract does not take (see ``AppEvent``)."""
@@ -104,18 +117,18 @@ def _marker(spec: HookSpec) -> Callable[[F], F]:
     return mark
 
 
-def on_enter(state: State) -> Callable[[F], F]:
+def entering(state: State) -> Callable[[F], F]:
     """Run the decorated method each time the lifecycle enters ``state``."""
     if State(state) is INITIAL_STATE:
-        msg = f"every session starts in {INITIAL_STATE.value}: nothing enters it (use on_exit)"
+        msg = f"every session starts in {INITIAL_STATE.value}: nothing enters it (use leaving)"
         raise ValueError(msg)
     return _marker(HookSpec(HookPoint.ENTER, State(state)))
 
 
-def on_exit(state: State) -> Callable[[F], F]:
+def leaving(state: State) -> Callable[[F], F]:
     """Run the decorated method each time the lifecycle leaves ``state``."""
     if State(state) is FINAL_STATE:
-        msg = f"{FINAL_STATE.value} is terminal: nothing leaves it (use on_enter)"
+        msg = f"{FINAL_STATE.value} is terminal: nothing leaves it (use entering)"
         raise ValueError(msg)
     return _marker(HookSpec(HookPoint.EXIT, State(state)))
 
@@ -158,6 +171,15 @@ def declared_hooks(agent_type: type) -> list[tuple[str, HookSpec]]:
         declared = tuple(sorted(found, key=lambda item: (item[0], item[1].point, item[1].on)))
         _DECLARED[agent_type] = declared
     return list(declared)
+
+
+def hooks_in_charge(first: object, active: object) -> list[Hook]:
+    """The hooks a session runs while ``active`` is in charge of a call that started with
+    ``first``: the first agent's (the session's, for the whole call), then ``active``'s."""
+    hooks = find_hooks(first)
+    if active is not first:
+        hooks.extend(find_hooks(active))
+    return hooks
 
 
 def find_hooks(agent: object) -> list[Hook]:

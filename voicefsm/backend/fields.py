@@ -7,6 +7,7 @@ take it from.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated
 
@@ -58,3 +59,19 @@ class EventFields(BaseModel):
     idempotency_key: Key
     session_id: Id
     at: Instant
+
+
+#: What an application event's data may be given as: any JSON value, or any mapping with string
+#: keys (a ``dict[str, object]``, a ``MappingProxyType``...) whose values are JSON; the contract
+#: checks the values when the event is written.
+EventData = JsonValue | Mapping[str, object]
+
+
+def plain_json(data: object) -> object:
+    """A mapping's items as a dict, nested mappings and sequences too, for the contract to check
+    (pydantic's JSON values are dicts and lists)."""
+    if isinstance(data, Mapping):
+        return {key: plain_json(value) for key, value in data.items()}
+    if isinstance(data, list | tuple):
+        return [plain_json(value) for value in data]
+    return data

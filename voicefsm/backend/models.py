@@ -22,6 +22,7 @@ from pydantic import (
     field_validator,
 )
 
+from voicefsm.backend import fields as event_data
 from voicefsm.backend.fields import MAX_TEXT, NO_NUL, Instant, Seconds, Short, Text
 from voicefsm.backend.fields import EventFields as _Event
 from voicefsm.backend.flow_state import FlowStateEvent, FlowSummary
@@ -192,7 +193,7 @@ class HandoffEvent(_Event):
 
 def validated_app_event(
     name: str,
-    data: JsonValue,
+    data: event_data.EventData,
     *,
     key: str = "check",
     session_id: str = "check",
@@ -206,7 +207,7 @@ def validated_app_event(
             session_id=session_id,
             at=at or datetime.now(UTC),
             name=name,
-            data=data,
+            data=event_data.plain_json(data),  # type: ignore[arg-type]  # checked here, by the model
         )
     except ValidationError as exc:
         problems = "; ".join(
@@ -319,6 +320,7 @@ class SessionSummary(_Request):
     timeline: Annotated[list[TimelineRecord], Field(max_length=100_000)] = []
     #: Where the conversation's flows are at the end (node, data, path) and their node changes.
     flows: Annotated[list[FlowSummary], Field(max_length=16)] = []
+    userdata: JsonValue = None  # the call's shared state (the agent's userdata), at its end
 
 
 class SessionStored(_Response):

@@ -16,9 +16,9 @@ from typing import Any
 
 from livekit.agents import Agent, AgentSession, llm
 from livekit.agents.voice import SpeechHandle
-from pydantic import JsonValue
 
 from voicefsm.agent.definition import VoiceAgent
+from voicefsm.backend.fields import EventData
 from voicefsm.context import RoomMetadata
 from voicefsm.engine.call_tasks import CallTasks
 from voicefsm.engine.early_turns import EarlyTurns
@@ -71,6 +71,7 @@ class AgentBridge:
         self.agent: Agent = agent
         hooks.use(agent)
         agent._bind(self)
+        caller.subscribe(self._caller_changed)
 
     # -- voicefsm.agent.definition.AgentRuntime -------------------------------------------------
 
@@ -106,7 +107,7 @@ class AgentBridge:
             # handle's done callbacks in no set order): next tick.
             speech.add_done_callback(self._end_call_next_tick)
 
-    def write_event(self, name: str, data: JsonValue) -> None:
+    def write_event(self, name: str, data: EventData) -> None:
         """An application event into the outbox, from the loop or (a sync hook) any thread."""
         self._writes.app_event_from_any_thread(name, data)
 
@@ -119,10 +120,20 @@ class AgentBridge:
         if isinstance(current, VoiceAgent) and current is not self.agent:
             current._bind(self)
             self._hooks.use(current)
-            self._pipeline.phrases = phrases_for(current, self._room, self._caller.participant)
+            self.agent = current
+            self._caller_changed()  # its phrases, for this caller
         self.agent = current
         self._tasks.spawn(self.prepare(current), "voicefsm-prepare-agent")
         self._lifecycle.fire(HandedOff(old_agent or "none", new_agent or type(current).__name__))
+
+    def _caller_changed(self) -> None:
+        # The greeting may be a function of the caller (their metadata, their attributes).
+        agent = self.agent
+        if isinstance(agent, VoiceAgent):
+            caller = self._caller
+            self._pipeline.phrases = phrases_for(
+                agent, self._room, caller.participant, caller.attributes
+            )
 
     async def prepare(self, agent: Agent) -> None:
         """Ready an agent to run in this session: its tools get their deadlines."""

@@ -22,6 +22,7 @@ import httpx
 from livekit.agents import NOT_GIVEN, AgentSession
 
 from voicefsm.agent.definition import VoiceAgent
+from voicefsm.agent.shared_state import make_userdata
 from voicefsm.backend.client import BackendClient, backend_http
 from voicefsm.context import ParticipantMetadata, RoomMetadata
 from voicefsm.engine.observers import Observers
@@ -39,10 +40,14 @@ from voicefsm.settings import Settings
 AttachIO = Callable[[VoiceSession], Mapping[str, Any]]
 
 
-def build_agent_session(providers: Providers, settings: Settings) -> AgentSession[Any]:
+def build_agent_session(
+    providers: Providers, settings: Settings, *, userdata: object | None = None
+) -> AgentSession[Any]:
     """The livekit session, configured for the lifecycle to decide when to reply (and safe to
-    drive from a sync hook's or tool's thread)."""
+    drive from a sync hook's or tool's thread); ``userdata`` is the call's shared state
+    (livekit's ``RunContext[T].userdata``), if the agent has one."""
     return ThreadSafeAgentSession(
+        userdata=NOT_GIVEN if userdata is None else userdata,
         stt=providers.stt or NOT_GIVEN,
         llm=providers.llm,
         tts=providers.tts or NOT_GIVEN,
@@ -113,7 +118,7 @@ async def open_session(
     session: VoiceSession | None = None
     try:
         await outbox.start()
-        agent_session = build_agent_session(providers, settings)
+        agent_session = build_agent_session(providers, settings, userdata=make_userdata(agent))
         session = VoiceSession(
             agent_session,
             agent,

@@ -27,6 +27,7 @@ from voicefsm.engine.participants import CallerContext
 from voicefsm.engine.phrases import Phrases
 from voicefsm.engine.pipeline import Pipeline
 from voicefsm.engine.room_control import RoomControl
+from voicefsm.engine.shared_state import session_userdata
 from voicefsm.engine.writes import SessionWrites
 from voicefsm.lifecycle import (
     EndReason,
@@ -98,6 +99,7 @@ class CallControl:
             caller=caller,
             deadline_s=settings.hook_deadline_s,
             log=log,
+            userdata=lambda: session_userdata(agent_session),
         )
 
     # -- the lifecycle's effects (voicefsm.lifecycle.Effects) ----------------------------------

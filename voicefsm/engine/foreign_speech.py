@@ -18,6 +18,7 @@ from typing import Protocol
 from livekit.agents import llm
 from livekit.agents.voice import SpeechHandle
 
+from voicefsm.agent.overrides import in_on_enter
 from voicefsm.engine.early_turns import EarlyTurns
 from voicefsm.engine.speech import spoken_text
 from voicefsm.engine.turn_sources import AdoptedReply
@@ -49,9 +50,12 @@ class ForeignSpeeches:
         self._turns = turns
         self._unsorted: dict[str, SpeechHandle] = {}
         self._foreign: dict[str, SpeechHandle] = {}
+        self._on_entry: set[str] = set()  # speeches an agent's on_enter started
 
     def speech_created(self, handle: SpeechHandle) -> None:
         self._unsorted[handle.id] = handle
+        if in_on_enter():
+            self._on_entry.add(handle.id)
         asyncio.get_running_loop().call_soon(self._sort)
 
     def user_message(self, message: llm.ChatMessage) -> None:
@@ -64,10 +68,20 @@ class ForeignSpeeches:
         if text and reply is not None:
             self._turns.hand_over(UserTurnCompleted(text, source=AdoptedReply(reply)))
 
+    def entry_speech(self) -> SpeechHandle | None:
+        """The first speech still going that the agent's ``on_enter`` started and no turn
+        claims: the greeting takes it as its own."""
+        self._sort()
+        for handle in self._foreign.values():
+            if handle.id in self._on_entry and not self._claimed(handle) and not handle.done():
+                return handle
+        return None
+
     def _sort(self) -> None:
         unsorted, self._unsorted = self._unsorted, {}
         for handle in unsorted.values():
             if self._own.is_own(handle) or handle.done():
+                self._on_entry.discard(handle.id)
                 continue
             self._foreign[handle.id] = handle
             handle.add_done_callback(self._done)
@@ -84,8 +98,11 @@ class ForeignSpeeches:
 
     def _done(self, handle: SpeechHandle) -> None:
         self._foreign.pop(handle.id, None)
+        self._on_entry.discard(handle.id)
         if self._claimed(handle):
             return  # a turn's reply: the pipeline reports how it ended
         spoken = spoken_text(handle)
-        if spoken:  # the agent's words outside a turn: a handoff's greeting, a tool's say
+        # The agent's words outside a turn (a handoff's greeting, a tool's or a hook's say), as
+        # heard; one cut off before a word still shows on the timeline.
+        if spoken or handle.interrupted:
             self._lifecycle.fire(Spoke(spoken, interrupted=handle.interrupted))

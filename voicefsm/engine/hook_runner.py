@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 
-from voicefsm.agent.hooks import Hook, HookContext, HookPoint, find_hooks
+from voicefsm.agent.hooks import Hook, HookContext, HookPoint, hooks_in_charge
 from voicefsm.engine.participants import CallerContext
 from voicefsm.engine.user_code import UserCode, run_contained
 from voicefsm.engine.writes import SessionWrites
@@ -62,14 +62,17 @@ class HookRunner:
         caller: CallerContext,
         deadline_s: float,
         log: Log,
+        userdata: Callable[[], object] | None = None,
     ) -> None:
         self._lifecycle = lifecycle
+        self._userdata = userdata or _no_userdata
         self._record = writes.record
         self._writes = writes
         self._caller = caller
         self._deadline_s = deadline_s
         self._log = log
         self._hooks: Sequence[Hook] = ()
+        self._first: object | None = None
         self._running: set[asyncio.Task[None]] = set()
         self._outcome_listeners: list[HookOutcome] = []
         lifecycle.subscribe(self._transition)
@@ -79,8 +82,11 @@ class HookRunner:
         self._outcome_listeners.append(listener)
 
     def use(self, agent: object) -> None:
-        """Run ``agent``'s hooks from now on (the first agent, then each one handed off to)."""
-        self._hooks = find_hooks(agent)
+        """``agent`` is in charge from now on (the first agent, then each one handed off to):
+        its hooks run, beside the first agent's, which are the session's."""
+        if self._first is None:
+            self._first = agent
+        self._hooks = hooks_in_charge(self._first, agent)
 
     async def drain(self) -> None:
         """Wait for the hooks still running (each is bounded by the deadline)."""
@@ -99,6 +105,7 @@ class HookRunner:
             history=tuple(self._record.history),
             timeline=tuple(self._lifecycle.timeline),
             _write=self._writes.app_event_from_any_thread,
+            userdata=self._userdata(),
         )
         loop = asyncio.get_running_loop()
         for hook in due:
@@ -117,3 +124,7 @@ class HookRunner:
         self._record.counters.hooks[outcome] += 1
         for listener in self._outcome_listeners:
             listener(hook.name, outcome)
+
+
+def _no_userdata() -> object:
+    return None

@@ -75,6 +75,11 @@ class CallerContext:
         self.attributes: dict[str, str] = {}
         self._tasks = tasks
         self._briefed: tuple[Agent, str] | None = None
+        self._listeners: list[Callable[[], None]] = []
+
+    def subscribe(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` each time the caller's metadata or attributes change."""
+        self._listeners.append(listener)
 
     async def brief(self, agent: Agent) -> None:
         """Give ``agent`` (instructions as text) the caller context after its instructions."""
@@ -87,6 +92,8 @@ class CallerContext:
         task, off the voice path), so the next reply reads them."""
         self.participant = participant
         self.attributes = dict(attributes)
+        for listener in self._listeners:
+            listener()
         if self._briefed is not None:
             self._tasks.spawn(self._apply(), "voicefsm-caller-context")
 

@@ -12,6 +12,7 @@ are its own (:class:`~voicefsm.engine.foreign_speech.OwnSpeeches`) and follows a
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from livekit.agents import AgentSession, llm
@@ -78,11 +79,22 @@ class Pipeline:
         self._own: set[str] = set()  # every speech this pipeline started
         self._sent: set[str] = set()  # ids of the user messages handed to generate_reply
         self._adopted: set[str] = set()
+        self._agent_greeting: Callable[[], SpeechHandle | None] = _none
+
+    def greet_with(self, agent_greeting: Callable[[], SpeechHandle | None]) -> None:
+        """Where the greeting looks for a speech the agent started itself on entering (a
+        LiveKit ``on_enter`` that greets): that speech is the greeting, not one more."""
+        self._agent_greeting = agent_greeting
 
     # -- effects -------------------------------------------------------------------------------
 
     def start_greeting(self, turn: int) -> None:
-        self._track(Speech(self._session.say(self.phrases.greeting), SpeechKind.GREETING, turn))
+        handle = self._agent_greeting()
+        if handle is not None:
+            self._adopted.add(handle.id)
+        else:
+            handle = self._session.say(self.phrases.greeting)
+        self._track(Speech(handle, SpeechKind.GREETING, turn))
 
     def start_reply(self, turn: int, request: UserTurnCompleted, attempt: int) -> None:
         source = request.source
@@ -293,6 +305,10 @@ class Pipeline:
             pass  # nothing left to stop
         self._lifecycle.fire(ReplyFailed(speech.turn))
         return True
+
+
+def _none() -> None:
+    return None
 
 
 def _retrieve_exception(future: asyncio.Future[None]) -> None:

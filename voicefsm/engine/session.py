@@ -42,6 +42,7 @@ from voicefsm.engine.rejoin import RejoinGrace
 from voicefsm.engine.room_control import NoRoom, RoomControl
 from voicefsm.engine.session_events import SessionEvents
 from voicefsm.engine.session_record import SessionRecord
+from voicefsm.engine.shared_state import session_userdata_json
 from voicefsm.engine.tool_watch import ToolWatch
 from voicefsm.engine.writes import SessionWrites
 from voicefsm.ids import ConversationId, SessionId
@@ -103,6 +104,7 @@ class VoiceSession:
         log = SessionLog(_LOG, {"session_id": session_id})
         self.tasks = CallTasks(log)
         self.record = SessionRecord(self.session_id, self.conversation_id)
+        self.record.shared_state = lambda: session_userdata_json(agent_session)
         self.writes = SessionWrites(self.record, outbox, log)
         self.caller_context = CallerContext(participant or ParticipantMetadata(), self.tasks)
         self._latencies = TurnLatencies()
@@ -164,12 +166,14 @@ class VoiceSession:
         )
         self.flows.start(agent)
         self.tools.subscribe(self.flows.tool_finished)
+        foreign = ForeignSpeeches(self.lifecycle, self.pipeline, self.turns)
+        self.pipeline.greet_with(foreign.entry_speech)
         SessionEvents(
             agent_session,
             self.lifecycle,
             speech=self.pipeline,
             writes=self.writes,
-            foreign=ForeignSpeeches(self.lifecycle, self.pipeline, self.turns),
+            foreign=foreign,
             handoffs=self,
         )
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
 
+from pydantic import JsonValue
+
 from voicefsm.agent.hooks import HistoryItem
 from voicefsm.backend.flow_state import FlowSummary
 from voicefsm.backend.models import (
@@ -133,6 +135,8 @@ class SessionRecord:
         #: Every tool call that finished, in the order it did.
         self.tool_calls: list[ToolCall] = []
         self.counters = SessionCounters()
+        #: The call's shared state as JSON, read when the summary is written.
+        self.shared_state: Callable[[], JsonValue] = _no_state
         self._seq = 0
 
     def next_key(self) -> str:
@@ -244,4 +248,9 @@ class SessionRecord:
             ],
             timeline=[TimelineRecord.model_validate(entry.as_json()) for entry in timeline or ()],
             flows=list(flows),
+            userdata=self.shared_state(),
         )
+
+
+def _no_state() -> JsonValue:
+    return None

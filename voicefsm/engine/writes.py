@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from pydantic import JsonValue
 
 from voicefsm.agent.hooks import HistoryItem
+from voicefsm.backend.fields import EventData
 from voicefsm.backend.flow_state import FlowStateEvent, FlowSummary, state_problem
 from voicefsm.backend.models import (
     MAX_TOOL_TEXT,
@@ -115,7 +116,7 @@ class SessionWrites:
             )
         )
 
-    def app_event(self, name: str, data: JsonValue) -> None:
+    def app_event(self, name: str, data: EventData) -> None:
         """The agent's own event. Raises ``ValueError`` (the message says why) for a name or
         data the contract refuses: the caller's mistake, reported to the caller."""
         event = validated_app_event(
@@ -128,7 +129,7 @@ class SessionWrites:
         self.record.counters.app_events += 1
         self.submit(event)
 
-    def app_event_from_any_thread(self, name: str, data: JsonValue) -> None:
+    def app_event_from_any_thread(self, name: str, data: EventData) -> None:
         """:meth:`app_event` from the loop or any other thread (a sync hook runs in one); a
         mistake is still raised in the caller's thread."""
         if threading.get_ident() == self._loop_thread:

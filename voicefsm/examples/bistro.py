@@ -3,10 +3,11 @@
 Its conversation is a flow (:class:`BistroFlow`): greet → collect the party size, day and time →
 confirm → book → anything else? → goodbye. The model moves it with the tools generated from
 the flow (``start_booking``, ``set_party_size``...); booking a table (a tool whose result is
-written durably through the outbox) moves it on from the agent's own code. The agent ends the
-call itself when the caller is done (a tool calling ``end_call``), and files a note when the
-call is persisted (a hook). ``voicefsm simulate`` runs it through the example scenario, whose
-expectations name the nodes the call must pass through.
+written durably through the outbox, and kept in the call's typed shared state,
+``Reservations``) moves it on from the agent's own code. The agent ends the call itself when
+the caller is done (a tool calling ``end_call``), and files a note when the call is persisted
+(a hook, which reads the shared state too). ``voicefsm simulate`` runs it through the example
+scenario, whose expectations name the nodes the call must pass through.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from livekit.agents import RunContext, ToolError, function_tool
 from pydantic import BaseModel, Field
 
 from voicefsm.agent import VoiceAgent
-from voicefsm.agent.hooks import HookContext, on_enter
+from voicefsm.agent.hooks import HookContext, entering
 from voicefsm.context import ParticipantMetadata, RoomMetadata
 from voicefsm.flows import Flow, Node
 from voicefsm.lifecycle import Role, State
@@ -75,7 +76,14 @@ class BistroFlow(Flow[Table]):
     another_booking = anything_else.to(collect, clears=("party_size", "day", "time"))
 
 
-class BistroAgent(VoiceAgent, flow=BistroFlow):
+class Reservations(BaseModel):
+    """What one call has booked: every agent of the call reads it (``context.userdata``), and
+    the session summary keeps it."""
+
+    references: list[str] = []
+
+
+class BistroAgent(VoiceAgent, flow=BistroFlow, userdata=Reservations):
     """Takes table bookings for Bistro Ada, along :class:`BistroFlow`."""
 
     def __init__(self) -> None:
@@ -86,7 +94,9 @@ class BistroAgent(VoiceAgent, flow=BistroFlow):
         )
 
     @function_tool
-    async def book_table(self, context: RunContext[None], day: str, time: str, people: int) -> str:
+    async def book_table(
+        self, context: RunContext[Reservations], day: str, time: str, people: int
+    ) -> str:
         """Book a table once the caller has confirmed it.
 
         Args:
@@ -99,6 +109,7 @@ class BistroAgent(VoiceAgent, flow=BistroFlow):
             raise ToolError(msg)
         booking = hashlib.sha256(f"{context.speech_handle.id}{day}{time}".encode()).hexdigest()
         reference = f"B{int(booking[:8], 16) % 10_000:04d}"
+        context.userdata.references.append(reference)
         self.write_event(
             "booking", {"reference": reference, "day": day, "time": time, "people": people}
         )
@@ -109,15 +120,20 @@ class BistroAgent(VoiceAgent, flow=BistroFlow):
         return f"Booked: a table for {people} on {day} at {time}. Your reference is {reference}."
 
     @function_tool
-    async def hang_up(self, context: RunContext[None]) -> None:
+    async def hang_up(self, context: RunContext[Reservations]) -> None:
         """End the call, once the caller has said they have nothing more to ask."""
         self.end_call()
 
-    @on_enter(State.PERSISTING)
+    @entering(State.PERSISTING)
     def file_call_note(self, hook: HookContext) -> None:
         """A note per call for the restaurant's records, written with the call."""
         said = [item for item in hook.history if item.role is Role.USER]
+        booked: Reservations = hook.userdata
         hook.write_event(
             "call_note",
-            {"caller_turns": len(said), "ended_by": hook.entry.trigger.value},
+            {
+                "caller_turns": len(said),
+                "ended_by": hook.entry.trigger.value,
+                "bookings": len(booked.references),
+            },
         )

@@ -247,7 +247,10 @@ TRANSITIONS: tuple[Edge, ...] = (
     # (``participant_left``); rejoining in time continues the same call.
     *(Edge(Trigger.CALLER_DROPPED, source, None) for source in LIVE_STATES),
     *(Edge(Trigger.CALLER_RETURNED, source, None) for source in LIVE_STATES),
-    # An apology or the farewell, once heard, joins the record wherever the session now is.
+    # What the agent says outside a reply (an apology, a filler, the farewell, what an agent
+    # handed the call says on entering, a ``say`` from a tool, a hook or a timer) joins the
+    # record once heard, wherever the session now is: it is no user turn and answers none, so
+    # the state stays (the caller's next turn is taken from listening as ever).
     *(
         Edge(Trigger.SPOKE, source, None, before=(Action.RECORD_SPEECH,))
         for source in (*LIVE_STATES, State.PERSISTING)

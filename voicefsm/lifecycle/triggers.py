@@ -229,11 +229,19 @@ class CallerReturned(TriggerData):
 
 @dataclass(frozen=True, slots=True)
 class Spoke(TriggerData):
-    """The agent said something outside a reply (an apology, the farewell), as heard."""
+    """The agent said something outside a reply (an apology, the farewell, what an agent says
+    as it takes over, a ``say`` from a tool, a hook or a timer), as heard; ``spoken`` is empty
+    when it was cut off before a word."""
 
     trigger: ClassVar[Trigger] = Trigger.SPOKE
     spoken: str
     interrupted: bool = False
+
+    @property
+    def detail(self) -> str | None:
+        if self.interrupted is not True:
+            return None
+        return "cut off" if self.spoken else "cut off before a word"
 
 
 @dataclass(frozen=True, slots=True)

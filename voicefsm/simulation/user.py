@@ -8,6 +8,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Protocol
 
+from voicefsm import livekit_compat
 from voicefsm.engine.session import ExternalEnd, VoiceSession
 from voicefsm.lifecycle import EndReason, State
 from voicefsm.providers.scripted import ScriptedLLM
@@ -76,13 +77,14 @@ class SimulatedUser:
                 continue  # also re-check conditions that are not transitions (the speaker)
 
     def _idle(self) -> bool:
-        """The caller's cue to speak: the agent listens, and says nothing (not even an
-        apology or a filler, which are speeches of their own)."""
+        """The caller's cue to speak: the agent listens, and says nothing and is about to say
+        nothing (not an apology or a filler, not what an agent handed the call says as it
+        takes over: speeches of their own, outside any reply)."""
         lifecycle = self._session.lifecycle
         return lifecycle.is_finished or (
             lifecycle.state is State.LISTENING
             and not self._speaker.playing.is_set()
-            and self._session.agent_session.current_speech is None
+            and not livekit_compat.agent_may_speak(self._session.agent_session)
         )
 
     def _took_the_turn(self) -> bool:

@@ -23,6 +23,7 @@ from typing import Any
 from livekit.agents import AgentServer, JobContext, TurnHandlingOptions
 
 from voicefsm import livekit_compat
+from voicefsm.agent.shared_state import UserdataFactory, WithUserdata
 from voicefsm.engine.observers import Observers
 from voicefsm.observability.prometheus import PrometheusMetrics
 from voicefsm.observability.tracing import configure_from_env as configure_tracing_from_env
@@ -131,6 +132,7 @@ def build_server(
     settings: Settings | None = None,
     *,
     turn_handling: TurnHandlingOptions | None = None,
+    userdata: UserdataFactory | None = None,
 ) -> VoiceFsmServer:
     """The worker for ``agent`` (a ``VoiceAgent`` subclass, or any function returning a fresh
     ``VoiceAgent`` per call), configured from ``settings`` (default: the environment).
@@ -141,9 +143,14 @@ def build_server(
 
     ``turn_handling`` is livekit's own (``TurnHandlingOptions``), laid over what the settings
     say, section by section: ``{"turn_detection": inference.TurnDetector(), "interruption":
-    {"min_words": 2}}``. Invalid settings do not raise here, at import: the worker names them
-    when it starts, with everything else that is missing, and exits with status 2.
+    {"min_words": 2}}``. ``userdata`` makes each call's shared state (a pydantic model or
+    dataclass class, or a function of no arguments), livekit's ``RunContext[T].userdata``; it
+    overrides the agent class's own ``userdata=``. Invalid settings do not raise here, at
+    import: the worker names them when it starts, with everything else that is missing, and
+    exits with status 2.
     """
+    if userdata is not None:
+        agent = WithUserdata(agent, userdata)
     invalid: list[str] = []
     if settings is None:
         settings, invalid = read_settings()
