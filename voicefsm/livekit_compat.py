@@ -6,6 +6,7 @@ pins every one, so a livekit upgrade that moves one fails a test that names it i
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -17,6 +18,7 @@ from livekit.agents.cli.cli import AgentsConsole as _AgentsConsole
 from livekit.agents.evals import Evaluator
 from livekit.agents.evals import judge as _lk_judge
 from livekit.agents.ipc.mock_room import create_mock_room as _create_mock_room
+from livekit.agents.voice.agent import _pass_through_activity_task_info
 from livekit.agents.voice.agent_session import SessionConnectOptions
 
 __all__ = [
@@ -104,3 +106,10 @@ def statement_judge(statement: str, *, name: str = "statement") -> Evaluator:
     only for its fixed criteria (``accuracy_judge()``...); the class is private
     (``evals.judge._LLMJudge``)."""
     return _lk_judge._LLMJudge(instructions=statement, name=name)
+
+
+def inherit_activity(task: asyncio.Task[Any]) -> None:
+    """``task`` runs on behalf of the current task (a tool's body, run contained in a task of
+    its own): livekit's note of what the current task is (the tool call, the speech it belongs
+    to) goes with it, so that awaiting an ``AgentTask`` there works as in the tool itself."""
+    _pass_through_activity_task_info(task)

@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from voicefsm import livekit_compat
 from voicefsm.logs import Log
 
 #: One step of async user code holding the loop this long is a stall (every call froze).
@@ -91,6 +92,7 @@ async def _in_task(code: UserCode, awaitable: Awaitable[object], deadline_s: flo
     task = asyncio.get_running_loop().create_task(
         _guarded(awaitable, clock), name=f"voicefsm-{code.kind}-{code.name}"
     )
+    livekit_compat.inherit_activity(task)
     try:
         await asyncio.wait({task}, timeout=deadline_s)
     except asyncio.CancelledError:
