@@ -212,7 +212,10 @@ async def test_with_the_backend_down_sessions_complete_and_the_spool_keeps_every
     assert session["outbox"]["pending"] == session["outbox"]["spooled"] > 0
     assert session["outbox"]["delivered"] == 0
 
+    # The rows are bound for the backend they were written for: another one takes them only
+    # when the operator moves them (--rebind-from), as when a backend comes back elsewhere.
     drain = ["outbox", "drain", "--spool", str(spool), "--backend-url", backend.url]
+    drain += ["--rebind-from", str(dead.backend_url)]
     assert await asyncio.to_thread(main, drain) == 0
     assert stored(backend, session["conversation_id"]) == [
         (m["role"], m["text"]) for m in session["history"]
