@@ -81,11 +81,12 @@ def spooled_keys(spool_path: Path) -> set[str]:
         connection.close()
 
 
-def drain_spool(spool_path: Path, backend_url: str) -> int:
-    """What ``voicefsm outbox drain`` does; returns the writes still pending afterwards."""
+def drain_spool(spool_path: Path, backend_url: str, rebind_from: str | None = None) -> int:
+    """What ``voicefsm outbox drain`` does (``--rebind-from``: rows written for that other
+    address first bound for this one); returns the writes still pending afterwards."""
     if not spool_path.exists():
         return 0
-    _, pending, _ = asyncio.run(drain(spool_path, backend_url, None, 30.0))
+    _, pending, _ = asyncio.run(drain(spool_path, backend_url, None, 30.0, rebind_from))
     return pending
 
 

@@ -51,8 +51,9 @@ CHECKS = [
     negative_data_rejection,
 ]
 #: 422s for valid-looking input that the schema cannot express (a reused idempotency key, a path
-#: id that differs from the body's): refusals by design, counted in the notes.
-SEMANTIC_REFUSALS = {"idempotency_key_reused", "mismatch", "too_large"}
+#: id that differs from the body's, JSON data over its size or with a NUL no store keeps):
+#: refusals by design, counted in the notes.
+SEMANTIC_REFUSALS = {"idempotency_key_reused", "mismatch", "too_large", "not_storable"}
 TABLES = ("conversations", "events", "sessions")
 
 

@@ -64,7 +64,7 @@ def run_load(database_url: str, label: str, *, processes: int, per_process: int)
         )
         account(result, acknowledged=acknowledged, applied=applied, where=label)
     latencies = sorted(
-        t["e2e_latency_s"] for s in reports for t in s["latencies"] if t["e2e_latency_s"]
+        t["e2e_latency_s"] for s in reports for t in s.get("latencies", ()) if t["e2e_latency_s"]
     )
     if latencies:
         p95 = latencies[int(0.95 * (len(latencies) - 1))]

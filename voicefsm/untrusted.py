@@ -13,6 +13,7 @@ import unicodedata
 from typing import Annotated
 
 from pydantic import Field, JsonValue
+from pydantic_core import PydanticCustomError
 
 #: An id that travels in URL paths and idempotency keys. No leading dot, so that "." and ".."
 #: cannot be resolved by an HTTP client into another path (RFC 3986 dot segments).
@@ -49,13 +50,17 @@ def capped_json(value: JsonValue, *, limit: int) -> JsonValue:
     except TypeError:
         msg = "data must be JSON: objects, arrays, strings, numbers, booleans, null"
         raise ValueError(msg) from None
+    # Typed refusals (both are ValueErrors): a JSON schema cannot say either of them of a free
+    # JSON value, so a client (or a schema-driven fuzzer) can tell them from malformed input.
     if _has_nul(value):
-        msg = "data must not contain NUL characters"
-        raise ValueError(msg)
+        raise PydanticCustomError("not_storable", "data must not contain NUL characters")
     size = len(text.encode())
     if size > limit:
-        msg = f"data is {size} bytes as JSON, over the {limit}-byte limit"
-        raise ValueError(msg)
+        raise PydanticCustomError(
+            "too_large",
+            "data is {size} bytes as JSON, over the {limit}-byte limit",
+            {"size": size, "limit": limit},
+        )
     return value
 
 

@@ -88,12 +88,16 @@ async def test_a_relay_stopped_mid_delivery_gives_its_rows_back(
 ) -> None:
     """Stopping during retries must not leave rows leased to this still-living process."""
     slow = RelayPolicy(wait_initial_s=0.2, wait_max_s=0.2, retry_attempts=50, retry_timeout_s=60)
-    async with outbox_to(f"http://127.0.0.1:{free_port()}", spool_path, policy=slow) as first:
+    port = free_port()
+    async with outbox_to(f"http://127.0.0.1:{port}", spool_path, policy=slow) as first:
         for i in range(5):
             first.submit_event("c1", event(i))
         assert await first.flush(0.5) == 5  # still retrying when we stop it
-    async with outbox_to(backend.url, spool_path) as second:
-        assert await second.flush(5) == 0
+    # The next outbox of this process, for the same backend (up now), takes them: not its own
+    # writes, so once they are strays (older than stray_after_s, 5 s), not before.
+    with fault_proxy(backend.url, port=port):
+        async with outbox_to(f"http://127.0.0.1:{port}", spool_path) as second:
+            assert await second.flush(30) == 0
     assert len(backend.stored_keys()) == 5
 
 
