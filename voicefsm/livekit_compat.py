@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -113,3 +114,11 @@ def inherit_activity(task: asyncio.Task[Any]) -> None:
     its own): livekit's note of what the current task is (the tool call, the speech it belongs
     to) goes with it, so that awaiting an ``AgentTask`` there works as in the tool itself."""
     _pass_through_activity_task_info(task)
+
+
+def skip_local_model_preload() -> None:
+    """Let a job executor's warm-up (``livekit.agents.ipc._preload``) leave out livekit's local
+    VAD and end-of-turn models (about 244 MB, and 0.2 s before the first session starts): a
+    simulated session uses neither, and an agent that does loads them on first use. A value
+    the user set for ``LIVEKIT_AGENTS_PRELOAD_LOCAL_INFERENCE`` stays."""
+    os.environ.setdefault("LIVEKIT_AGENTS_PRELOAD_LOCAL_INFERENCE", "0")

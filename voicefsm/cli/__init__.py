@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -143,4 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler = args.handler
     code: int = handler(args)
+    # What a command built is dropped at exit anyway: frozen, the interpreter's last full
+    # collection does not walk it (about 0.5 s for livekit-agents' heap, on every command).
+    gc.freeze()
     return code

@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from voicefsm.cli.common import fail, http_url, settings_or_exit
+from voicefsm.settings import embedded_database
 from voicefsm.untrusted import Id
 
 
@@ -45,7 +46,7 @@ def run_scenario(args: argparse.Namespace) -> int:
     from voicefsm.backend.client import BackendClient, backend_http  # noqa: PLC0415
     from voicefsm.errors import BackendError  # noqa: PLC0415
     from voicefsm.simulation.export import ExportError, read_call, scenario_yaml  # noqa: PLC0415
-    from voicefsm.simulation.serving import backend_for, embedded_database  # noqa: PLC0415
+    from voicefsm.simulation.serving import backend_for  # noqa: PLC0415
 
     command = "scenario export"
     for value, what in ((args.conversation_id, "CONVERSATION_ID"), (args.session, "--session")):

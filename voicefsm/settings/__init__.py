@@ -24,7 +24,12 @@ from voicefsm.settings.checks import (
 from voicefsm.settings.loading import check_dotenv, load_settings, read_settings
 from voicefsm.settings.model import Settings, default_data_dir
 from voicefsm.settings.names import env_name, env_names, warn_unknown_names
-from voicefsm.settings.paths import data_directory, private_directory, spool_directory
+from voicefsm.settings.paths import (
+    data_directory,
+    embedded_database,
+    private_directory,
+    spool_directory,
+)
 from voicefsm.settings.table import settings_table
 
 __all__ = [
@@ -35,6 +40,7 @@ __all__ = [
     "check_worker",
     "data_directory",
     "default_data_dir",
+    "embedded_database",
     "env_name",
     "env_names",
     "load_settings",

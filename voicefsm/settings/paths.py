@@ -48,3 +48,9 @@ def spool_directory(settings: Settings) -> Path:
         msg = f"the outbox spool (VOICEFSM_SPOOL_PATH) {spool}: a directory, not a file"
         raise ConfigurationError(msg)
     return private_directory(spool.parent, "the outbox spool's directory (VOICEFSM_SPOOL_PATH)")
+
+
+def embedded_database(settings: Settings) -> Path:
+    """Where the backend ``simulate`` embeds keeps its SQLite file (``--data-dir``,
+    ``VOICEFSM_DATA_DIR``, else the voicefsm data directory)."""
+    return settings.data_dir / "simulate" / "backend.sqlite3"

@@ -13,7 +13,6 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 from livekit.agents import AgentServer, JobContext, JobExecutorType
 from livekit.protocol import models
@@ -24,7 +23,7 @@ from voicefsm.engine.session import VoiceSession
 from voicefsm.lifecycle import TimelineEntry
 from voicefsm.observability.prometheus import PrometheusMetrics
 from voicefsm.persistence.outbox import CommitListener
-from voicefsm.settings import Settings
+from voicefsm.settings import Settings, embedded_database
 from voicefsm.simulation.harness import SessionRun, SimulationPlumbing
 from voicefsm.simulation.rooms import SimulatedRooms
 from voicefsm.simulation.scenario import Scenario
@@ -60,12 +59,6 @@ class Observing:
 def room_prefix() -> str:
     """Room names unique to this run (rooms outlive sessions, as on a server)."""
     return f"sim-{int(time.time() * 1000) % 10**8}"
-
-
-def embedded_database(settings: Settings) -> Path:
-    """Where the backend ``simulate`` embeds keeps its SQLite file (``--data-dir``,
-    ``VOICEFSM_DATA_DIR``, else the voicefsm data directory)."""
-    return settings.data_dir / "simulate" / "backend.sqlite3"
 
 
 @contextmanager

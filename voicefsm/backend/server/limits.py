@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from typing import Any
 
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -37,14 +39,13 @@ class ServerLimits:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ServerLimits:
-        return cls(
-            pool_size=settings.backend_pool_size,
-            max_requests=settings.backend_max_requests,
-            queue_wait_s=settings.backend_queue_wait_s,
-            header_timeout_s=settings.backend_header_timeout_s,
-            body_timeout_s=settings.backend_body_timeout_s,
-            max_connections=settings.backend_max_connections,
-        )
+        return cls.from_values(settings.model_dump())
+
+    @classmethod
+    def from_values(cls, values: Mapping[str, Any]) -> ServerLimits:
+        """From settings' values by name (``backend_pool_size``…), as a child process is given
+        them; other names are ignored."""
+        return cls(**{f.name: values[f"backend_{f.name}"] for f in fields(cls)})
 
     @classmethod
     def defaults(cls) -> ServerLimits:

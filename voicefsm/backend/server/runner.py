@@ -68,11 +68,15 @@ def running_backend(
     host: str = "127.0.0.1",
     limits: ServerLimits | None = None,
     caller_secret: SecretStr | None = None,
+    sock: socket.socket | None = None,
 ) -> Iterator[str]:
-    """Serve on an ephemeral port in a background thread; yields the base URL."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, 0))
+    """Serve in a background thread, on ``sock`` (bound, by another process perhaps) or on an
+    ephemeral port of ``host``; yields the base URL."""
+    if sock is None:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, 0))
+    host, port = sock.getsockname()[:2]
     server = uvicorn.Server(
         _config(database_url, token, rooms, limits, "warning", caller_secret=caller_secret)
     )
@@ -88,7 +92,7 @@ def running_backend(
                     msg = "the embedded backend failed to start"
                     raise RuntimeError(msg)
                 threading.Event().wait(0.01)
-            yield f"http://{host}:{sock.getsockname()[1]}"
+            yield f"http://{host}:{port}"
         finally:
             server.should_exit = True
             thread.join(timeout=10)
