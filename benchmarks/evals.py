@@ -6,7 +6,10 @@ played through the production worker path with an embedded backend: a few copies
 concurrency. Each figure is the wall time of the whole suite, the worker's and the backend's
 start included, as a CI job would see it.
 
-    python benchmarks/evals.py [--fast 50] [--real 4] [--json out.json]
+Then ``voicefsm simulate --fast`` as a command (a fresh process each run: its imports, its
+embedded backend, the call, its exit) beside a process that only imports livekit-agents.
+
+    python benchmarks/evals.py [--fast 50] [--real 4] [--runs 5] [--json out.json]
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import json
 import logging
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -62,12 +66,51 @@ async def _suite(copies: int, *, fast: bool, concurrency: int) -> dict[str, Any]
     }
 
 
-async def measure(fast: int = 50, real: int = 4) -> dict[str, Any]:
+def _timed(command: list[str], env: dict[str, str]) -> tuple[float, str]:
+    started = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, env=env, check=True)  # noqa: S603 (our own interpreter)
+    return time.perf_counter() - started, done.stdout
+
+
+def _command(runs: int) -> dict[str, Any]:
+    """``voicefsm simulate --fast`` as a user types it (the example scenario, a fresh process,
+    its embedded backend), beside the floor any livekit program pays on this machine: a
+    process that only imports livekit-agents. Interleaved, ``runs`` of each; wall seconds."""
+    simulate, floor, calls = [], [], []
+    with tempfile.TemporaryDirectory(prefix="voicefsm-bench-command-") as directory:
+        env = {**os.environ, "VOICEFSM_DATA_DIR": directory}
+        env.pop("VOICEFSM_BACKEND_URL", None)
+        for _ in range(runs):
+            seconds, out = _timed(
+                [sys.executable, "-m", "voicefsm", "simulate", "--fast", "--json"], env
+            )
+            simulate.append(seconds)
+            calls.append(json.loads(out)["sessions"][0]["duration_s"])
+            floor.append(_timed([sys.executable, "-c", "import livekit.agents"], env)[0])
+
+    def spread(values: list[float]) -> dict[str, float]:
+        return {
+            "median": round(statistics.median(values), 2),
+            "min": round(min(values), 2),
+            "max": round(max(values), 2),
+        }
+
+    return {
+        "runs": runs,
+        "simulate_fast_s": spread(simulate),
+        "call_s": spread(calls),
+        "import_livekit_agents_s": spread(floor),
+    }
+
+
+async def measure(fast: int = 50, real: int = 4, command_runs: int = 5) -> dict[str, Any]:
     logging.getLogger("livekit").setLevel(logging.ERROR)
     before = os.getloadavg()[0]
+    command = _command(command_runs)
     real_time = await _suite(real, fast=False, concurrency=real)
     quick = await _suite(fast, fast=True, concurrency=CONCURRENCY)
     return {
+        "command": command,
         "real_time": real_time,
         "fast": quick,
         "speedup": round(quick["per_minute"] / real_time["per_minute"], 1),
@@ -80,9 +123,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fast", type=int, default=50, help="scenarios in fast mode")
     parser.add_argument("--real", type=int, default=4, help="scenarios in real time")
+    parser.add_argument("--runs", type=int, default=5, help="runs of the command, and its floor")
     parser.add_argument("--json", type=Path, help="write the figures here")
     args = parser.parse_args()
-    figures = asyncio.run(measure(args.fast, args.real))
+    figures = asyncio.run(measure(args.fast, args.real, args.runs))
     text = json.dumps(figures, indent=2)
     print(text)
     if args.json:

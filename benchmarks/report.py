@@ -58,11 +58,19 @@ def section(name: str, data: dict[str, Any]) -> str:  # noqa: PLR0911 (one line 
 
 def _evals_line(data: dict[str, Any]) -> str:
     fast, real = data["fast"], data["real_time"]
-    return (
+    line = (
         f"   fast {fast['per_minute']:.1f} scenarios/min ({fast['scenarios']} in "
         f"{fast['seconds']:.1f} s), real time {real['per_minute']:.1f}/min "
         f"({real['scenarios']} in {real['seconds']:.1f} s); {data['speedup']:.1f}x"
     )
+    if "command" in data:
+        c = data["command"]
+        line += (
+            f"\n   simulate --fast command {c['simulate_fast_s']['median']:.2f} s (the call "
+            f"{c['call_s']['median']:.2f} s; importing livekit-agents alone "
+            f"{c['import_livekit_agents_s']['median']:.2f} s)"
+        )
+    return line
 
 
 def _spread(ratio: dict[str, float] | None, digits: int = 3) -> str:
@@ -157,7 +165,33 @@ def _evals(e: dict[str, Any]) -> list[str]:
         + (f" Load average (1 min) {load[0]} before, {load[1]} after." if load else ""),
         "",
     ]
+    if "command" in e:
+        lines += _command(e["command"])
     return lines
+
+
+def _command(c: dict[str, Any]) -> list[str]:
+    def cell(spread: dict[str, float]) -> str:
+        return f"{spread['median']:.2f} ({spread['min']:.2f}–{spread['max']:.2f})"
+
+    floor = c["import_livekit_agents_s"]["median"]
+    wall = c["simulate_fast_s"]["median"]
+    return [
+        "`voicefsm simulate --fast` as typed (the example; a fresh process each run: imports, the",
+        "embedded backend, the call, the exit), beside a process that only imports livekit-agents,",
+        f"interleaved, {c['runs']} runs each; wall seconds, median (min–max):",
+        "",
+        "| what | seconds |",
+        "|---|---|",
+        f"| `voicefsm simulate --fast` | {cell(c['simulate_fast_s'])} |",
+        f"| of which the call (its report's duration) | {cell(c['call_s'])} |",
+        f"| `python -c 'import livekit.agents'` (the floor) | {cell(c['import_livekit_agents_s'])} |",
+        "",
+        f"The command takes {wall / floor:.2f}× the floor. Target: the example in fast mode under "
+        f"3 s: the call {_verdict(c['call_s']['median'] < 3)}, the command "
+        f"{_verdict(wall < 3)}.",
+        "",
+    ]
 
 
 def _load(step: dict[str, Any]) -> str:

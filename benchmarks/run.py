@@ -97,7 +97,12 @@ async def measure(quick: bool, out: Path, only: str | None, seed: int) -> dict[s
         ("tool_calls", lambda: tool_calls.measure(5 if quick else 200)),
         ("flow_steps", lambda: flow_steps.measure(6 if quick else 200)),
         ("backend_isolation", lambda: turns.backend_isolation(2 if quick else 10)),
-        ("evals", lambda: evals.measure(fast=4 if quick else 50, real=1 if quick else 4)),
+        (
+            "evals",
+            lambda: evals.measure(
+                fast=4 if quick else 50, real=1 if quick else 4, command_runs=2 if quick else 5
+            ),
+        ),
         (
             "scale",
             lambda: scale.scale(
