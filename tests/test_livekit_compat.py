@@ -15,6 +15,7 @@ from livekit.rtc import EventEmitter
 from voicefsm import livekit_compat
 from voicefsm.agent import VoiceAgent
 from voicefsm.providers.scripted import ScriptedLLM
+from voicefsm.providers.scripted.stt import ScriptedSTT
 
 
 @pytest.mark.slow
@@ -89,6 +90,22 @@ async def test_a_session_reports_that_it_is_closing() -> None:
     assert not livekit_compat.session_is_closing(session)
     await session.aclose()
     assert livekit_compat.session_is_closing(session)
+
+
+async def test_a_session_told_to_skip_the_last_words_closes_without_waiting_for_them() -> None:
+    """livekit's close waits ``session_close_transcript_timeout`` for a final transcript that
+    will not come (here 60 s); once skipped, it does not wait."""
+    session: AgentSession[None] = AgentSession(
+        stt=ScriptedSTT(),
+        llm=ScriptedLLM(ttft_s=0.0),
+        vad=None,
+        turn_handling={"turn_detection": "manual"},
+        session_close_transcript_timeout=60.0,
+    )
+    await session.start(VoiceAgent(instructions="test"))
+    livekit_compat.skip_last_words_on_close(session)
+    async with asyncio.timeout(30):  # a wait for the last words would run past this
+        await session.aclose()
 
 
 def test_session_connect_options_take_per_provider_retries() -> None:

@@ -122,3 +122,11 @@ def skip_local_model_preload() -> None:
     simulated session uses neither, and an agent that does loads them on first use. A value
     the user set for ``LIVEKIT_AGENTS_PRELOAD_LOCAL_INFERENCE`` stays."""
     os.environ.setdefault("LIVEKIT_AGENTS_PRELOAD_LOCAL_INFERENCE", "0")
+
+
+def skip_last_words_on_close(session: AgentSession[Any]) -> None:
+    """Closing, livekit waits up to ``session_close_transcript_timeout`` for the caller's last
+    words (after feeding the recogniser silence). Once voicefsm has stopped listening (the
+    call persisted) nothing the caller says can be recorded, so the wait only held every
+    session open for it (0.5 s each): from then on the close does not wait."""
+    session._opts.session_close_transcript_timeout = 0.0

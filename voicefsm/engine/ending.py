@@ -14,6 +14,7 @@ from voicefsm.engine.pipeline import Pipeline
 from voicefsm.engine.room_control import RoomControl
 from voicefsm.engine.writes import SessionWrites
 from voicefsm.lifecycle import EndReason, Lifecycle, Persisted
+from voicefsm.livekit_compat import skip_last_words_on_close
 from voicefsm.logs import Log
 from voicefsm.persistence.outbox import Outbox
 
@@ -67,9 +68,11 @@ def stop_listening(agent_session: AgentSession[Any]) -> None:
     """Nothing the caller says from here on changes the call: detach their audio (livekit's
     room input then drops its frames), so that persisting, which may wait on the disk and the
     backend for seconds, costs no speech recognition, voice activity or turn detection per
-    frame. Under load those frames were most of what a session's ending cost."""
+    frame. Under load those frames were most of what a session's ending cost. The session's
+    close then does not wait for their last words either."""
     if agent_session.input.audio is not None:
         agent_session.input.set_audio_enabled(False)
+    skip_last_words_on_close(agent_session)
 
 
 #: Endings the agent decides on: the caller may still be on the line and must be hung up.
