@@ -32,6 +32,9 @@ from voicefsm.worker.entrypoint import AgentFactory, run_job
 
 #: The longest one session may take before the simulated caller's call is ended for it.
 SESSION_TIMEOUT_S = 600.0
+#: The longest livekit may take to start a session's job; one it never starts is reported as
+#: "not started" (a failed run) instead of being waited for for ever.
+START_TIMEOUT_S = 120.0
 _POLL_S = 0.02
 Line = Callable[[str, TimelineEntry], None]
 _LOG = logging.getLogger("voicefsm.simulate")
@@ -193,7 +196,11 @@ async def _schedule(
             if on_finished is not None:
                 on_finished(run)
         for run in active:
-            if run.duration_s > SESSION_TIMEOUT_S and not run.ending:
+            if run.session is None and run.duration_s > START_TIMEOUT_S:
+                _LOG.error("a simulated session never started", extra={"room": run.room})
+                run.finished_at = time.monotonic()
+                run.done.set()
+            elif run.duration_s > SESSION_TIMEOUT_S and not run.ending:
                 run.end_call()
 
 
