@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from trials.support import Backend, event, free_port
@@ -35,8 +39,40 @@ def run(tmp_path: Path, env: dict[str, str], *args: str) -> subprocess.Completed
         timeout=90,
         cwd=tmp_path,
         check=False,
-        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), **env},
+        # any free health port: workers of tests running side by side never share 8081
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "VOICEFSM_HEALTH_PORT": "0", **env},
     )
+
+
+@pytest.mark.slow
+def test_the_worker_serves_its_health_check_on_the_port_it_is_given(tmp_path: Path) -> None:
+    """Two workers on one host each need a port of their own (livekit's is 8081 for start)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "voicefsm", "start", "--log-level", "ERROR"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=tmp_path,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(tmp_path),
+            **FULL,
+            "VOICEFSM_HEALTH_PORT": str(port),
+        },
+    )
+    try:
+        deadline = time.monotonic() + 120
+        answered = None
+        while answered is None and time.monotonic() < deadline and worker.poll() is None:
+            with contextlib.suppress(httpx.TransportError):
+                answered = httpx.get(f"http://127.0.0.1:{port}/", timeout=2).status_code
+            time.sleep(0.2)
+        assert answered == 200
+    finally:
+        worker.terminate()
+        worker.wait(timeout=60)
 
 
 @pytest.mark.parametrize("command", ["start", "dev"])

@@ -194,6 +194,12 @@ class Settings(BaseSettings):
     livekit_max_retry: int = Field(16, ge=0, description="connection attempts to LiveKit")
     agent_name: str = Field("", description="explicit dispatch name (empty: automatic)")
     metrics_port: int | None = Field(None, ge=1, le=65535, description="Prometheus port")
+    health_port: int | None = Field(
+        None,
+        ge=0,
+        le=65535,
+        description="the worker's HTTP health port (unset: livekit's, 8081 for start; 0: any free)",
+    )
     idle_processes: int | None = Field(
         None, ge=0, le=64, description="warm job processes (unset: livekit's default)"
     )

@@ -173,6 +173,8 @@ def build_server(
     }
     if settings.idle_processes is not None:
         options["num_idle_processes"] = settings.idle_processes
+    if settings.health_port is not None:  # two workers on one host need two ports
+        options["port"] = settings.health_port
     if settings.livekit_url is not None:
         options["ws_url"] = str(settings.livekit_url)
     for field, option in (("livekit_api_key", "api_key"), ("livekit_api_secret", "api_secret")):
