@@ -1,7 +1,7 @@
 """The outbox: the only way writes leave a session, and the only part of persistence the voice
 path touches.
 
-``submit`` is a non-blocking hand-off (a queue put; no serialisation, no I/O). The process's
+``submit`` is a non-blocking hand-off (an append; no serialisation, no I/O). The process's
 spool writer thread (shared by every outbox on that spool) serialises and commits batches; a
 write is *acknowledged* once committed there. The relay then delivers it to the backend, at
 least once; idempotency keys make that exactly once in effect. ``flush(deadline)`` delivers what
@@ -208,7 +208,7 @@ class Outbox:
         if writer is None:  # degraded: no spool to take it
             self._take_directly([write])
             return
-        writer.queue.put(write)
+        writer.submit(write)
 
     # -- completion, flush, close ----------------------------------------------------------------
 

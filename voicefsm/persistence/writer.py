@@ -27,6 +27,7 @@ from typing import TypeVar
 from pydantic import BaseModel
 
 from voicefsm.persistence import causes
+from voicefsm.persistence.handover import LoopHandover
 from voicefsm.persistence.spool import Spool
 
 _LOG = logging.getLogger("voicefsm.outbox")
@@ -92,8 +93,10 @@ class SpoolWriter(threading.Thread):
 
     def __init__(self, path: Path) -> None:
         super().__init__(name="voicefsm-spool-writer", daemon=True)
-        # None asks the writer to stop once everything before it is committed.
-        self.queue: queue.SimpleQueue[Write | _Call | _Barrier | None] = queue.SimpleQueue()
+        # None asks the writer to stop once everything before it is committed; a list holds
+        # the writes of one pass of an event loop (see submit).
+        self.queue: queue.SimpleQueue[list[Write] | _Call | _Barrier | None] = queue.SimpleQueue()
+        self._handover: LoopHandover[Write] = LoopHandover(self.queue.put)
         self.failure: BaseException | None = None
         self.ready = threading.Event()
         self.users = 0  # outboxes sharing it (guarded by the registry's lock)
@@ -140,7 +143,7 @@ class SpoolWriter(threading.Thread):
             elif isinstance(item, _Call):
                 calls.append(item)
             else:
-                batch.append(item)
+                batch += item
                 if len(batch) >= _BATCH:
                     break
             try:
@@ -212,8 +215,14 @@ class SpoolWriter(threading.Thread):
             except Exception:  # one outbox's listener must not stop every other's writes
                 _LOG.exception("outbox divert listener failed")
 
+    def submit(self, write: Write) -> None:
+        """Queue ``write``, from any thread, never blocking; from an event loop, with the other
+        writes of the loop's current pass (:class:`LoopHandover`)."""
+        self._handover.add(write)
+
     def call(self, function: Callable[[Spool], T]) -> Future[T]:
         """Run ``function`` on this thread's connection (after any writes queued before it)."""
+        self._handover.hand_over_now()
         future: Future[T] = Future()
         self.queue.put(_Call(function, future))  # type: ignore[arg-type]
         return future
@@ -257,6 +266,7 @@ class SpoolWriter(threading.Thread):
         """An event set once everything queued so far is committed; ``reached`` is called then
         too (on this thread: it must not block)."""
         barrier = _Barrier(reached=reached)
+        self._handover.hand_over_now()
         self.queue.put(barrier)
         return barrier.done
 
