@@ -105,9 +105,9 @@ class SpoolWriter(threading.Thread):
         self._told = causes.Told(_LOG)
         self._reader: tuple[Spool, tuple[int, int]] | None = None
         self._reader_lock = threading.Lock()
-        self._commits = 0  # batches committed so far
-        #: The last pending count read: (when, count, commits then).
-        self._pending_seen: tuple[float, int, int] | None = None
+        #: Batches committed and relay calls run so far (figures read before a change are stale).
+        self.commits = 0
+        self.calls = 0
 
     def run(self) -> None:
         try:
@@ -153,6 +153,7 @@ class SpoolWriter(threading.Thread):
         if batch:
             self._commit(spool, batch)
         for call in calls:
+            self.calls += 1
             if call.future.set_running_or_notify_cancel():
                 try:
                     call.future.set_result(call.function(spool))
@@ -194,7 +195,7 @@ class SpoolWriter(threading.Thread):
                 continue
             break
         self._failing = False
-        self._commits += 1
+        self.commits += 1
         self._told.recovered("outbox spool writable again", spool=str(self._path))
         by_listener: dict[CommitListener, list[str]] = defaultdict(list)
         for write in batch:
@@ -240,27 +241,12 @@ class SpoolWriter(threading.Thread):
                 self._reader = None
             if self._reader is None:
                 self._reader = (Spool(self._path, readonly=True, shared=True), identity)
-            commits = self._commits  # before the reading: a commit during it makes it stale
             try:
-                result = function(self._reader[0])
+                return function(self._reader[0])
             except BaseException:
                 self._reader[0].close()  # whatever failed, the next reading starts afresh
                 self._reader = None
                 raise
-        pending = result if isinstance(result, int) else getattr(result, "pending", None)
-        if isinstance(pending, int):
-            self._pending_seen = (time.monotonic(), pending, commits)
-        return result
-
-    def recent_pending(self, within_s: float, *, committed: bool = False) -> int | None:
-        """The spool's pending count as last read here, if that was less than ``within_s``
-        seconds ago (and, with ``committed``, nothing was committed here since)."""
-        seen = self._pending_seen
-        if seen is None or time.monotonic() - seen[0] > within_s:
-            return None
-        if committed and seen[2] != self._commits:
-            return None
-        return seen[1]
 
     def barrier(self, reached: Callable[[], None] | None = None) -> threading.Event:
         """An event set once everything queued so far is committed; ``reached`` is called then
