@@ -215,9 +215,9 @@ class Outbox:
     # -- completion, flush, close ----------------------------------------------------------------
 
     def _committed(self, keys: Sequence[str]) -> None:  # on the writer thread
-        self._committed_count += len(keys)
-        if self._spool_thread is not None:
+        if self._spool_thread is not None:  # first: a flush seeing the count sees this too
             self._last_commit = self._spool_thread.commits
+        self._committed_count += len(keys)
         if self._external_on_commit is not None:
             self._external_on_commit(keys)
         if self._loop is not None and (self._relay is not None or self._progress is not None):
