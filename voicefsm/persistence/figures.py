@@ -12,7 +12,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import time
+import weakref
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from voicefsm.errors import OutboxError
@@ -21,8 +24,36 @@ from voicefsm.persistence.causes import describe_failure
 from voicefsm.persistence.spool import Spool, SpoolStatus, read_once
 
 _LOG = logging.getLogger("voicefsm.outbox")
-#: How old a reading of the spool's pending count opening and closing outboxes may share.
+#: How old a reading of the spool's figures opening and closing outboxes may share.
 SHARED_READING_S = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Reading:
+    at: float
+    pending: int
+    status: SpoolStatus | None  # None: the count alone was read
+    #: The spool thread's batches committed and relay calls run before the reading began.
+    commits: int
+    calls: int
+
+
+#: Each spool thread's last reading, shared by the outboxes writing through it.
+_LAST: weakref.WeakKeyDictionary[spool_writer.SpoolWriter, _Reading] = weakref.WeakKeyDictionary()
+
+
+def _recent(writer: spool_writer.SpoolWriter, after: int | None, *, full: bool) -> _Reading | None:
+    """The last reading through ``writer``, if under :data:`SHARED_READING_S` old (and, given
+    ``after``, begun once that many batches were committed, with no relay call run since: it
+    holds every write of the asking outbox then, and no delivery has changed it)."""
+    seen = _LAST.get(writer)
+    if seen is None or time.monotonic() - seen.at > SHARED_READING_S:
+        return None
+    if full and seen.status is None:
+        return None
+    if after is not None and (seen.commits < after or seen.calls != writer.calls):
+        return None
+    return seen
 
 
 class SpoolFigures:
@@ -35,7 +66,19 @@ class SpoolFigures:
         self._unreadable = False  # a reading failed (logged once)
         self.degraded = False  # no spool could be opened: there is nothing to read
 
-    async def status(self, writer: spool_writer.SpoolWriter | None) -> SpoolStatus:
+    async def status(
+        self,
+        writer: spool_writer.SpoolWriter | None,
+        *,
+        share: bool = False,
+        after: int | None = None,
+    ) -> SpoolStatus:
+        """Pending and dead counts and the oldest's age; ``share`` and ``after`` as for
+        :meth:`pending`."""
+        if share and writer is not None:
+            recent = _recent(writer, after, full=True)
+            if recent is not None and recent.status is not None:
+                return recent.status
         return await self._read(Spool.status, writer)
 
     async def pending(
@@ -43,15 +86,17 @@ class SpoolFigures:
         writer: spool_writer.SpoolWriter | None,
         *,
         share: bool = False,
-        committed: bool = False,
+        after: int | None = None,
     ) -> int:
         """The spool's pending count alone (an index read, not a scan). ``share``: a reading
-        this process took in the last second will do (``committed=True``: and nothing was
-        committed since), so sessions opening or closing together take one between them."""
+        through the same spool thread in the last second will do, so sessions opening or
+        closing together take one between them; ``after``: only one begun once the thread had
+        committed that many batches (an outbox's last: the reading holds all of its writes),
+        with no relay call since (a delivery changes the count)."""
         if share and writer is not None:
-            recent = writer.recent_pending(SHARED_READING_S, committed=committed)
+            recent = _recent(writer, after, full=False)
             if recent is not None:
-                return recent
+                return recent.pending
         return (await self._read(Spool.pending, writer)).pending
 
     async def _read(
@@ -61,7 +106,11 @@ class SpoolFigures:
             return SpoolStatus(pending=0, dead=0, oldest_age_s=None)
         try:
             if writer is not None:
+                commits, calls = writer.commits, writer.calls  # a change after: seen as one
                 figures = await asyncio.to_thread(writer.read, read)
+                pending = figures if isinstance(figures, int) else figures.pending
+                status = None if isinstance(figures, int) else figures
+                _LAST[writer] = _Reading(time.monotonic(), pending, status, commits, calls)
             else:
                 figures = await asyncio.to_thread(read_once, self._path, read)
         except (sqlite3.Error, OSError, OutboxError) as exc:

@@ -1,7 +1,7 @@
 """The outbox: the only way writes leave a session, and the only part of persistence the voice
 path touches.
 
-``submit`` is a non-blocking hand-off (a queue put; no serialisation, no I/O). The process's
+``submit`` is a non-blocking hand-off (an append; no serialisation, no I/O). The process's
 spool writer thread (shared by every outbox on that spool) serialises and commits batches; a
 write is *acknowledged* once committed there. The relay then delivers it to the backend, at
 least once; idempotency keys make that exactly once in effect. ``flush(deadline)`` delivers what
@@ -74,6 +74,8 @@ class Outbox:
         self._external_on_commit = on_commit
         self._loop: asyncio.AbstractEventLoop | None = None
         self._writer: spool_writer.SpoolWriter | None = None
+        self._spool_thread: spool_writer.SpoolWriter | None = None  # kept after closing
+        self._last_commit = 0  # the spool thread's batch that committed our last write
         self._committed_count = 0
         self._targets: set[str] = set()  # where this outbox's writes go: its relay's first care
         #: Each conversation's spool target, encoded once (a write per utterance is the voice
@@ -129,7 +131,7 @@ class Outbox:
                 },
             )
             return
-        self._writer = writer
+        self._writer = self._spool_thread = writer
         self._pending_at_open = await self._pending(share=True)  # the bound is a view anyway
         if self._client is not None:
             self._relay = Relay(
@@ -208,11 +210,13 @@ class Outbox:
         if writer is None:  # degraded: no spool to take it
             self._take_directly([write])
             return
-        writer.queue.put(write)
+        writer.submit(write)
 
     # -- completion, flush, close ----------------------------------------------------------------
 
     def _committed(self, keys: Sequence[str]) -> None:  # on the writer thread
+        if self._spool_thread is not None:  # first: a flush seeing the count sees this too
+            self._last_commit = self._spool_thread.commits
         self._committed_count += len(keys)
         if self._external_on_commit is not None:
             self._external_on_commit(keys)
@@ -260,8 +264,10 @@ class Outbox:
                 while True:
                     progress.clear()
                     if self._committed_count + self._diverted_count >= self._submitted:
-                        spooled = await self._pending()
-                        # Without a relay nothing here delivers spooled rows: they stay.
+                        # Without a relay nothing here delivers spooled rows: they stay, and
+                        # a reading since our last commit (another outbox's too) holds ours.
+                        no_relay = self._relay is None
+                        spooled = await self._pending(share=no_relay, after=self._last_commit)
                         if (spooled == 0 or self._relay is None) and self._direct.pending == 0:
                             return spooled
                         if self._relay is not None:
@@ -283,9 +289,9 @@ class Outbox:
         writer: spool_writer.SpoolWriter | None = None,
         *,
         share: bool = False,
-        committed: bool = False,
+        after: int | None = None,
     ) -> int:
-        return await self._figures.pending(writer or self._writer, share=share, committed=committed)
+        return await self._figures.pending(writer or self._writer, share=share, after=after)
 
     def _own_spooled(self) -> int:
         return max(0, self.undelivered() - self._direct.pending)
@@ -296,7 +302,9 @@ class Outbox:
         return max(0, self._pending_at_open + self._submitted - self._removed)
 
     async def stats(self) -> OutboxStats:
-        status = await self.status()
+        """Its figures; the spool's as read since its last commit (under a second ago, and no
+        delivery since: sessions closing together share one reading), or read afresh."""
+        status = await self._figures.status(self._writer, share=True, after=self._last_commit)
         relay = self._relay
         direct = self._direct
         return OutboxStats(
@@ -332,7 +340,7 @@ class Outbox:
                     extra={"spool": str(self.spool_path), "waited_s": close_deadline_s},
                 )
             if not flush_deadline_s:
-                pending = await self._pending(writer, share=True, committed=True)
+                pending = await self._pending(writer, share=True, after=self._last_commit)
             if spool_writer.release(writer):
                 await asyncio.to_thread(writer.join, close_deadline_s)
         await self._direct.aclose()

@@ -27,6 +27,7 @@ from typing import TypeVar
 from pydantic import BaseModel
 
 from voicefsm.persistence import causes
+from voicefsm.persistence.handover import LoopHandover
 from voicefsm.persistence.spool import Spool
 
 _LOG = logging.getLogger("voicefsm.outbox")
@@ -92,8 +93,10 @@ class SpoolWriter(threading.Thread):
 
     def __init__(self, path: Path) -> None:
         super().__init__(name="voicefsm-spool-writer", daemon=True)
-        # None asks the writer to stop once everything before it is committed.
-        self.queue: queue.SimpleQueue[Write | _Call | _Barrier | None] = queue.SimpleQueue()
+        # None asks the writer to stop once everything before it is committed; a list holds
+        # the writes of one pass of an event loop (see submit).
+        self.queue: queue.SimpleQueue[list[Write] | _Call | _Barrier | None] = queue.SimpleQueue()
+        self._handover: LoopHandover[Write] = LoopHandover(self.queue.put)
         self.failure: BaseException | None = None
         self.ready = threading.Event()
         self.users = 0  # outboxes sharing it (guarded by the registry's lock)
@@ -102,9 +105,9 @@ class SpoolWriter(threading.Thread):
         self._told = causes.Told(_LOG)
         self._reader: tuple[Spool, tuple[int, int]] | None = None
         self._reader_lock = threading.Lock()
-        self._commits = 0  # batches committed so far
-        #: The last pending count read: (when, count, commits then).
-        self._pending_seen: tuple[float, int, int] | None = None
+        #: Batches committed and relay calls run so far (figures read before a change are stale).
+        self.commits = 0
+        self.calls = 0
 
     def run(self) -> None:
         try:
@@ -140,7 +143,7 @@ class SpoolWriter(threading.Thread):
             elif isinstance(item, _Call):
                 calls.append(item)
             else:
-                batch.append(item)
+                batch += item
                 if len(batch) >= _BATCH:
                     break
             try:
@@ -150,6 +153,7 @@ class SpoolWriter(threading.Thread):
         if batch:
             self._commit(spool, batch)
         for call in calls:
+            self.calls += 1
             if call.future.set_running_or_notify_cancel():
                 try:
                     call.future.set_result(call.function(spool))
@@ -191,7 +195,7 @@ class SpoolWriter(threading.Thread):
                 continue
             break
         self._failing = False
-        self._commits += 1
+        self.commits += 1
         self._told.recovered("outbox spool writable again", spool=str(self._path))
         by_listener: dict[CommitListener, list[str]] = defaultdict(list)
         for write in batch:
@@ -212,8 +216,14 @@ class SpoolWriter(threading.Thread):
             except Exception:  # one outbox's listener must not stop every other's writes
                 _LOG.exception("outbox divert listener failed")
 
+    def submit(self, write: Write) -> None:
+        """Queue ``write``, from any thread, never blocking; from an event loop, with the other
+        writes of the loop's current pass (:class:`LoopHandover`)."""
+        self._handover.add(write)
+
     def call(self, function: Callable[[Spool], T]) -> Future[T]:
         """Run ``function`` on this thread's connection (after any writes queued before it)."""
+        self._handover.hand_over_now()
         future: Future[T] = Future()
         self.queue.put(_Call(function, future))  # type: ignore[arg-type]
         return future
@@ -231,32 +241,18 @@ class SpoolWriter(threading.Thread):
                 self._reader = None
             if self._reader is None:
                 self._reader = (Spool(self._path, readonly=True, shared=True), identity)
-            commits = self._commits  # before the reading: a commit during it makes it stale
             try:
-                result = function(self._reader[0])
+                return function(self._reader[0])
             except BaseException:
                 self._reader[0].close()  # whatever failed, the next reading starts afresh
                 self._reader = None
                 raise
-        pending = result if isinstance(result, int) else getattr(result, "pending", None)
-        if isinstance(pending, int):
-            self._pending_seen = (time.monotonic(), pending, commits)
-        return result
-
-    def recent_pending(self, within_s: float, *, committed: bool = False) -> int | None:
-        """The spool's pending count as last read here, if that was less than ``within_s``
-        seconds ago (and, with ``committed``, nothing was committed here since)."""
-        seen = self._pending_seen
-        if seen is None or time.monotonic() - seen[0] > within_s:
-            return None
-        if committed and seen[2] != self._commits:
-            return None
-        return seen[1]
 
     def barrier(self, reached: Callable[[], None] | None = None) -> threading.Event:
         """An event set once everything queued so far is committed; ``reached`` is called then
         too (on this thread: it must not block)."""
         barrier = _Barrier(reached=reached)
+        self._handover.hand_over_now()
         self.queue.put(barrier)
         return barrier.done
 
