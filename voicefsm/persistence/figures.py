@@ -13,6 +13,7 @@ import asyncio
 import logging
 import sqlite3
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from voicefsm.errors import OutboxError
@@ -26,17 +27,22 @@ SHARED_READING_S = 1.0
 
 
 class SpoolFigures:
-    """Reads one spool's figures for one outbox; ``own_count`` is the outbox's own count of
-    undelivered spooled writes, the fallback when the spool cannot be read."""
+    """Reads one spool's figures for one outbox: of the rows its relay delivers, those bound
+    for ``destination`` and unbound ones (``None``: every row; see :mod:`spool_status`).
+    ``own_count`` is the outbox's own count of undelivered spooled writes, the fallback when
+    the spool cannot be read."""
 
-    def __init__(self, spool_path: Path, own_count: Callable[[], int]) -> None:
+    def __init__(
+        self, spool_path: Path, own_count: Callable[[], int], destination: str | None = None
+    ) -> None:
         self._path = spool_path
         self._own_count = own_count
+        self._destination = destination
         self._unreadable = False  # a reading failed (logged once)
         self.degraded = False  # no spool could be opened: there is nothing to read
 
     async def status(self, writer: spool_writer.SpoolWriter | None) -> SpoolStatus:
-        return await self._read(Spool.status, writer)
+        return await self._read(partial(Spool.status, destination=self._destination), writer)
 
     async def pending(
         self,
@@ -49,10 +55,13 @@ class SpoolFigures:
         this process took in the last second will do (``committed=True``: and nothing was
         committed since), so sessions opening or closing together take one between them."""
         if share and writer is not None:
-            recent = writer.recent_pending(SHARED_READING_S, committed=committed)
+            recent = writer.recent_pending(
+                SHARED_READING_S, committed=committed, destination=self._destination
+            )
             if recent is not None:
                 return recent
-        return (await self._read(Spool.pending, writer)).pending
+        read = partial(Spool.pending, destination=self._destination)
+        return (await self._read(read, writer)).pending
 
     async def _read(
         self, read: Callable[[Spool], SpoolStatus | int], writer: spool_writer.SpoolWriter | None
@@ -61,7 +70,9 @@ class SpoolFigures:
             return SpoolStatus(pending=0, dead=0, oldest_age_s=None)
         try:
             if writer is not None:
-                figures = await asyncio.to_thread(writer.read, read)
+                figures = await asyncio.to_thread(
+                    partial(writer.read, read, destination=self._destination)
+                )
             else:
                 figures = await asyncio.to_thread(read_once, self._path, read)
         except (sqlite3.Error, OSError, OutboxError) as exc:

@@ -46,7 +46,8 @@ class Outbox:
     """Durable, non-blocking writes from a session to the backend.
 
     With ``client=None`` writes are only spooled (deliver them later with
-    ``voicefsm outbox drain``). ``max_pending`` bounds the spool as seen by this process.
+    ``voicefsm outbox drain``). ``max_pending`` bounds the spool as seen by this process. Its
+    figures count the rows its relay delivers, never another backend's (see spool_status).
 
     A session's outbox delivers its own writes first and other rows once they are a few seconds
     old (their own session's relay is faster). ``drain_all=True`` (a drain: the CLI, a worker
@@ -87,12 +88,17 @@ class Outbox:
         self._refused = 0
         self._diverted_count = 0  # writes the spool writer gave back (on its thread)
         self._degraded = False  # no spool could be opened: every write goes directly
-        self._figures = SpoolFigures(self.spool_path, self._own_spooled)
+        self._figures = SpoolFigures(self.spool_path, self._own_spooled, self._destination)
         self._direct = DirectDelivery(client, policy, on_removed=self._count_removed)
         self._progress: asyncio.Event | None = None  # set while a flush waits, on each change
 
     def __repr__(self) -> str:
         return f"Outbox(spool_path={str(self.spool_path)!r}, delivering={self._client is not None})"
+
+    @property
+    def destination(self) -> str | None:
+        """The backend its writes are bound for and its figures count; None without one."""
+        return self._destination
 
     async def start(self) -> None:
         """Open the spool (resuming delivery of whatever it already holds) and start the relay.

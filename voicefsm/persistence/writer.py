@@ -103,8 +103,8 @@ class SpoolWriter(threading.Thread):
         self._reader: tuple[Spool, tuple[int, int]] | None = None
         self._reader_lock = threading.Lock()
         self._commits = 0  # batches committed so far
-        #: The last pending count read: (when, count, commits then).
-        self._pending_seen: tuple[float, int, int] | None = None
+        #: The last pending count read per backend (see :meth:`read`): (when, count, commits then).
+        self._pending_seen: dict[str | None, tuple[float, int, int]] = {}
 
     def run(self) -> None:
         try:
@@ -218,11 +218,14 @@ class SpoolWriter(threading.Thread):
         self.queue.put(_Call(function, future))  # type: ignore[arg-type]
         return future
 
-    def read(self, function: Callable[[Spool], T]) -> T:
+    def read(self, function: Callable[[Spool], T], *, destination: str | None = None) -> T:
         """Run ``function`` on this process's read-only connection to the spool, from any
         thread but the loop's (figures: they never wait behind a commit that waits for another
         process's lock). One connection, kept while the spool is in use, instead of one opened
-        per reading; reopened when the path names another file (moved aside, replaced)."""
+        per reading; reopened when the path names another file (moved aside, replaced).
+
+        A pending figure it returns is kept as ``destination``'s (whose rows it counted), for
+        :meth:`recent_pending`."""
         with self._reader_lock:
             info = os.stat(self._path)  # the file removed under us: the caller's OSError
             identity = (info.st_dev, info.st_ino)
@@ -240,13 +243,15 @@ class SpoolWriter(threading.Thread):
                 raise
         pending = result if isinstance(result, int) else getattr(result, "pending", None)
         if isinstance(pending, int):
-            self._pending_seen = (time.monotonic(), pending, commits)
+            self._pending_seen[destination] = (time.monotonic(), pending, commits)
         return result
 
-    def recent_pending(self, within_s: float, *, committed: bool = False) -> int | None:
-        """The spool's pending count as last read here, if that was less than ``within_s``
-        seconds ago (and, with ``committed``, nothing was committed here since)."""
-        seen = self._pending_seen
+    def recent_pending(
+        self, within_s: float, *, committed: bool = False, destination: str | None = None
+    ) -> int | None:
+        """The pending count of ``destination``'s rows as last read here, if that was less than
+        ``within_s`` seconds ago (and, with ``committed``, nothing was committed here since)."""
+        seen = self._pending_seen.get(destination)
         if seen is None or time.monotonic() - seen[0] > within_s:
             return None
         if committed and seen[2] != self._commits:
