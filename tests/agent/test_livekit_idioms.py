@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
@@ -12,9 +13,11 @@ import pytest
 from livekit.agents import RunContext, function_tool, llm
 
 from trials.live_session import live_session
+from trials.stubs.fault_proxy import fault_proxy
 from trials.support import Backend
 from voicefsm import Providers, load_settings, open_session
 from voicefsm.agent import HookContext, VoiceAgent, entering, leaving
+from voicefsm.context import RoomMetadata
 from voicefsm.engine.session import VoiceSession
 from voicefsm.lifecycle import State
 from voicefsm.providers.scripted import ScriptedLLM, ScriptedToolCall, ScriptedTurn
@@ -89,6 +92,74 @@ class GreetsAfterSuper(GreetsItself):
 
     async def on_enter(self) -> None:
         await super().on_enter()
+
+
+class GreetsAndWaits(VoiceAgent):
+    """Greets from ``on_enter`` and waits for the greeting to be heard (livekit's idiom)."""
+
+    def __init__(self, heard: threading.Event) -> None:
+        super().__init__(instructions="You run a hotel front desk.")
+        self.heard = heard
+
+    async def on_enter(self) -> None:
+        await self.session.generate_reply(instructions="Greet the caller warmly.")
+        self.heard.set()
+
+
+async def test_an_on_enter_greeting_heard_before_the_context_is_loaded_is_the_calls_greeting(
+    tmp_path: Path, backend: Backend
+) -> None:
+    """A brand-new call in a room that names its conversation: the context lookup answers only
+    once the agent's own greeting has been heard. The call is not resumed from its own
+    greeting, and that greeting is the call's: said once, recorded once."""
+    heard = threading.Event()
+    with fault_proxy(backend.url) as proxy:
+        proxy.gate = heard  # the recent messages are read after the greeting was heard
+        settings = load_settings(
+            spool_path=tmp_path / "spool.sqlite3",
+            backend_url=proxy.url,
+            backend_read_timeout_s=30.0,
+            history_deadline_s=30.0,
+        )
+        llm_ = ScriptedLLM(
+            ttft_s=0.01,
+            script={
+                "": ScriptedTurn(reply=WELCOME),
+                "Is breakfast included": ScriptedTurn(reply="Yes, from seven to ten."),
+            },
+        )
+        providers = Providers(llm=llm_, turn_detection="manual")
+        async with open_session(
+            GreetsAndWaits(heard),
+            providers=providers,
+            settings=settings,
+            session_id="idiom-new-call",
+            room=RoomMetadata(conversation_id="c-brand-new"),
+        ) as session:
+            await _settled(session)
+            await session.agent_session.run(user_input="Is breakfast included")
+
+    assert heard.is_set()
+    assert _steps(session)[:3] == [
+        ("joining", "joined", "loading_context"),
+        ("loading_context", "context_loaded", "greeting"),  # not resumed from itself
+        ("greeting", "greeted", "listening"),  # its own greeting is the call's greeting
+    ]
+    assert session.record.prior == []  # nothing preloaded: there was no earlier call
+    said = _said(session)
+    assert [text for role, text in said if role == "assistant"][:2] == [
+        WELCOME,
+        "Yes, from seven to ten.",
+    ]  # said once, recorded once: not voicefsm's default greeting after it
+    spoken = [
+        item.text_content
+        for item in session.agent_session.history.items
+        if isinstance(item, llm.ChatMessage) and item.role == "assistant"
+    ]
+    assert spoken[:2] == [WELCOME, "Yes, from seven to ten."]
+    assert spoken.count(WELCOME) == 1
+    stored = [(e["role"], e["text"]) for e in backend.events("message")]
+    assert stored == said
 
 
 class AddsContext(VoiceAgent):

@@ -57,6 +57,10 @@ async def load_context(
                 )
         except TimeoutError:
             messages = states = None
+    # This call's own words (written before the lookup answered) are not an earlier call's:
+    # read back, they would make a new call look resumed from its own greeting.
+    own = {item.id for item in record.history}
+    messages = [m for m in messages or () if m.id not in own]
     agent = agent_session.current_agent
     resumed_flow = await _restore_flow(agent, states or [])
     if not messages and not resumed_flow:
