@@ -37,6 +37,15 @@ def _steps(session: VoiceSession) -> list[tuple[str, str, str]]:
     return [(e.source.value, e.trigger.value, e.dest.value) for e in session.lifecycle.timeline]
 
 
+async def _handed_off(session: VoiceSession) -> None:
+    """Until the session's agent has changed hands once (a handoff on its timeline)."""
+    changed = asyncio.Event()
+    session.lifecycle.subscribe(lambda _entry: changed.set())
+    while not any(e.trigger.value == "handed_off" for e in session.lifecycle.timeline):
+        changed.clear()
+        await changed.wait()
+
+
 def _said(session: VoiceSession) -> list[tuple[str, str]]:
     return [(m.role.value, m.text) for m in session.record.history]
 
@@ -317,3 +326,49 @@ async def test_a_handed_off_agents_welcome_cut_short_is_recorded_as_heard_and_in
     assert welcome.text != SPA_WELCOME
     stored = [(e["text"], e["interrupted"]) for e in backend.events("message")]
     assert (welcome.text, True) in stored
+
+
+async def test_a_call_that_comes_back_is_with_the_agent_it_was_handed_to(
+    tmp_path: Path, backend: Backend
+) -> None:
+    """The desk handed the call to the spa; the agent restarts (a new session in the same
+    conversation): the call is with the spa again, its agents' flow at the spa's node."""
+    settings = load_settings(spool_path=tmp_path / "spool.sqlite3", backend_url=backend.url)
+    room = RoomMetadata(conversation_id="c-spa")
+
+    def providers() -> Providers:
+        llm_ = ScriptedLLM(
+            ttft_s=0.01,
+            script={
+                "": ScriptedTurn(reply="Front desk."),
+                "I would like a massage": ScriptedTurn(
+                    tools=(ScriptedToolCall("transfer_to_spa"),)
+                ),
+                "Hot stones please": ScriptedTurn(reply="Booked for three o'clock."),
+            },
+        )
+        return Providers(llm=llm_, turn_detection="manual")
+
+    async with open_session(
+        Desk(), providers=providers(), settings=settings, session_id="spa-1", room=room
+    ) as first:
+        await _settled(first)
+        await first.agent_session.run(user_input="I would like a massage")
+        assert isinstance(first.agent, Spa)
+
+    async with open_session(
+        Desk(), providers=providers(), settings=settings, session_id="spa-2", room=room
+    ) as again:
+        await _settled(again)
+        assert [step[1] for step in _steps(again)][:2] == ["joined", "resumed"]
+        await asyncio.wait_for(_handed_off(again), timeout=30)  # a guard, not a timing
+        await again.agent_session.run(user_input="Hot stones please")
+        assert isinstance(again.agent, Spa)  # handed back to the spa, not the desk
+        agents_flow = again.flows.agents_flow
+        assert agents_flow is not None
+        assert agents_flow.node == "Spa"
+        said = _said(again)
+    assert ("assistant", "Booked for three o'clock.") in said
+    assert ("user", "I would like a massage") in [
+        (m.role.value, m.text) for m in again.record.prior
+    ]
