@@ -50,6 +50,18 @@ def _said(session: VoiceSession) -> list[tuple[str, str]]:
     return [(m.role.value, m.text) for m in session.record.history]
 
 
+def _front_desk() -> Providers:
+    """Text providers whose model greets with ``WELCOME`` and knows about breakfast."""
+    llm_ = ScriptedLLM(
+        ttft_s=0.01,
+        script={
+            "": ScriptedTurn(reply=WELCOME),
+            "Is breakfast included": ScriptedTurn(reply="Yes, from seven to ten."),
+        },
+    )
+    return Providers(llm=llm_, turn_detection="manual")
+
+
 class GreetsItself(VoiceAgent):
     """The most common LiveKit agent: it greets from ``on_enter``, without ``super()``."""
 
@@ -64,16 +76,8 @@ async def test_on_enter_without_super_keeps_the_lifecycle_and_its_greeting_is_th
     tmp_path: Path, backend: Backend
 ) -> None:
     settings = load_settings(spool_path=tmp_path / "spool.sqlite3", backend_url=backend.url)
-    llm_ = ScriptedLLM(
-        ttft_s=0.01,
-        script={
-            "": ScriptedTurn(reply=WELCOME),
-            "Is breakfast included": ScriptedTurn(reply="Yes, from seven to ten."),
-        },
-    )
-    providers = Providers(llm=llm_, turn_detection="manual")
     async with open_session(
-        GreetsItself(), providers=providers, settings=settings, session_id="idiom-1"
+        GreetsItself(), providers=_front_desk(), settings=settings, session_id="idiom-1"
     ) as session:
         await _settled(session)
         await session.agent_session.run(user_input="Is breakfast included")
@@ -130,17 +134,9 @@ async def test_an_on_enter_greeting_heard_before_the_context_is_loaded_is_the_ca
             backend_read_timeout_s=30.0,
             history_deadline_s=30.0,
         )
-        llm_ = ScriptedLLM(
-            ttft_s=0.01,
-            script={
-                "": ScriptedTurn(reply=WELCOME),
-                "Is breakfast included": ScriptedTurn(reply="Yes, from seven to ten."),
-            },
-        )
-        providers = Providers(llm=llm_, turn_detection="manual")
         async with open_session(
             GreetsAndWaits(heard),
-            providers=providers,
+            providers=_front_desk(),
             settings=settings,
             session_id="idiom-new-call",
             room=RoomMetadata(conversation_id="c-brand-new"),
