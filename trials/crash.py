@@ -86,8 +86,7 @@ def drain_spool(spool_path: Path, backend_url: str, rebind_from: str | None = No
     address first bound for this one); returns the writes still pending afterwards."""
     if not spool_path.exists():
         return 0
-    _, pending, _ = asyncio.run(drain(spool_path, backend_url, None, 30.0, rebind_from))
-    return pending
+    return asyncio.run(drain(spool_path, backend_url, None, 30.0, rebind_from)).pending
 
 
 def _check_resume(result: GroupResult, trial: str, applied: Applied, resumed: ChildRun) -> None:

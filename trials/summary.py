@@ -36,6 +36,15 @@ class GroupResult:
         bad = self.lost + self.duplicated + self.invented + self.crashes
         return bad == 0 and not self.failures
 
+    def count_session(self, figures: dict[str, int], problems: list[str]) -> None:
+        """One session trial, with one fault: its writes' figures
+        (:meth:`trials.support.SessionAccount.counted`) and what its checks found."""
+        self.trials += 1
+        self.faults += 1
+        for name, value in figures.items():
+            setattr(self, name, getattr(self, name) + value)
+        self.failures.extend(problems)
+
     def check(self, condition: bool, failure: str) -> None:
         """Record ``failure`` unless ``condition`` holds (a trial keeps going to count the rest)."""
         if not condition:

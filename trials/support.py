@@ -1,5 +1,6 @@
 """Helpers the tests, the trials and the benchmarks share: the real backend and ways to look
-inside it, free ports, PostgreSQL databases made and dropped."""
+inside it, free ports, PostgreSQL databases made and dropped, and one session's account of its
+writes (acknowledged against delivered) for the session trials."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ import json
 import os
 import socket
 import sqlite3
+import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -97,3 +99,42 @@ def postgres_database(server_url: str) -> Iterator[str]:
         yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
     finally:
         asyncio.run(postgres_admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@dataclass
+class SessionAccount:
+    """One trial session's writes: the keys its spool acknowledged (:meth:`committed` is the
+    outbox's commit listener, on its writer thread), the keys the backend holds for it, in
+    order, and what its checks found wrong."""
+
+    acknowledged: set[str] = field(default_factory=set)
+    delivered: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def committed(self, keys: Iterable[str]) -> None:
+        with self._lock:
+            self.acknowledged.update(keys)
+
+    def counted(self) -> dict[str, int]:
+        """Its writes as a trial group counts them: acknowledged, delivered of those, lost,
+        invented (delivered, never acknowledged) and duplicated."""
+        delivered = set(self.delivered)
+        return {
+            "acknowledged": len(self.acknowledged),
+            "delivered": len(delivered & self.acknowledged),
+            "lost": len(self.acknowledged - delivered),
+            "invented": len(delivered - self.acknowledged),
+            "duplicated": len(self.delivered) - len(delivered),
+        }
+
+
+def stored_tool_outcomes(database: Path, session_id: str) -> list[str | None]:
+    """The outcome of each tool call the backend stored for ``session_id``, in order."""
+    with sqlite3.connect(database) as db:
+        rows = db.execute(
+            "SELECT json_extract(payload, '$.outcome') FROM events"
+            " WHERE session_id = ? AND kind = 'tool_call' ORDER BY id",
+            (session_id,),
+        )
+        return [outcome for (outcome,) in rows]

@@ -9,16 +9,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import sqlite3
 import tempfile
-import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from trials.live_session import live_session
 from trials.provider_trial import _rows
 from trials.summary import GroupResult
+from trials.support import SessionAccount, stored_tool_outcomes
 from trials.tool_agent import ToolAgent
 from voicefsm.backend.server.runner import running_backend
 from voicefsm.providers.scripted import ScriptedToolCall, ScriptedTurn
@@ -53,15 +52,6 @@ CASES = (
 USERS = ("Can you check my booking", "And the one after it", "Thanks, that is all")
 
 
-@dataclass
-class ToolTrial:
-    """What one trial's accounting found."""
-
-    acknowledged: set[str] = field(default_factory=set)
-    delivered: list[str] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
-
-
 async def _trial(
     case: ToolCase,
     fault_turn: int,
@@ -71,15 +61,9 @@ async def _trial(
     database: Path,
     workdir: Path,
     tag: str,
-) -> ToolTrial:
+) -> SessionAccount:
     session_id = f"tool-{case.key.replace(' ', '-')}-{fault_turn}{tag}"
-    trial = ToolTrial()
-    lock = threading.Lock()
-
-    def committed(keys: object) -> None:  # on the outbox's writer thread
-        with lock:
-            trial.acknowledged.update(keys)  # type: ignore[call-overload]
-
+    trial = SessionAccount()
     turns = [Turn(user=text, pause_ms=150) for text in USERS]
     call = case.call
     if case.barge_in:
@@ -92,7 +76,7 @@ async def _trial(
         agent=ToolAgent(),
         settings=SETTINGS,
         session_id=session_id,
-        on_commit=committed,
+        on_commit=trial.committed,
     ) as live:
         script = ScriptedTurn(tools=(call,), preamble=case.preamble)
         live.llm.script[USERS[fault_turn - 1]] = script
@@ -104,15 +88,7 @@ async def _trial(
     if left:
         trial.problems.append(f"{session_id}: {left} writes left in the spool at exit")
     trial.delivered, _ = _rows(database, session_id)
-    with sqlite3.connect(database) as db:
-        outcomes = [
-            outcome
-            for (outcome,) in db.execute(
-                "SELECT json_extract(payload, '$.outcome') FROM events"
-                " WHERE session_id = ? AND kind = 'tool_call'",
-                (session_id,),
-            )
-        ]
+    outcomes = stored_tool_outcomes(database, session_id)
     if outcomes != [case.outcome]:
         trial.problems.append(f"{session_id}: tool calls stored {outcomes}, not [{case.outcome!r}]")
     return trial
@@ -134,7 +110,7 @@ def run_tool_faults(*, full: bool, seed: int = FULL_SEED) -> GroupResult:
         database = Path(tmp) / "backend.sqlite3"
         with running_backend(f"sqlite:///{database}") as url:
 
-            async def all_trials() -> list[ToolTrial]:
+            async def all_trials() -> list[SessionAccount]:
                 return await asyncio.gather(
                     *(
                         _trial(
@@ -152,14 +128,6 @@ def run_tool_faults(*, full: bool, seed: int = FULL_SEED) -> GroupResult:
 
             trials = asyncio.run(all_trials())
     for trial in trials:
-        delivered = set(trial.delivered)
-        result.trials += 1
-        result.faults += 1
-        result.acknowledged += len(trial.acknowledged)
-        result.delivered += len(delivered & trial.acknowledged)
-        result.lost += len(trial.acknowledged - delivered)
-        result.invented += len(delivered - trial.acknowledged)
-        result.duplicated += len(trial.delivered) - len(delivered)
-        result.failures.extend(trial.problems)
+        result.count_session(trial.counted(), trial.problems)
     result.notes.append(f"{result.trials} trials, seed {seed}, {time.monotonic() - started:.0f} s")
     return result

@@ -12,16 +12,16 @@ import logging
 import random
 import sqlite3
 import tempfile
-import threading
 import time
-from collections.abc import Awaitable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable
+from dataclasses import dataclass
 from pathlib import Path
 
 from trials.faulty_agent import HOOK_FAULTS, FaultyAgent
 from trials.live_session import live_session
 from trials.provider_trial import _rows
 from trials.summary import GroupResult
+from trials.support import SessionAccount, stored_tool_outcomes
 from voicefsm.backend.server.runner import running_backend
 from voicefsm.providers.scripted import ScriptedToolCall, ScriptedTurn
 from voicefsm.simulation.scenario import Turn
@@ -64,24 +64,11 @@ FAULTS = (
 assert {f.key for f in FAULTS if f.tool is None} == set(HOOK_FAULTS)
 
 
-@dataclass
-class UserCodeTrial:
-    acknowledged: set[str] = field(default_factory=set)
-    delivered: list[str] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
-
-
 async def _trial(
     fault: Fault, fault_turn: int, *, url: str, database: Path, workdir: Path, tag: str
-) -> UserCodeTrial:
+) -> SessionAccount:
     session_id = f"code-{fault.key.replace(' ', '-')}-{fault_turn}{tag}"
-    trial = UserCodeTrial()
-    lock = threading.Lock()
-
-    def committed(keys: Sequence[str]) -> None:  # on the outbox's writer thread
-        with lock:
-            trial.acknowledged.update(keys)
-
+    trial = SessionAccount()
     agent = FaultyAgent("" if fault.tool else fault.key, fault_turn)
     turns = [Turn(user=text, pause_ms=150) for text in USERS]
     async with asyncio.timeout(120):
@@ -91,7 +78,7 @@ async def _trial(
             agent=agent,
             settings=SETTINGS,
             session_id=session_id,
-            on_commit=committed,
+            on_commit=trial.committed,
         ) as live:
             if fault.tool is not None:
                 call = ScriptedTurn(tools=(ScriptedToolCall(fault.tool),))
@@ -125,7 +112,7 @@ async def _until_finished(finished: asyncio.Event, conversation: Awaitable[objec
 
 
 def _check_outcome(
-    trial: UserCodeTrial, fault: Fault, session_id: str, database: Path, hooks: object
+    trial: SessionAccount, fault: Fault, session_id: str, database: Path, hooks: object
 ) -> None:
     with sqlite3.connect(database) as db:
         stored = dict(
@@ -134,14 +121,6 @@ def _check_outcome(
                 (session_id,),
             ).fetchall()
         )
-        outcomes = [
-            outcome
-            for (outcome,) in db.execute(
-                "SELECT json_extract(payload, '$.outcome') FROM events"
-                " WHERE session_id = ? AND kind = 'tool_call'",
-                (session_id,),
-            )
-        ]
         names = [
             name
             for (name,) in db.execute(
@@ -153,6 +132,7 @@ def _check_outcome(
         summaries = db.execute(
             "SELECT COUNT(*) FROM sessions WHERE session_id = ?", (session_id,)
         ).fetchone()[0]
+    outcomes = stored_tool_outcomes(database, session_id)
     if summaries != 1:
         trial.problems.append(f"{session_id}: {summaries} summaries stored")
     if fault.tool is not None and outcomes != [fault.expected]:
@@ -178,7 +158,7 @@ def run_user_code_faults(*, full: bool, seed: int) -> GroupResult:
         database = Path(tmp) / "backend.sqlite3"
         with running_backend(f"sqlite:///{database}") as url:
 
-            async def all_trials() -> list[UserCodeTrial | BaseException]:
+            async def all_trials() -> list[SessionAccount | BaseException]:
                 return await asyncio.gather(
                     *(
                         _trial(
@@ -196,18 +176,12 @@ def run_user_code_faults(*, full: bool, seed: int) -> GroupResult:
 
             trials = asyncio.run(all_trials())
     for (fault, _, _), trial in zip(plan, trials, strict=True):
-        result.trials += 1
-        result.faults += 1
         if isinstance(trial, BaseException):
+            result.trials += 1
+            result.faults += 1
             result.crashes += 1
             result.failures.append(f"{fault.key}: {type(trial).__name__} escaped the session")
             continue
-        delivered = set(trial.delivered)
-        result.acknowledged += len(trial.acknowledged)
-        result.delivered += len(delivered & trial.acknowledged)
-        result.lost += len(trial.acknowledged - delivered)
-        result.invented += len(delivered - trial.acknowledged)
-        result.duplicated += len(trial.delivered) - len(delivered)
-        result.failures.extend(trial.problems)
+        result.count_session(trial.counted(), trial.problems)
     result.notes.append(f"{result.trials} trials, seed {seed}, {time.monotonic() - started:.0f} s")
     return result

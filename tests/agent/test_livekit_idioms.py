@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
@@ -12,9 +13,11 @@ import pytest
 from livekit.agents import RunContext, function_tool, llm
 
 from trials.live_session import live_session
+from trials.stubs.fault_proxy import fault_proxy
 from trials.support import Backend
 from voicefsm import Providers, load_settings, open_session
 from voicefsm.agent import HookContext, VoiceAgent, entering, leaving
+from voicefsm.context import RoomMetadata
 from voicefsm.engine.session import VoiceSession
 from voicefsm.lifecycle import State
 from voicefsm.providers.scripted import ScriptedLLM, ScriptedToolCall, ScriptedTurn
@@ -34,8 +37,29 @@ def _steps(session: VoiceSession) -> list[tuple[str, str, str]]:
     return [(e.source.value, e.trigger.value, e.dest.value) for e in session.lifecycle.timeline]
 
 
+async def _handed_off(session: VoiceSession) -> None:
+    """Until the session's agent has changed hands once (a handoff on its timeline)."""
+    changed = asyncio.Event()
+    session.lifecycle.subscribe(lambda _entry: changed.set())
+    while not any(e.trigger.value == "handed_off" for e in session.lifecycle.timeline):
+        changed.clear()
+        await changed.wait()
+
+
 def _said(session: VoiceSession) -> list[tuple[str, str]]:
     return [(m.role.value, m.text) for m in session.record.history]
+
+
+def _front_desk() -> Providers:
+    """Text providers whose model greets with ``WELCOME`` and knows about breakfast."""
+    llm_ = ScriptedLLM(
+        ttft_s=0.01,
+        script={
+            "": ScriptedTurn(reply=WELCOME),
+            "Is breakfast included": ScriptedTurn(reply="Yes, from seven to ten."),
+        },
+    )
+    return Providers(llm=llm_, turn_detection="manual")
 
 
 class GreetsItself(VoiceAgent):
@@ -52,16 +76,8 @@ async def test_on_enter_without_super_keeps_the_lifecycle_and_its_greeting_is_th
     tmp_path: Path, backend: Backend
 ) -> None:
     settings = load_settings(spool_path=tmp_path / "spool.sqlite3", backend_url=backend.url)
-    llm_ = ScriptedLLM(
-        ttft_s=0.01,
-        script={
-            "": ScriptedTurn(reply=WELCOME),
-            "Is breakfast included": ScriptedTurn(reply="Yes, from seven to ten."),
-        },
-    )
-    providers = Providers(llm=llm_, turn_detection="manual")
     async with open_session(
-        GreetsItself(), providers=providers, settings=settings, session_id="idiom-1"
+        GreetsItself(), providers=_front_desk(), settings=settings, session_id="idiom-1"
     ) as session:
         await _settled(session)
         await session.agent_session.run(user_input="Is breakfast included")
@@ -89,6 +105,66 @@ class GreetsAfterSuper(GreetsItself):
 
     async def on_enter(self) -> None:
         await super().on_enter()
+
+
+class GreetsAndWaits(VoiceAgent):
+    """Greets from ``on_enter`` and waits for the greeting to be heard (livekit's idiom)."""
+
+    def __init__(self, heard: threading.Event) -> None:
+        super().__init__(instructions="You run a hotel front desk.")
+        self.heard = heard
+
+    async def on_enter(self) -> None:
+        await self.session.generate_reply(instructions="Greet the caller warmly.")
+        self.heard.set()
+
+
+async def test_an_on_enter_greeting_heard_before_the_context_is_loaded_is_the_calls_greeting(
+    tmp_path: Path, backend: Backend
+) -> None:
+    """A brand-new call in a room that names its conversation: the context lookup answers only
+    once the agent's own greeting has been heard. The call is not resumed from its own
+    greeting, and that greeting is the call's: said once, recorded once."""
+    heard = threading.Event()
+    with fault_proxy(backend.url) as proxy:
+        proxy.gate = heard  # the recent messages are read after the greeting was heard
+        settings = load_settings(
+            spool_path=tmp_path / "spool.sqlite3",
+            backend_url=proxy.url,
+            backend_read_timeout_s=30.0,
+            history_deadline_s=30.0,
+        )
+        async with open_session(
+            GreetsAndWaits(heard),
+            providers=_front_desk(),
+            settings=settings,
+            session_id="idiom-new-call",
+            room=RoomMetadata(conversation_id="c-brand-new"),
+        ) as session:
+            await _settled(session)
+            await session.agent_session.run(user_input="Is breakfast included")
+
+    assert heard.is_set()
+    assert _steps(session)[:3] == [
+        ("joining", "joined", "loading_context"),
+        ("loading_context", "context_loaded", "greeting"),  # not resumed from itself
+        ("greeting", "greeted", "listening"),  # its own greeting is the call's greeting
+    ]
+    assert session.record.prior == []  # nothing preloaded: there was no earlier call
+    said = _said(session)
+    assert [text for role, text in said if role == "assistant"][:2] == [
+        WELCOME,
+        "Yes, from seven to ten.",
+    ]  # said once, recorded once: not voicefsm's default greeting after it
+    spoken = [
+        item.text_content
+        for item in session.agent_session.history.items
+        if isinstance(item, llm.ChatMessage) and item.role == "assistant"
+    ]
+    assert spoken[:2] == [WELCOME, "Yes, from seven to ten."]
+    assert spoken.count(WELCOME) == 1
+    stored = [(e["role"], e["text"]) for e in backend.events("message")]
+    assert stored == said
 
 
 class AddsContext(VoiceAgent):
@@ -246,3 +322,49 @@ async def test_a_handed_off_agents_welcome_cut_short_is_recorded_as_heard_and_in
     assert welcome.text != SPA_WELCOME
     stored = [(e["text"], e["interrupted"]) for e in backend.events("message")]
     assert (welcome.text, True) in stored
+
+
+async def test_a_call_that_comes_back_is_with_the_agent_it_was_handed_to(
+    tmp_path: Path, backend: Backend
+) -> None:
+    """The desk handed the call to the spa; the agent restarts (a new session in the same
+    conversation): the call is with the spa again, its agents' flow at the spa's node."""
+    settings = load_settings(spool_path=tmp_path / "spool.sqlite3", backend_url=backend.url)
+    room = RoomMetadata(conversation_id="c-spa")
+
+    def providers() -> Providers:
+        llm_ = ScriptedLLM(
+            ttft_s=0.01,
+            script={
+                "": ScriptedTurn(reply="Front desk."),
+                "I would like a massage": ScriptedTurn(
+                    tools=(ScriptedToolCall("transfer_to_spa"),)
+                ),
+                "Hot stones please": ScriptedTurn(reply="Booked for three o'clock."),
+            },
+        )
+        return Providers(llm=llm_, turn_detection="manual")
+
+    async with open_session(
+        Desk(), providers=providers(), settings=settings, session_id="spa-1", room=room
+    ) as first:
+        await _settled(first)
+        await first.agent_session.run(user_input="I would like a massage")
+        assert isinstance(first.agent, Spa)
+
+    async with open_session(
+        Desk(), providers=providers(), settings=settings, session_id="spa-2", room=room
+    ) as again:
+        await _settled(again)
+        assert [step[1] for step in _steps(again)][:2] == ["joined", "resumed"]
+        await asyncio.wait_for(_handed_off(again), timeout=30)  # a guard, not a timing
+        await again.agent_session.run(user_input="Hot stones please")
+        assert isinstance(again.agent, Spa)  # handed back to the spa, not the desk
+        agents_flow = again.flows.agents_flow
+        assert agents_flow is not None
+        assert agents_flow.node == "Spa"
+        said = _said(again)
+    assert ("assistant", "Booked for three o'clock.") in said
+    assert ("user", "I would like a massage") in [
+        (m.role.value, m.text) for m in again.record.prior
+    ]

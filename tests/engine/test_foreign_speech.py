@@ -8,6 +8,7 @@ from livekit.agents import llm
 from livekit.agents.voice import SpeechHandle
 
 from tests.engine.fakes import finish, lifecycle, settle, trail
+from voicefsm.agent.overrides import keep_lifecycle_part
 from voicefsm.engine.early_turns import EarlyTurns
 from voicefsm.engine.foreign_speech import ForeignSpeeches
 from voicefsm.engine.turn_sources import AdoptedReply
@@ -142,3 +143,49 @@ async def test_a_speech_of_the_agent_cut_off_before_a_word_is_on_the_timeline_no
         "cut off before a word",
     )
     assert not effects.history()  # nothing was heard: no message to record
+
+
+async def _started_on_enter(sorter: ForeignSpeeches) -> SpeechHandle:
+    """A speech started from inside an agent's ``on_enter`` override, as livekit announces it."""
+    speech = SpeechHandle.create()
+
+    class Greets:
+        async def on_enter(self) -> None:
+            sorter.speech_created(speech)
+
+    async def nothing(*_args: object) -> None:
+        return None
+
+    keep_lifecycle_part(Greets, enter=nothing, turn=nothing)
+    await Greets().on_enter()
+    await settle()
+    return speech
+
+
+async def test_an_on_enter_greeting_heard_while_loading_is_held_for_the_greeting() -> None:
+    machine, effects, _, _, sorter = _sorter(listening=False)
+    machine.fire(Joined())
+    speech = await _started_on_enter(sorter)
+    finish(speech, "Welcome to the Harbour Hotel.")  # heard before the context is loaded
+    await settle()
+
+    assert not effects.history()  # not on the record yet: the greeting records it
+    assert [step[1] for step in trail(machine)] == ["joined"]
+    assert sorter.entry_speech() is speech  # the greeting takes it, done as it is
+    assert sorter.entry_speech() is None  # once
+
+
+async def test_an_on_enter_greeting_heard_while_loading_is_recorded_once_when_the_call_resumes() -> (
+    None
+):
+    machine, effects, _, _, sorter = _sorter(listening=False)
+    machine.fire(Joined())
+    speech = await _started_on_enter(sorter)
+    finish(speech, "Welcome back.")
+    await settle()
+    machine.fire(Resumed())  # no greeting: what it said is recorded as said
+
+    assert [step[1] for step in trail(machine)] == ["joined", "resumed", "spoke"]
+    [utterance] = effects.history()
+    assert (utterance.role.value, utterance.text) == ("assistant", "Welcome back.")
+    assert sorter.entry_speech() is None

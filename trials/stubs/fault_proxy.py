@@ -5,13 +5,15 @@ script is empty): answer 500/503 (with ``Retry-After``), reset the connection be
 backend applied the request, apply it and answer only after a delay or a byte at a time (so the
 client times out and retries: a duplicate the backend must absorb), or delay it before applying.
 Faults come from a script, for every request (``always``), or at random at a given ``rate``
-(seeded). ``/healthz`` always passes.
+(seeded). ``/healthz`` always passes. A ``gate`` holds the requests to paths ending with
+``gated`` until it is set: a read that must come after something the test waits for.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
+import threading
 from collections import Counter, deque
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -43,6 +45,9 @@ class FaultProxy:
     always: Fault | None = None  # applied to every API request (e.g. added latency)
     rate: float = 0.25  # the share of requests that get one of ``random_faults``
     seed: int = 12345
+    gate: threading.Event | None = None  # set: the requests it holds go on
+    gated: str = "/messages"
+    gate_timeout_s: float = 60.0  # a guard against a test that never opens it
     seen: Counter[str] = field(default_factory=Counter)
     forwarded: int = 0
     #: The upstream's answers by status, as forwarded (a saturated backend's 503s, say).
@@ -67,6 +72,8 @@ class FaultProxy:
         return sum(count for kind, count in self.seen.items() if kind != "pass")
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        if self.gate is not None and request.path.endswith(self.gated):
+            await asyncio.to_thread(self.gate.wait, self.gate_timeout_s)
         fault = Fault("pass") if request.path == "/healthz" else self._next_fault()
         self.seen[fault.kind] += 1
         body = await request.read()

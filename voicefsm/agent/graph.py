@@ -121,6 +121,16 @@ def _links(agent_type: type[Agent], unresolved: list[str]) -> list[tuple[str | N
 
 def agent_graph(root: type[Agent]) -> AgentGraph:
     """The graph of agents a call starting with ``root`` can reach (see the module)."""
+    return _walk(root)[0]
+
+
+def reachable_agents(root: type[Agent]) -> dict[str, type[Agent]]:
+    """The classes of the agents and tasks a call starting with ``root`` can reach, by their
+    name in :func:`agent_graph` (a node of the agents' flow)."""
+    return _walk(root)[1]
+
+
+def _walk(root: type[Agent]) -> tuple[AgentGraph, dict[str, type[Agent]]]:
     names: dict[type, str] = {root: root.__name__}
     order, queue = [root], [root]
     links: list[AgentLink] = []
@@ -140,6 +150,7 @@ def agent_graph(root: type[Agent]) -> AgentGraph:
             link = AgentLink(names[current], names[target], tool, kind)
             if link not in links:
                 links.append(link)
-    return AgentGraph(
+    graph = AgentGraph(
         names[root], tuple(names[c] for c in order), tuple(links), tools, tuple(unresolved)
     )
+    return graph, {names[c]: c for c in order}

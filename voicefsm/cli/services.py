@@ -68,9 +68,9 @@ def run_outbox(args: argparse.Namespace) -> int:
         return fail(command, f"no spool at {spool}")
     try:
         # Looked at read-only first: a file that is not a spool is reported, never changed.
-        status = commands.inspect(spool)
+        inspected = commands.inspect(spool)
         if args.action == "status":
-            print(commands.format_status(spool, status, as_json=args.json))
+            print(commands.format_status(spool, inspected, as_json=args.json))
             return 0
         if args.action == "requeue":
             count, status = commands.requeue(
@@ -86,12 +86,15 @@ def run_outbox(args: argparse.Namespace) -> int:
         )
         if backend_url is None:
             return fail(command, "no backend: pass --backend-url or set VOICEFSM_BACKEND_URL")
-        delivered, pending, dead = commands.run_drain(
+        drained = commands.run_drain(
             spool, backend_url, settings.backend_token, args.timeout, args.rebind_from
         )
     except OutboxError as exc:
         return fail(command, str(exc))
-    print(f"{spool}: delivered {delivered}; {pending} pending, {dead} dead")
+    delivered, pending, dead, elsewhere = drained
+    # Success is this backend's: rows bound for another one are that backend's drain's.
+    others = f" ({elsewhere} pending for other backends)" if elsewhere else ""
+    print(f"{spool}: delivered {delivered}; {pending} pending, {dead} dead{others}")
     if dead:
         print(
             "voicefsm outbox drain: the backend refused some writes (dead rows stay in the "

@@ -118,6 +118,12 @@ class FlowWatch:
         earlier one's)."""
         return dict(self._runs)
 
+    @property
+    def agents_flow(self) -> Flow[Any] | None:
+        """The flow of the call's agent graph (where a handoff is a node change), if it runs."""
+        graph = self._graph
+        return None if graph is None else self._runs.get(f"{graph.root}Agents")
+
     def start(self, agent: Agent) -> None:
         """Follow the first agent: its flow, and the graph of the agents it can reach."""
         try:
@@ -155,7 +161,9 @@ class FlowWatch:
             source, dest = type(old).__name__, type(new).__name__
             edge = graph.edge_between(source, dest)
             run = self._runs.get(f"{graph.root}Agents")
-            if edge is None or run is None:
+            if run is not None and run.node == dest:
+                pass  # there already: a call that came back was restored to this agent
+            elif edge is None or run is None:
                 # Not learnt (a handoff built from an unresolved tool): the handoff event still
                 # records it; the agents' flow stays where it was.
                 _LOG.info("a handoff the agent graph does not know", extra={"edge": "unknown"})

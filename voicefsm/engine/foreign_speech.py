@@ -8,6 +8,12 @@ added with such a speech becomes a lifecycle turn whose reply is that speech
 (:class:`~voicefsm.engine.turn_sources.AdoptedReply`); a speech with no turn of its own, once
 heard, joins the record (``Spoke``). Either way the lifecycle and the history see everything the
 agent says.
+
+The first speech an agent's ``on_enter`` starts is the call's greeting, even when it is heard
+before the context is loaded (a fast greeting, a slow backend): it is held back from the
+record until the greeting takes it, so it is recorded once, as the greeting, and never read
+back by the context lookup as an earlier call's message. A call that resumes instead (it does
+not greet) records it as said.
 """
 
 from __future__ import annotations
@@ -22,7 +28,10 @@ from voicefsm.agent.overrides import in_on_enter
 from voicefsm.engine.early_turns import EarlyTurns
 from voicefsm.engine.speech import spoken_text
 from voicefsm.engine.turn_sources import AdoptedReply
-from voicefsm.lifecycle import Lifecycle, Spoke, UserTurnCompleted
+from voicefsm.lifecycle import Lifecycle, Spoke, State, TimelineEntry, UserTurnCompleted
+
+#: Before the greeting: an on_enter speech done by then is held for it.
+_BEFORE_GREETING = frozenset({State.JOINING, State.LOADING_CONTEXT})
 
 
 class OwnSpeeches(Protocol):
@@ -51,6 +60,9 @@ class ForeignSpeeches:
         self._unsorted: dict[str, SpeechHandle] = {}
         self._foreign: dict[str, SpeechHandle] = {}
         self._on_entry: set[str] = set()  # speeches an agent's on_enter started
+        #: The first agent's on_enter speech, heard before the greeting could take it.
+        self._held: SpeechHandle | None = None
+        lifecycle.subscribe(self._moved)
 
     def speech_created(self, handle: SpeechHandle) -> None:
         self._unsorted[handle.id] = handle
@@ -69,9 +81,12 @@ class ForeignSpeeches:
             self._turns.hand_over(UserTurnCompleted(text, source=AdoptedReply(reply)))
 
     def entry_speech(self) -> SpeechHandle | None:
-        """The first speech still going that the agent's ``on_enter`` started and no turn
-        claims: the greeting takes it as its own."""
+        """The speech the agent's ``on_enter`` started that the greeting takes as its own: the
+        one heard already (held for it), else the first still going that no turn claims."""
         self._sort()
+        held, self._held = self._held, None
+        if held is not None:
+            return held
         for handle in self._foreign.values():
             if handle.id in self._on_entry and not self._claimed(handle) and not handle.done():
                 return handle
@@ -98,9 +113,23 @@ class ForeignSpeeches:
 
     def _done(self, handle: SpeechHandle) -> None:
         self._foreign.pop(handle.id, None)
+        on_entry = handle.id in self._on_entry
         self._on_entry.discard(handle.id)
         if self._claimed(handle):
             return  # a turn's reply: the pipeline reports how it ended
+        if on_entry and self._held is None and self._lifecycle.state in _BEFORE_GREETING:
+            self._held = handle  # the greeting's, once the context is loaded
+            return
+        self._record(handle)
+
+    def _moved(self, entry: TimelineEntry) -> None:
+        """The call went on without greeting (it resumed, or ended while loading): what the
+        agent said on entering is recorded as said."""
+        if self._held is not None and entry.dest not in (*_BEFORE_GREETING, State.GREETING):
+            held, self._held = self._held, None
+            self._record(held)  # queued by the lifecycle after this transition
+
+    def _record(self, handle: SpeechHandle) -> None:
         spoken = spoken_text(handle)
         # The agent's words outside a turn (a handoff's greeting, a tool's or a hook's say), as
         # heard; one cut off before a word still shows on the timeline.

@@ -5,19 +5,26 @@ With either, the agent resumes (no first-time greeting): its LLM context holds t
 messages, and its flow continues at the node it was in with the data it had collected (a step
 already finished is not asked again). Without, or when the backend is too slow
 (``history_deadline_s``, one deadline for both reads), it greets.
+
+A call whose agents hand it to each other also comes back to the agent it was with: the agents'
+flow (see :mod:`~voicefsm.engine.flow_watch`) is restored at that agent's node, and the call is
+handed to a new instance of its class, with the conversation so far. Only an agent class made
+without arguments can be made again here; a call whose agent needs them (or is an
+``AgentTask``, awaited by a tool) resumes with the first agent, and says so in the log.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, cast
 
-from livekit.agents import AgentSession
+from livekit.agents import Agent, AgentSession, AgentTask
 from pydantic import JsonValue
 
 from voicefsm.agent.definition import VoiceAgent
+from voicefsm.agent.graph import reachable_agents
 from voicefsm.backend.client import BackendClient
 from voicefsm.backend.models import Message
 from voicefsm.engine.flow_watch import FlowWatch
@@ -57,9 +64,14 @@ async def load_context(
                 )
         except TimeoutError:
             messages = states = None
+    # This call's own words (written before the lookup answered) are not an earlier call's:
+    # read back, they would make a new call look resumed from its own greeting.
+    own = {item.id for item in record.history}
+    messages = [m for m in messages or () if m.id not in own]
     agent = agent_session.current_agent
     resumed_flow = await _restore_flow(agent, states or [])
-    if not messages and not resumed_flow:
+    returned_to = _agent_returned_to(agent, flows, states or [])
+    if not messages and not resumed_flow and returned_to is None:
         lifecycle.fire(ContextLoaded())
         return
     if messages:
@@ -69,6 +81,9 @@ async def load_context(
             context.add_message(role=message.role.value, content=message.text)
         await agent.update_chat_ctx(context)
     lifecycle.fire(Resumed())
+    if returned_to is not None:
+        await returned_to.update_chat_ctx(agent.chat_ctx.copy())
+        agent_session.update_agent(returned_to)  # a handoff, followed as every other
 
 
 async def _flow_states(
@@ -97,3 +112,29 @@ async def _restore_flow(agent: object, states: FlowStates) -> bool:
         )
         return False
     return True
+
+
+def _agent_returned_to(agent: Agent, flows: FlowWatch, states: FlowStates) -> Agent | None:
+    """A new instance of the agent the call was with, its agents' flow restored to it; None
+    when the call was with the first agent, or that agent cannot be made again."""
+    run = flows.agents_flow
+    if run is None:
+        return None
+    name = run.definition.name
+    state = next((s for s in states if isinstance(s, dict) and s.get("flow") == name), None)
+    node = None if state is None else state.get("node")
+    if state is None or not isinstance(node, str) or node == run.node:
+        return None
+    agent_type = reachable_agents(type(agent)).get(node)
+    try:
+        if agent_type is None or issubclass(agent_type, AgentTask):
+            raise TypeError(node)  # a task is awaited by a tool: it cannot be returned to
+        returned = cast("Callable[[], Agent]", agent_type)()
+        run.restore(state)
+    except Exception as exc:  # the user's constructor, or a graph changed since: never fatal
+        _LOG.warning(
+            "the agent the call was with cannot be made again: it resumes with the first",
+            extra={"flow": name, "node": node, "error_type": type(exc).__name__},
+        )
+        return None
+    return returned

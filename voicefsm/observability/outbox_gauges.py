@@ -35,6 +35,10 @@ class Figures(Protocol):
     @property
     def spool_path(self) -> Path: ...
 
+    @property
+    def destination(self) -> str | None:
+        """The backend whose rows its figures count (None: every row)."""
+
     async def status(self) -> SpoolReading: ...
 
 
@@ -72,8 +76,11 @@ class OutboxGauges:
 
     async def _refresh(self) -> None:
         while self._watched:
-            # One read per spool file (sessions normally share the process's one spool).
-            by_spool = {outbox.spool_path: outbox for outbox in self._watched.values()}
+            # One read per spool file and backend (sessions normally share the process's one
+            # spool and backend); an outbox's figures are its backend's rows.
+            by_spool = {
+                (outbox.spool_path, outbox.destination): outbox for outbox in self._watched.values()
+            }
             figures = [await outbox.status() for outbox in by_spool.values()]
             pending = sum(status.pending for status in figures)
             ages = [status.oldest_age_s for status in figures if status.oldest_age_s is not None]

@@ -7,7 +7,7 @@ import json
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from pydantic import SecretStr
 
@@ -16,7 +16,7 @@ from voicefsm.errors import OutboxError
 from voicefsm.ids import ConversationId, SessionId
 from voicefsm.persistence.causes import describe_failure
 from voicefsm.persistence.outbox import Outbox
-from voicefsm.persistence.spool import Spool, SpoolStatus, read_status
+from voicefsm.persistence.spool import Spool, SpoolStatus, read_once
 
 T = TypeVar("T")
 
@@ -32,25 +32,61 @@ def _spool_call(spool_path: Path, call: Callable[[], T]) -> T:
         raise OutboxError(msg) from exc
 
 
-def inspect(spool_path: Path) -> SpoolStatus:
+class Inspected(NamedTuple):
+    """A spool's figures: over every row, and per backend its rows are bound for (``None``:
+    the unbound rows, which any backend's drain delivers)."""
+
+    status: SpoolStatus
+    destinations: dict[str | None, SpoolStatus]
+
+
+class Drained(NamedTuple):
+    """What a drain left: ``pending`` and ``dead`` count the rows it delivers (its backend's
+    and unbound ones); ``elsewhere``, the pending rows bound for other backends."""
+
+    delivered: int
+    pending: int
+    dead: int
+    elsewhere: int
+
+
+def inspect(spool_path: Path) -> Inspected:
     """The spool's figures, read-only; :class:`OutboxError` when it is not a usable spool."""
-    return _spool_call(spool_path, lambda: read_status(spool_path))
+
+    def read(spool: Spool) -> Inspected:
+        return Inspected(spool.status(), spool.status_by_destination())
+
+    return _spool_call(spool_path, lambda: read_once(spool_path, read))
 
 
-def format_status(spool_path: Path, status: SpoolStatus, *, as_json: bool) -> str:
-    if as_json:
-        return json.dumps(
-            {
-                "spool": str(spool_path),
-                "pending": status.pending,
-                "dead": status.dead,
-                "oldest_age_s": None
-                if status.oldest_age_s is None
-                else round(status.oldest_age_s, 3),
-            }
-        )
+def _figures(status: SpoolStatus) -> dict[str, object]:
+    age = status.oldest_age_s
+    return {
+        "pending": status.pending,
+        "dead": status.dead,
+        "oldest_age_s": None if age is None else round(age, 3),
+    }
+
+
+def _line(status: SpoolStatus) -> str:
     oldest = "" if status.oldest_age_s is None else f" (oldest {status.oldest_age_s:.1f} s)"
-    return f"{spool_path}: {status.pending} pending{oldest}, {status.dead} dead"
+    return f"{status.pending} pending{oldest}, {status.dead} dead"
+
+
+def format_status(spool_path: Path, inspected: Inspected, *, as_json: bool) -> str:
+    """The whole spool's figures, then each backend's (the rows bound for it) apart."""
+    status, destinations = inspected
+    if as_json:
+        per_backend = [
+            {"destination": destination, **_figures(figures)}
+            for destination, figures in destinations.items()
+        ]
+        whole = {"spool": str(spool_path), **_figures(status), "destinations": per_backend}
+        return json.dumps(whole)
+    lines = [f"{spool_path}: {_line(status)}"]
+    for destination, figures in destinations.items():
+        lines.append(f"  {destination or 'unbound (any backend)'}: {_line(figures)}")
+    return "\n".join(lines)
 
 
 async def drain(
@@ -59,9 +95,10 @@ async def drain(
     token: SecretStr | None,
     timeout_s: float,
     rebind_from: str | None = None,
-) -> tuple[int, int, int]:
+) -> Drained:
     """Deliver what the spool holds for this backend (and, with ``rebind_from``, what it holds
-    for that other one, bound for this one first); returns (delivered, pending, dead)."""
+    for that other one, bound for this one first). Rows bound for other backends are neither
+    delivered nor waited for: they are only counted (``elsewhere``)."""
     async with backend_http(backend_url) as http:
         client = BackendClient(http, token=token)
         if rebind_from is not None:
@@ -75,7 +112,9 @@ async def drain(
             status = await outbox.status()
         finally:
             await outbox.aclose()
-    return stats.delivered, status.pending, status.dead
+    whole = await asyncio.to_thread(read_once, spool_path, Spool.pending)
+    elsewhere = max(0, whole - status.pending)  # a delivery in between is not a negative
+    return Drained(stats.delivered, status.pending, status.dead, elsewhere)
 
 
 def _rebind(spool_path: Path, source: str, destination: str) -> None:
@@ -92,7 +131,7 @@ def run_drain(
     token: SecretStr | None,
     timeout_s: float,
     rebind_from: str | None = None,
-) -> tuple[int, int, int]:
+) -> Drained:
     return _spool_call(
         spool_path,
         lambda: asyncio.run(drain(spool_path, backend_url, token, timeout_s, rebind_from)),

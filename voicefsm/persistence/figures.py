@@ -16,6 +16,7 @@ import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from voicefsm.errors import OutboxError
@@ -38,15 +39,20 @@ class _Reading:
     calls: int
 
 
-#: Each spool thread's last reading, shared by the outboxes writing through it.
-_LAST: weakref.WeakKeyDictionary[spool_writer.SpoolWriter, _Reading] = weakref.WeakKeyDictionary()
+#: Each spool thread's last reading per backend (whose rows it counted), shared by the outboxes
+#: writing through it for that backend.
+_LAST: weakref.WeakKeyDictionary[spool_writer.SpoolWriter, dict[str | None, _Reading]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
-def _recent(writer: spool_writer.SpoolWriter, after: int | None, *, full: bool) -> _Reading | None:
+def _recent(
+    writer: spool_writer.SpoolWriter, destination: str | None, after: int | None, *, full: bool
+) -> _Reading | None:
     """The last reading through ``writer``, if under :data:`SHARED_READING_S` old (and, given
     ``after``, begun once that many batches were committed, with no relay call run since: it
     holds every write of the asking outbox then, and no delivery has changed it)."""
-    seen = _LAST.get(writer)
+    seen = _LAST.get(writer, {}).get(destination)
     if seen is None or time.monotonic() - seen.at > SHARED_READING_S:
         return None
     if full and seen.status is None:
@@ -57,12 +63,17 @@ def _recent(writer: spool_writer.SpoolWriter, after: int | None, *, full: bool) 
 
 
 class SpoolFigures:
-    """Reads one spool's figures for one outbox; ``own_count`` is the outbox's own count of
-    undelivered spooled writes, the fallback when the spool cannot be read."""
+    """Reads one spool's figures for one outbox: of the rows its relay delivers, those bound
+    for ``destination`` and unbound ones (``None``: every row; see :mod:`spool_status`).
+    ``own_count`` is the outbox's own count of undelivered spooled writes, the fallback when
+    the spool cannot be read."""
 
-    def __init__(self, spool_path: Path, own_count: Callable[[], int]) -> None:
+    def __init__(
+        self, spool_path: Path, own_count: Callable[[], int], destination: str | None = None
+    ) -> None:
         self._path = spool_path
         self._own_count = own_count
+        self._destination = destination
         self._unreadable = False  # a reading failed (logged once)
         self.degraded = False  # no spool could be opened: there is nothing to read
 
@@ -76,10 +87,10 @@ class SpoolFigures:
         """Pending and dead counts and the oldest's age; ``share`` and ``after`` as for
         :meth:`pending`."""
         if share and writer is not None:
-            recent = _recent(writer, after, full=True)
+            recent = _recent(writer, self._destination, after, full=True)
             if recent is not None and recent.status is not None:
                 return recent.status
-        return await self._read(Spool.status, writer)
+        return await self._read(partial(Spool.status, destination=self._destination), writer)
 
     async def pending(
         self,
@@ -94,10 +105,11 @@ class SpoolFigures:
         committed that many batches (an outbox's last: the reading holds all of its writes),
         with no relay call since (a delivery changes the count)."""
         if share and writer is not None:
-            recent = _recent(writer, after, full=False)
+            recent = _recent(writer, self._destination, after, full=False)
             if recent is not None:
                 return recent.pending
-        return (await self._read(Spool.pending, writer)).pending
+        read = partial(Spool.pending, destination=self._destination)
+        return (await self._read(read, writer)).pending
 
     async def _read(
         self, read: Callable[[Spool], SpoolStatus | int], writer: spool_writer.SpoolWriter | None
@@ -110,7 +122,10 @@ class SpoolFigures:
                 figures = await asyncio.to_thread(writer.read, read)
                 pending = figures if isinstance(figures, int) else figures.pending
                 status = None if isinstance(figures, int) else figures
-                _LAST[writer] = _Reading(time.monotonic(), pending, status, commits, calls)
+                readings = _LAST.setdefault(writer, {})
+                readings[self._destination] = _Reading(
+                    time.monotonic(), pending, status, commits, calls
+                )
             else:
                 figures = await asyncio.to_thread(read_once, self._path, read)
         except (sqlite3.Error, OSError, OutboxError) as exc:

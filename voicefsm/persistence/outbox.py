@@ -46,7 +46,8 @@ class Outbox:
     """Durable, non-blocking writes from a session to the backend.
 
     With ``client=None`` writes are only spooled (deliver them later with
-    ``voicefsm outbox drain``). ``max_pending`` bounds the spool as seen by this process.
+    ``voicefsm outbox drain``). ``max_pending`` bounds the spool as seen by this process. Its
+    figures count the rows its relay delivers, never another backend's (see spool_status).
 
     A session's outbox delivers its own writes first and other rows once they are a few seconds
     old (their own session's relay is faster). ``drain_all=True`` (a drain: the CLI, a worker
@@ -89,12 +90,17 @@ class Outbox:
         self._refused = 0
         self._diverted_count = 0  # writes the spool writer gave back (on its thread)
         self._degraded = False  # no spool could be opened: every write goes directly
-        self._figures = SpoolFigures(self.spool_path, self._own_spooled)
+        self._figures = SpoolFigures(self.spool_path, self._own_spooled, self._destination)
         self._direct = DirectDelivery(client, policy, on_removed=self._count_removed)
         self._progress: asyncio.Event | None = None  # set while a flush waits, on each change
 
     def __repr__(self) -> str:
         return f"Outbox(spool_path={str(self.spool_path)!r}, delivering={self._client is not None})"
+
+    @property
+    def destination(self) -> str | None:
+        """The backend its writes are bound for and its figures count; None without one."""
+        return self._destination
 
     async def start(self) -> None:
         """Open the spool (resuming delivery of whatever it already holds) and start the relay.
@@ -132,7 +138,9 @@ class Outbox:
             )
             return
         self._writer = self._spool_thread = writer
-        self._pending_at_open = await self._pending(share=True)  # the bound is a view anyway
+        self._pending_at_open = await self._figures.pending(
+            self._writer, share=True
+        )  # the bound is a view anyway
         if self._client is not None:
             self._relay = Relay(
                 self.spool_path,
@@ -267,7 +275,9 @@ class Outbox:
                         # Without a relay nothing here delivers spooled rows: they stay, and
                         # a reading since our last commit (another outbox's too) holds ours.
                         no_relay = self._relay is None
-                        spooled = await self._pending(share=no_relay, after=self._last_commit)
+                        spooled = await self._figures.pending(
+                            self._writer, share=no_relay, after=self._last_commit
+                        )
                         if (spooled == 0 or self._relay is None) and self._direct.pending == 0:
                             return spooled
                         if self._relay is not None:
@@ -283,15 +293,6 @@ class Outbox:
         """The spool's figures; this outbox's own count when the spool cannot be read (a disk
         failing, the file removed under us): figures never fail a session's ending."""
         return await self._figures.status(self._writer)
-
-    async def _pending(
-        self,
-        writer: spool_writer.SpoolWriter | None = None,
-        *,
-        share: bool = False,
-        after: int | None = None,
-    ) -> int:
-        return await self._figures.pending(writer or self._writer, share=share, after=after)
 
     def _own_spooled(self) -> int:
         return max(0, self.undelivered() - self._direct.pending)
@@ -340,7 +341,7 @@ class Outbox:
                     extra={"spool": str(self.spool_path), "waited_s": close_deadline_s},
                 )
             if not flush_deadline_s:
-                pending = await self._pending(writer, share=True, after=self._last_commit)
+                pending = await self._figures.pending(writer, share=True, after=self._last_commit)
             if spool_writer.release(writer):
                 await asyncio.to_thread(writer.join, close_deadline_s)
         await self._direct.aclose()

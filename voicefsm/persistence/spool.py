@@ -23,8 +23,9 @@ from pathlib import Path
 from typing import TypeVar
 
 from voicefsm.ids import ConversationId, SessionId
-from voicefsm.persistence import spool_clock, spool_file
+from voicefsm.persistence import spool_clock, spool_file, spool_status
 from voicefsm.persistence.spool_lock import Transaction, process_alive, process_lock
+from voicefsm.persistence.spool_status import SpoolStatus
 from voicefsm.persistence.targets import SpoolTarget, session_key_pattern
 
 T = TypeVar("T")
@@ -51,6 +52,10 @@ CREATE INDEX IF NOT EXISTS outbox_ready ON outbox (dead, seq);
 """
 #: Columns added since the first spools, added to an older spool when it is opened.
 _ADDED_COLUMNS = (("created_boot", "REAL"), ("boot", "INTEGER"), ("destination", "TEXT"))
+#: Made once the columns are there: each backend's pending figure is an index read.
+_ADDED_INDEXES = "CREATE INDEX IF NOT EXISTS outbox_bound ON outbox (dead, destination);"
+
+__all__ = ["Spool", "SpoolRow", "SpoolStatus", "read_once", "read_status"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,13 +65,6 @@ class SpoolRow:
     target: str
     body: str
     attempts: int
-
-
-@dataclass(frozen=True, slots=True)
-class SpoolStatus:
-    pending: int
-    dead: int
-    oldest_age_s: float | None
 
 
 class Spool:
@@ -105,9 +103,10 @@ class Spool:
             for name, kind in _ADDED_COLUMNS:
                 if name not in self._columns():
                     self._db.execute(f"ALTER TABLE outbox ADD COLUMN {name} {kind}")
+            self._db.execute(_ADDED_INDEXES)
 
     def _columns(self) -> set[str]:
-        return {row[1] for row in self._db.execute("PRAGMA table_info(outbox)")}
+        return spool_status.columns(self._db)
 
     def _claim(self, *, readonly: bool) -> None:
         try:
@@ -213,9 +212,9 @@ class Spool:
         if targets is not None:
             query += f" AND target IN ({','.join('?' * len(targets))})"
             parameters += sorted(targets)
-        if destination is not None:
-            query += " AND (destination = ? OR destination IS NULL)"
-            parameters.append(destination)
+        condition, bound = spool_status.delivered_by(destination)
+        query += condition
+        parameters += bound
         candidates = self._db.execute(
             query + " ORDER BY seq LIMIT ?", [*parameters, limit * 4]
         ).fetchall()
@@ -307,28 +306,19 @@ class Spool:
         ).fetchone()
         return int(count)
 
-    def pending(self) -> int:
-        """Rows not yet delivered (nor dead): the figure alone, from the index."""
-        (count,) = self._db.execute("SELECT COUNT(*) FROM outbox WHERE dead = 0").fetchone()
-        return int(count)
+    def pending(self, destination: str | None = None) -> int:
+        """Rows not yet delivered (nor dead) that a relay of ``destination`` delivers (its own
+        and unbound ones; ``None``: every row): the figure alone, from an index."""
+        return spool_status.count_pending(self._db, destination)
 
-    def status(self) -> SpoolStatus:
-        """Pending and dead counts, and the oldest pending row's true age: by the boot clock
-        for rows written this boot (a wall-clock step changes nothing), else the wall clock."""
-        now, boot_now, boot = time.time(), spool_clock.boot_now(), spool_clock.boot_id()
-        if boot_now is not None and "created_boot" in self._columns():
-            pending, oldest = self._db.execute(
-                "SELECT COUNT(*), MAX(CASE WHEN boot = ? AND created_boot IS NOT NULL "
-                "THEN ? - created_boot ELSE ? - created_at END) FROM outbox WHERE dead = 0",
-                (boot, boot_now, now),
-            ).fetchone()
-        else:
-            pending, oldest = self._db.execute(
-                "SELECT COUNT(*), MAX(? - created_at) FROM outbox WHERE dead = 0", (now,)
-            ).fetchone()
-        (dead,) = self._db.execute("SELECT COUNT(*) FROM outbox WHERE dead = 1").fetchone()
-        age = None if oldest is None else max(0.0, oldest)
-        return SpoolStatus(pending=pending, dead=dead, oldest_age_s=age)
+    def status(self, destination: str | None = None) -> SpoolStatus:
+        """Pending and dead counts, and the oldest pending row's true age, of the rows a relay
+        of ``destination`` delivers (``None``: of every row); see :mod:`spool_status`."""
+        return spool_status.read_status(self._db, destination)
+
+    def status_by_destination(self) -> dict[str | None, SpoolStatus]:
+        """The figures of each backend's rows apart, and of the unbound rows (key ``None``)."""
+        return spool_status.status_by_destination(self._db)
 
     def _transaction(self) -> Transaction:
         return Transaction(self._db, self._writers)

@@ -25,7 +25,7 @@ _LOG = logging.getLogger("voicefsm.outbox")
 SPOOL_APPLICATION_ID = 0x56465350
 #: What an unmarked spool (written before spools were marked) may hold, and nothing else.
 _SPOOL_OBJECTS = frozenset(
-    {"outbox", "outbox_ready", "sqlite_autoindex_outbox_1", "sqlite_sequence"}
+    {"outbox", "outbox_ready", "outbox_bound", "sqlite_autoindex_outbox_1", "sqlite_sequence"}
 )
 
 _WARNED_DIRECTORIES: set[Path] = set()

@@ -191,16 +191,13 @@ async def drain_orphans(settings: Settings) -> None:
     """Deliver what crashed jobs left in the spool before taking new jobs (bounded)."""
     if settings.backend_url is None or not settings.spool_path.exists():
         return
-    delivered, pending, dead = await drain(
+    drained = await drain(
         settings.spool_path,
         str(settings.backend_url),
         settings.backend_token,
         settings.flush_deadline_s,
     )
-    _LOG.info(
-        "orphaned spool drained",
-        extra={"delivered": delivered, "pending": pending, "dead": dead},
-    )
+    _LOG.info("orphaned spool drained", extra=drained._asdict())
 
 
 def run_worker(server: VoiceFsmServer, *, dev: bool, log_level: str) -> int:
