@@ -103,3 +103,30 @@ async def test_the_runtime_the_harness_and_the_diagram_follow_one_rule(
         HookMark("reception_turn", "enter", "thinking"),
     }
     assert agent_shape(Billing()).hooks == (HookMark("billing_turn", "enter", "thinking"),)
+
+
+class SpeakingReception(Reception):
+    @entering(State.THINKING)
+    def reassure(self, hook: HookContext) -> None:
+        if hook.entry.turn == 2:  # billing is in charge by then
+            self.session.say("Reception is still with you.")
+
+
+async def test_the_first_agents_hook_speaks_through_its_session_after_the_handoff(
+    tmp_path: Path, backend: Backend
+) -> None:
+    """Its hooks run for the whole call, so ``self.session`` must too: livekit's own raises
+    for an agent that is not in charge ("no activity context found")."""
+    async with live_session(tmp_path, backend_url=backend.url, agent=SpeakingReception()) as live:
+        live.llm.script["A question on my bill"] = ScriptedTurn(
+            tools=(ScriptedToolCall("transfer_to_billing"),)
+        )
+        await live.converse(
+            [
+                Turn(user="A question on my bill"),
+                Turn(user="Why is it so high"),
+                Turn(user="Thank you"),
+            ]
+        )
+        said = [item.text for item in live.session.record.history]
+    assert "Reception is still with you." in said

@@ -22,7 +22,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping, Seq
 from typing import Any, ClassVar, Protocol
 
 from livekit import rtc
-from livekit.agents import Agent, ModelSettings, StopResponse, llm
+from livekit.agents import Agent, AgentSession, ModelSettings, StopResponse, llm
 from livekit.agents.voice import SpeechHandle
 from pydantic import JsonValue
 
@@ -64,6 +64,9 @@ class AgentRuntime(Protocol):
 
     @property
     def audio_stall_deadline_s(self) -> float: ...
+
+    @property
+    def agent_session(self) -> AgentSession[Any]: ...
 
     async def agent_entered(self, agent: VoiceAgent) -> None: ...
 
@@ -188,6 +191,18 @@ class VoiceAgent(Agent):
         """livekit's tools of the agent; with a flow, the tools of the node it is at."""
         driver: FlowDriver | None = getattr(self, "_flow_driver", None)
         return super().tools if driver is None else [driver.toolset]
+
+    @property
+    def session(self) -> AgentSession[Any]:
+        """livekit's session. Also once this agent handed the call on: the hooks of the agent a
+        call starts with run for the whole call, and ``self.session.say(...)`` in them still
+        reaches the caller (livekit's own ``session`` raises for an agent not in charge)."""
+        try:
+            return super().session
+        except RuntimeError:
+            if self._runtime is None:
+                raise
+            return self._runtime.agent_session
 
     def _bind(self, runtime: AgentRuntime) -> None:
         """Called by the voicefsm session that runs this agent (before it enters)."""

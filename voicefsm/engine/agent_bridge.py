@@ -79,6 +79,10 @@ class AgentBridge:
     def audio_stall_deadline_s(self) -> float:
         return self._settings.audio_stall_deadline_s
 
+    @property
+    def agent_session(self) -> AgentSession[Any]:
+        return self._agent_session
+
     async def agent_entered(self, agent: VoiceAgent) -> None:
         if self._lifecycle.state is State.JOINING:
             self._lifecycle.fire(Joined())
